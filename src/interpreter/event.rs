@@ -1,0 +1,71 @@
+//! Events: what the interpreter processes, and what `_event` shows to the datamodel.
+
+use serde_json::Value;
+
+/// `_event.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventType {
+    /// Raised by the processor itself (`done.*`, `error.*`).
+    Platform,
+    /// Raised by `<raise>` or `<send target="#_internal">`.
+    Internal,
+    /// Everything that arrives on the external queue.
+    #[default]
+    External,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Platform => "platform",
+            EventType::Internal => "internal",
+            EventType::External => "external",
+        }
+    }
+}
+
+/// One event, with the fields of `_event`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Event {
+    pub name: String,
+    pub kind: EventType,
+    pub sendid: Option<String>,
+    /// URI to which a reply can be sent (for the SCXML processor: `#_scxml_<sessionid>`).
+    pub origin: Option<String>,
+    pub origintype: Option<String>,
+    /// The invoke id, when the event comes from an invoked child session.
+    pub invokeid: Option<String>,
+    /// `_event.data`; `None` is undefined.
+    pub data: Option<Value>,
+    /// `_event.raw`: the raw message, for I/O processors that have one (Basic HTTP).
+    pub raw: Option<String>,
+}
+
+impl Event {
+    /// A plain external event with a name and no data.
+    pub fn external(name: impl Into<String>) -> Event {
+        Event {
+            name: name.into(),
+            ..Event::default()
+        }
+    }
+
+    /// An event raised by the processor (`done.state.*`, `error.*`).
+    pub fn platform(name: impl Into<String>, data: Option<Value>) -> Event {
+        Event {
+            name: name.into(),
+            kind: EventType::Platform,
+            data,
+            ..Event::default()
+        }
+    }
+
+    /// An event raised by `<raise>`.
+    pub fn internal(name: impl Into<String>) -> Event {
+        Event {
+            name: name.into(),
+            kind: EventType::Internal,
+            ..Event::default()
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The W3C SCXML algorithm (Appendix D), sans-IO.
+//!
+//! An [`Interpreter`] is one session of a document. The host calls [`Interpreter::start`] once
+//! and then [`Interpreter::process_event`] for each external event; each call runs the
+//! macrostep to completion (eventless transitions and the internal queue until stable, then the
+//! pending invocations) and returns. Effects leave through the [`Host`] trait. The functions of
+//! Appendix D live in [`algorithm`] under the spec's names; executable content lives in
+//! [`execute`].
+
+mod algorithm;
+mod event;
+mod execute;
+mod host;
+mod snapshot;
+mod state_set;
+
+pub use event::{Event, EventType};
+pub use host::{
+    is_scxml_invoke_type, is_scxml_processor, Host, InvokeRequest, InvokeSource, NullHost,
+    SendError, SendRequest, BASIC_HTTP_EVENT_PROCESSOR, SCXML_EVENT_PROCESSOR, SCXML_INVOKE_TYPE,
+};
+pub use snapshot::{InvokeSnapshot, SessionSnapshot, SnapshotError};
+pub use state_set::StateSet;
+
+use crate::datamodel::{self, Datamodel, EvalContext, SystemVariables};
+use crate::model::{Document, StateId, TransitionId};
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// How a session is set up.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// `_sessionid`; generated when empty.
+    pub session_id: String,
+    /// `_ioprocessors`: extra processors besides the SCXML one (key -> location). The SCXML
+    /// processor is always published under both its short and full keys.
+    pub io_processors: Vec<(String, String)>,
+    /// Initial values that override the document's `<data>` (an invoke's params).
+    pub initial_data: Vec<(String, Value)>,
+}
+
+/// An invocation started by this session and not yet cancelled.
+#[derive(Debug, Clone)]
+struct ActiveInvoke {
+    state: StateId,
+    /// Index into the state's `invokes`.
+    index: usize,
+    invokeid: String,
+    autoforward: bool,
+}
+
+/// Reusable buffers of the algorithm, kept between microsteps so the hot path does not
+/// allocate.
+#[derive(Debug, Default)]
+struct Scratch {
+    enabled: Vec<TransitionId>,
+    filtered: Vec<TransitionId>,
+    to_remove: Vec<TransitionId>,
+    exit_set: StateSet,
+    exit_list: Vec<StateId>,
+    states_to_enter: StateSet,
+    states_for_default_entry: StateSet,
+    /// `defaultHistoryContent`: (parent state, history default transition).
+    default_history_content: Vec<(StateId, TransitionId)>,
+    atomic: Vec<StateId>,
+}
+
+/// One running session of a document.
+pub struct Interpreter {
+    doc: Arc<Document>,
+    dm: Box<dyn Datamodel>,
+    session_id: String,
+    configuration: StateSet,
+    states_to_invoke: StateSet,
+    /// `historyValue`, indexed by history state; `None` until first recorded.
+    history_value: Vec<Option<Vec<StateId>>>,
+    internal_queue: VecDeque<Event>,
+    running: bool,
+    started: bool,
+    /// Late binding: states whose `<data>` has been initialised.
+    data_initialized: StateSet,
+    invokes: Vec<ActiveInvoke>,
+    next_id: u64,
+    /// The top-level final state the session halted in.
+    final_state: Option<StateId>,
+    /// The configuration when the session halted (for introspection after the end).
+    final_configuration: Vec<StateId>,
+    /// Whether any state has history children / invokes (skips work when not).
+    has_history: bool,
+    has_invokes: bool,
+    options: SessionOptions,
+    scratch: Scratch,
+    stats: Stats,
+    /// A state whose entries are counted (for benchmarks).
+    watched: Option<StateId>,
+    /// Microsteps left before a macrostep is interrupted (see
+    /// [`Interpreter::set_microstep_budget`]).
+    microstep_budget: Option<u64>,
+}
+
+/// Counters of what the session has done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub microsteps: u64,
+    pub macrosteps: u64,
+    pub events: u64,
+    /// Entries of the watched state (see [`Interpreter::watch_entries`]).
+    pub watched_entries: u64,
+}
+
+impl Interpreter {
+    /// A session of `doc` with the datamodel the document asks for.
+    pub fn new(doc: Arc<Document>, options: SessionOptions) -> Interpreter {
+        let dm = datamodel::for_document(&doc);
+        Interpreter::with_datamodel(doc, dm, options)
+    }
+
+    /// A session of `doc` with a given datamodel.
+    pub fn with_datamodel(
+        doc: Arc<Document>,
+        dm: Box<dyn Datamodel>,
+        mut options: SessionOptions,
+    ) -> Interpreter {
+        let n = doc.state_count();
+        if options.session_id.is_empty() {
+            options.session_id = generate_session_id();
+        }
+        let has_history = doc.states.iter().any(|s| s.is_history());
+        let has_invokes = doc.states.iter().any(|s| !s.invokes.is_empty());
+        let scratch = Scratch {
+            exit_set: StateSet::with_capacity(n),
+            states_to_enter: StateSet::with_capacity(n),
+            states_for_default_entry: StateSet::with_capacity(n),
+            ..Scratch::default()
+        };
+        Interpreter {
+            session_id: options.session_id.clone(),
+            configuration: StateSet::with_capacity(n),
+            states_to_invoke: StateSet::with_capacity(n),
+            history_value: vec![None; if has_history { n } else { 0 }],
+            internal_queue: VecDeque::new(),
+            running: false,
+            started: false,
+            data_initialized: StateSet::with_capacity(n),
+            invokes: Vec::new(),
+            next_id: 0,
+            final_state: None,
+            final_configuration: Vec::new(),
+            has_history,
+            has_invokes,
+            options,
+            scratch,
+            stats: Stats::default(),
+            watched: None,
+            microstep_budget: None,
+            doc,
+            dm,
+        }
+    }
+
+    pub fn document(&self) -> &Arc<Document> {
+        &self.doc
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// False once the session has halted (top-level final state or cancel).
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
+    /// The top-level final state the session ended in, if it did.
+    pub fn final_state(&self) -> Option<&str> {
+        self.final_state.map(|s| self.doc.state(s).id.as_str())
+    }
+
+    /// Active states in document order (while running; the last configuration once halted).
+    pub fn configuration(&self) -> Vec<StateId> {
+        if self.running || !self.started {
+            self.configuration.iter().collect()
+        } else {
+            self.final_configuration.clone()
+        }
+    }
+
+    /// Ids of the active atomic states, in document order.
+    pub fn active_atomic_ids(&self) -> Vec<&str> {
+        self.configuration()
+            .into_iter()
+            .map(|s| self.doc.state(s))
+            .filter(|s| s.is_atomic())
+            .map(|s| s.id.as_str())
+            .collect()
+    }
+
+    /// Ids of all active states, in document order.
+    pub fn active_ids(&self) -> Vec<&str> {
+        self.configuration()
+            .into_iter()
+            .map(|s| self.doc.state(s).id.as_str())
+            .collect()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Counts every entry of `state` in [`Stats::watched_entries`].
+    pub fn watch_entries(&mut self, state: StateId) {
+        self.watched = Some(state);
+    }
+
+    /// Bounds the microsteps the next calls may run: when the budget is used up the
+    /// macrostep stops between two microsteps and the session stays running; [`Interpreter::resume`]
+    /// continues it. This is how a host bounds a chart that loops through eventless
+    /// transitions forever (and how the benchmarks measure such charts). `None`: unlimited.
+    pub fn set_microstep_budget(&mut self, budget: Option<u64>) {
+        self.microstep_budget = budget;
+    }
+
+    /// Continues a macrostep interrupted by the microstep budget; a no-op when stable.
+    pub fn resume(&mut self, host: &mut dyn Host) {
+        if self.running {
+            self.main_event_loop(host);
+        }
+    }
+
+    /// The datamodel, e.g. to export it.
+    pub fn datamodel_mut(&mut self) -> &mut dyn Datamodel {
+        self.dm.as_mut()
+    }
+
+    /// `interpret(doc)`: creates the datamodel, enters the initial configuration and runs the
+    /// first macrostep.
+    pub fn start(&mut self, host: &mut dyn Host) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        self.running = true;
+        self.initialize_datamodel(host);
+        let doc = self.doc.clone();
+        if !doc.scripts.is_empty() {
+            self.execute_block(&doc.scripts, host);
+        }
+        let initial = doc.states[crate::model::ROOT as usize]
+            .initial
+            .expect("the root always has an initial transition");
+        self.scratch.enabled.clear();
+        self.scratch.enabled.push(initial);
+        let enabled = std::mem::take(&mut self.scratch.enabled);
+        self.enter_states(&enabled, host);
+        self.scratch.enabled = enabled;
+        self.main_event_loop(host);
+    }
+
+    /// Processes one external event: finalize and autoforward for invocations, the event's
+    /// transitions, then the macrostep to completion. Ignored once the session has halted.
+    pub fn process_event(&mut self, event: Event, host: &mut dyn Host) {
+        if !self.running {
+            return;
+        }
+        self.stats.events += 1;
+        self.process_external_event(event, host);
+        self.main_event_loop(host);
+    }
+
+    /// Cancels the session (e.g. its invoking state was exited): runs `exitInterpreter`
+    /// without reporting done.
+    pub fn cancel(&mut self, host: &mut dyn Host) {
+        if self.running {
+            self.running = false;
+            self.exit_interpreter(host);
+        }
+    }
+
+    /// `_sessionid`, `_name` and `_ioprocessors` of this session.
+    fn system_variables(&self) -> SystemVariables {
+        let location = format!("#_scxml_{}", self.session_id);
+        let mut io_processors = vec![
+            ("scxml".to_string(), location.clone()),
+            (SCXML_EVENT_PROCESSOR.to_string(), location),
+        ];
+        io_processors.extend(self.options.io_processors.iter().cloned());
+        SystemVariables {
+            session_id: self.session_id.clone(),
+            name: self.doc.name.clone().unwrap_or_default(),
+            io_processors,
+        }
+    }
+
+    fn initialize_datamodel(&mut self, host: &mut dyn Host) {
+        let sys = self.system_variables();
+        if let Err(e) = self.dm.init_system(&sys) {
+            self.raise_error("error.execution", e.message, host);
+        }
+        let doc = self.doc.clone();
+        let late = doc.binding == crate::model::Binding::Late;
+        for (index, state) in doc.states.iter().enumerate() {
+            if state.data.is_empty() {
+                continue;
+            }
+            if late && index != crate::model::ROOT as usize {
+                for data in &state.data {
+                    if let Err(e) = self.dm.declare(&data.id) {
+                        self.raise_error("error.execution", e.message, host);
+                    }
+                }
+            } else {
+                self.initialize_state_data(index as StateId, host);
+            }
+        }
+    }
+
+    /// Creates and assigns the `<data>` of one state; invoke params override document values.
+    fn initialize_state_data(&mut self, state: StateId, host: &mut dyn Host) {
+        self.data_initialized.insert(state);
+        let doc = self.doc.clone();
+        for data in &doc.state(state).data {
+            let preset = self
+                .options
+                .initial_data
+                .iter()
+                .find(|(name, _)| *name == data.id)
+                .map(|(_, v)| v.clone());
+            let result = match preset {
+                Some(value) => self.dm.set_value(&data.id, &value),
+                None => {
+                    let cx = EvalContext {
+                        doc: &doc,
+                        active: &self.configuration,
+                    };
+                    self.dm.init_data(data, cx)
+                }
+            };
+            if let Err(e) = result {
+                self.raise_error(
+                    "error.execution",
+                    format!("data '{}': {}", data.id, e),
+                    host,
+                );
+            }
+        }
+    }
+
+    /// Places a platform error event on the internal queue.
+    fn raise_error(&mut self, name: &str, message: String, host: &mut dyn Host) {
+        tracing::debug!(session = %self.session_id, %name, %message, "error event");
+        let _ = host;
+        self.internal_queue
+            .push_back(Event::platform(name, Some(Value::String(message))));
+    }
+
+    fn generate_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+/// A fresh session id: process-unique and hard to guess across processes.
+fn generate_session_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    format!(
+        "{:x}{:04x}",
+        nanos ^ (std::process::id() as u64) << 32,
+        n & 0xffff
+    )
+}
+
+#[cfg(test)]
+mod tests;

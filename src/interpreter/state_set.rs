@@ -1,0 +1,138 @@
+//! A fixed-size bitset of states, indexed by [`StateId`]: the configuration and the scratch
+//! sets of the algorithm (exit set, entry set, ...). Iteration is in document order.
+
+use crate::model::StateId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StateSet {
+    words: Vec<u64>,
+}
+
+impl StateSet {
+    /// An empty set able to hold states `0..capacity`.
+    pub fn with_capacity(capacity: usize) -> StateSet {
+        StateSet {
+            words: vec![0; capacity.div_ceil(64)],
+        }
+    }
+
+    #[inline]
+    pub fn contains(&self, s: StateId) -> bool {
+        let s = s as usize;
+        self.words[s >> 6] & (1u64 << (s & 63)) != 0
+    }
+
+    /// Adds `s`; returns true when it was not there.
+    #[inline]
+    pub fn insert(&mut self, s: StateId) -> bool {
+        let s = s as usize;
+        let bit = 1u64 << (s & 63);
+        let w = &mut self.words[s >> 6];
+        let new = *w & bit == 0;
+        *w |= bit;
+        new
+    }
+
+    #[inline]
+    pub fn remove(&mut self, s: StateId) {
+        let s = s as usize;
+        self.words[s >> 6] &= !(1u64 << (s & 63));
+    }
+
+    pub fn clear(&mut self) {
+        self.words.iter_mut().for_each(|w| *w = 0);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|&w| w == 0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Adds every member of `other`.
+    pub fn union_with(&mut self, other: &StateSet) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
+    }
+
+    /// True when the two sets share a member.
+    pub fn intersects(&self, other: &StateSet) -> bool {
+        self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
+    }
+
+    /// True when any member lies in `start..end`.
+    pub fn any_in_range(&self, start: StateId, end: StateId) -> bool {
+        self.iter_range(start, end).next().is_some()
+    }
+
+    /// Members in `start..end`, ascending.
+    pub fn iter_range(&self, start: StateId, end: StateId) -> RangeIter<'_> {
+        RangeIter {
+            words: &self.words,
+            next: start as usize,
+            end: end as usize,
+        }
+    }
+
+    /// All members, ascending (document order).
+    pub fn iter(&self) -> RangeIter<'_> {
+        self.iter_range(0, (self.words.len() * 64) as StateId)
+    }
+}
+
+/// Ascending iterator over the members of a [`StateSet`] within a range.
+pub struct RangeIter<'a> {
+    words: &'a [u64],
+    next: usize,
+    end: usize,
+}
+
+impl Iterator for RangeIter<'_> {
+    type Item = StateId;
+
+    #[inline]
+    fn next(&mut self) -> Option<StateId> {
+        while self.next < self.end {
+            let wi = self.next >> 6;
+            let word = self.words[wi] >> (self.next & 63);
+            if word == 0 {
+                self.next = (wi + 1) << 6;
+                continue;
+            }
+            let found = self.next + word.trailing_zeros() as usize;
+            if found >= self.end {
+                self.next = self.end;
+                return None;
+            }
+            self.next = found + 1;
+            return Some(found as StateId);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StateSet;
+
+    #[test]
+    fn insert_remove_iterate() {
+        let mut s = StateSet::with_capacity(200);
+        for x in [3, 64, 65, 130, 199] {
+            assert!(s.insert(x));
+        }
+        assert!(!s.insert(64));
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![3, 64, 65, 130, 199]);
+        assert_eq!(s.iter_range(4, 131).collect::<Vec<_>>(), vec![64, 65, 130]);
+        assert!(s.any_in_range(100, 131));
+        assert!(!s.any_in_range(131, 199));
+        s.remove(65);
+        assert!(!s.contains(65));
+        assert_eq!(s.len(), 4);
+        s.clear();
+        assert!(s.is_empty());
+    }
+}

@@ -1,0 +1,85 @@
+//! Custom `<send>` and `<invoke>` types, registered by Rust code under a type URI.
+//!
+//! A custom type talks back to its session only through an [`EventSink`], which posts an
+//! external event to the session's queue whatever the host (the local runtime or the server),
+//! so adapters are written once.
+
+use crate::interpreter::{Event, InvokeRequest, SendError, SendRequest};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Posts external events to one session (or, for an invoked service, to its parent, with the
+/// invoke id filled in).
+pub trait EventSink: Send + Sync {
+    fn deliver(&self, event: Event);
+}
+
+/// A `<send type="...">` handled by Rust code.
+pub trait CustomSendType: Send + Sync {
+    /// Delivers (or schedules) the send. `reply` posts events back to the sending session,
+    /// e.g. a response or a late `error.communication`.
+    fn send(&self, request: SendRequest, reply: Arc<dyn EventSink>) -> Result<(), SendError>;
+}
+
+/// An `<invoke type="...">` handled by Rust code.
+pub trait CustomInvokeType: Send + Sync {
+    /// Starts the service. `to_parent` posts events to the invoking session; the host sets
+    /// `invokeid` on them. Send `done.invoke.<id>` through it when the service finishes.
+    fn start(
+        &self,
+        request: InvokeRequest,
+        to_parent: Arc<dyn EventSink>,
+    ) -> Result<Box<dyn InvokedService>, String>;
+}
+
+/// A running invoked service.
+pub trait InvokedService: Send {
+    /// An event from the parent (`<send target="#_<invokeid>">` or autoforward).
+    fn deliver(&mut self, event: Event);
+    /// The invoking state was exited.
+    fn cancel(&mut self);
+}
+
+/// The custom types a host knows, by type URI.
+#[derive(Clone, Default)]
+pub struct Registry {
+    sends: HashMap<String, Arc<dyn CustomSendType>>,
+    invokes: HashMap<String, Arc<dyn CustomInvokeType>>,
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Registers a send type under one or more names (e.g. a short name and a URI).
+    pub fn register_send(&mut self, names: &[&str], processor: Arc<dyn CustomSendType>) {
+        for name in names {
+            self.sends.insert((*name).to_string(), processor.clone());
+        }
+    }
+
+    /// Registers an invoke type under one or more names.
+    pub fn register_invoke(&mut self, names: &[&str], service: Arc<dyn CustomInvokeType>) {
+        for name in names {
+            self.invokes.insert((*name).to_string(), service.clone());
+        }
+    }
+
+    pub fn send_type(&self, name: &str) -> Option<&Arc<dyn CustomSendType>> {
+        self.sends.get(name)
+    }
+
+    pub fn invoke_type(&self, name: &str) -> Option<&Arc<dyn CustomInvokeType>> {
+        self.invokes.get(name)
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("sends", &self.sends.keys().collect::<Vec<_>>())
+            .field("invokes", &self.invokes.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
