@@ -6,9 +6,13 @@
 //! interpreter. `src` attributes of `<data>` and `<script>` are resolved against the
 //! document's own URL and fetched at load time.
 
+mod builder;
 mod duration;
+mod fetch;
+mod xml;
 
 pub use duration::parse_duration;
+pub use fetch::{fetch_text, location_to_url, resolve};
 
 use crate::model::{Document, Pos};
 use std::sync::Arc;
@@ -50,9 +54,6 @@ impl std::fmt::Display for ParseErrors {
 /// Why a document could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LoadError {
-    /// The location is neither a path nor a URL we can read.
-    #[error("{0}: not a path or a file:, http: or https: URL")]
-    BadLocation(String),
     /// The document could not be read or fetched.
     #[error("{url}: {reason}")]
     Fetch { url: String, reason: String },
@@ -64,17 +65,54 @@ pub enum LoadError {
 /// Parses SCXML text. `name` is used in problem reports; `base` is the URL against which
 /// `src` attributes resolve (none: only absolute URLs can be fetched).
 pub fn parse_str(text: &str, name: &str, base: Option<&Url>) -> Result<Document, ParseErrors> {
-    let _ = (text, base);
-    Err(ParseErrors {
+    let root = xml::read_document(text).map_err(|e| ParseErrors {
         problems: vec![Problem {
             file: name.to_string(),
-            pos: Pos { line: 1, column: 1 },
-            message: "the parser is not built yet".to_string(),
+            pos: e.pos,
+            message: e.message,
         }],
-    })
+    })?;
+    let mut problems = Vec::new();
+    let doc = builder::Builder::new(name, text, base, &mut problems).build_document(&root);
+    if problems.is_empty() {
+        Ok(doc)
+    } else {
+        problems.sort_by_key(|p| p.pos);
+        Err(ParseErrors { problems })
+    }
 }
 
 /// Loads and parses a document from a path, a `file:` URL or an `http(s)://` URL.
 pub fn load(location: &str) -> Result<Arc<Document>, LoadError> {
-    Err(LoadError::BadLocation(location.to_string()))
+    let url = fetch::location_to_url(location).map_err(|reason| LoadError::Fetch {
+        url: location.to_string(),
+        reason,
+    })?;
+    load_url(&url)
 }
+
+/// Loads and parses the document at a URL.
+pub fn load_url(url: &Url) -> Result<Arc<Document>, LoadError> {
+    let text = fetch::fetch_text(url).map_err(|reason| LoadError::Fetch {
+        url: url.to_string(),
+        reason,
+    })?;
+    let name = display_name(url);
+    parse_str(&text, &name, Some(url))
+        .map(Arc::new)
+        .map_err(LoadError::Invalid)
+}
+
+/// How a document is named in problem reports: a local file by its path, anything else by
+/// its URL.
+fn display_name(url: &Url) -> String {
+    if url.scheme() == "file" {
+        if let Ok(path) = url.to_file_path() {
+            return path.display().to_string();
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests;
