@@ -295,9 +295,9 @@ impl Interpreter {
         for &t in transitions {
             if let Some(domain) = self.transition_domain(t) {
                 let end = self.doc.state(domain).subtree_end;
-                for s in self.configuration.iter_range(domain + 1, end) {
-                    self.scratch.exit_set.insert(s);
-                }
+                self.scratch
+                    .exit_set
+                    .union_range(&self.configuration, domain + 1, end);
             }
         }
     }
@@ -396,8 +396,15 @@ impl Interpreter {
                 self.add_descendant_states_to_enter(&doc, s);
             }
             let ancestor = self.transition_domain(t);
-            for s in self.get_effective_target_states(t) {
-                self.add_ancestor_states_to_enter(&doc, s, ancestor);
+            if self.has_history && tr.targets.iter().any(|&s| doc.state(s).is_history()) {
+                for s in self.get_effective_target_states(t) {
+                    self.add_ancestor_states_to_enter(&doc, s, ancestor);
+                }
+            } else {
+                // Without history targets the effective targets are the targets.
+                for &s in &tr.targets {
+                    self.add_ancestor_states_to_enter(&doc, s, ancestor);
+                }
             }
         }
     }

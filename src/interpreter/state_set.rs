@@ -58,6 +58,25 @@ impl StateSet {
         }
     }
 
+    /// Adds the members of `other` that lie in `start..end`, a word at a time.
+    pub fn union_range(&mut self, other: &StateSet, start: StateId, end: StateId) {
+        let (start, end) = (start as usize, end as usize);
+        if start >= end {
+            return;
+        }
+        let (first, last) = (start >> 6, (end - 1) >> 6);
+        for wi in first..=last {
+            let mut mask = u64::MAX;
+            if wi == first {
+                mask &= u64::MAX << (start & 63);
+            }
+            if wi == last {
+                mask &= u64::MAX >> (63 - ((end - 1) & 63));
+            }
+            self.words[wi] |= other.words[wi] & mask;
+        }
+    }
+
     /// True when the two sets share a member.
     pub fn intersects(&self, other: &StateSet) -> bool {
         self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
@@ -129,6 +148,14 @@ mod tests {
         assert_eq!(s.iter_range(4, 131).collect::<Vec<_>>(), vec![64, 65, 130]);
         assert!(s.any_in_range(100, 131));
         assert!(!s.any_in_range(131, 199));
+        let mut r = StateSet::with_capacity(200);
+        r.union_range(&s, 4, 131);
+        assert_eq!(r.iter().collect::<Vec<_>>(), vec![64, 65, 130]);
+        r.union_range(&s, 0, 200);
+        assert_eq!(r.iter().collect::<Vec<_>>(), vec![3, 64, 65, 130, 199]);
+        let mut q = StateSet::with_capacity(200);
+        q.union_range(&s, 64, 65);
+        assert_eq!(q.iter().collect::<Vec<_>>(), vec![64]);
         s.remove(65);
         assert!(!s.contains(65));
         assert_eq!(s.len(), 4);
