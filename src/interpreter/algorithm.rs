@@ -117,7 +117,10 @@ impl Interpreter {
                 for &t in &doc.state(s).transitions {
                     let tr = doc.transition(t);
                     if tr.is_eventless() && self.condition_match(t) {
-                        self.scratch.enabled.push(t);
+                        // An ordered set: regions of a parallel state share ancestors.
+                        if !self.scratch.enabled.contains(&t) {
+                            self.scratch.enabled.push(t);
+                        }
                         break 'ancestors;
                     }
                 }
@@ -138,7 +141,10 @@ impl Interpreter {
                 for &t in &doc.state(s).transitions {
                     let tr = doc.transition(t);
                     if !tr.is_eventless() && tr.matches(&event.name) && self.condition_match(t) {
-                        self.scratch.enabled.push(t);
+                        // An ordered set: regions of a parallel state share ancestors.
+                        if !self.scratch.enabled.contains(&t) {
+                            self.scratch.enabled.push(t);
+                        }
                         break 'ancestors;
                     }
                 }

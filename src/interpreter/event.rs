@@ -1,9 +1,11 @@
 //! Events: what the interpreter processes, and what `_event` shows to the datamodel.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `_event.type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EventType {
     /// Raised by the processor itself (`done.*`, `error.*`).
     Platform,
@@ -25,7 +27,7 @@ impl EventType {
 }
 
 /// One event, with the fields of `_event`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Event {
     pub name: String,
     pub kind: EventType,

@@ -13,8 +13,24 @@ use crate::model::{AttrValue, Block, Content, Delay, Executable, Expr, Param, Se
 use serde_json::Value;
 use std::time::Duration;
 
-/// Why an element of executable content failed: the text of the `error.execution` event.
-type ExecResult<T> = Result<T, String>;
+/// Why an element of executable content failed: what the `error.execution` event carries.
+#[derive(Debug)]
+struct ExecError {
+    message: String,
+    /// The send id, when a `<send>` failed (SCXML 6.2: the error event carries it).
+    sendid: Option<String>,
+}
+
+impl From<String> for ExecError {
+    fn from(message: String) -> ExecError {
+        ExecError {
+            message,
+            sendid: None,
+        }
+    }
+}
+
+type ExecResult<T> = Result<T, ExecError>;
 
 /// Borrows the evaluation context of an interpreter next to a mutable datamodel borrow.
 macro_rules! cx {
@@ -30,8 +46,8 @@ impl Interpreter {
     /// Runs a block; on the first failing element raises `error.execution` and stops.
     pub(super) fn execute_block(&mut self, block: &Block, host: &mut dyn Host) {
         for exe in block {
-            if let Err(message) = self.execute(exe, host) {
-                self.raise_error("error.execution", message, host);
+            if let Err(e) = self.execute(exe, host) {
+                self.raise_send_error("error.execution", e.message, e.sendid);
                 return;
             }
         }
@@ -189,13 +205,17 @@ impl Interpreter {
             sendid,
             delay,
         };
+        let sendid_copy = request.sendid.clone();
         match host.send(request) {
             Ok(()) => Ok(()),
             Err(e) if e.event_name() == "error.communication" => {
-                self.raise_error("error.communication", e.to_string(), host);
+                self.raise_send_error("error.communication", e.to_string(), Some(sendid_copy));
                 Ok(())
             }
-            Err(e) => Err(format!("{}: {e}", send.pos)),
+            Err(e) => Err(ExecError {
+                message: format!("{}: {e}", send.pos),
+                sendid: Some(sendid_copy),
+            }),
         }
     }
 
@@ -227,7 +247,7 @@ impl Interpreter {
         let result = self.dm.eval_content(content, cx!(self));
         result.map_err(|e| match content {
             Content::Expr(expr) => at(expr, "content", e),
-            _ => format!("content: {e}"),
+            _ => format!("content: {e}").into(),
         })
     }
 
@@ -261,8 +281,8 @@ impl Interpreter {
         };
         match result {
             Ok(v) => Some(v),
-            Err(message) => {
-                self.raise_error("error.execution", message, host);
+            Err(e) => {
+                self.raise_error("error.execution", e.message, host);
                 None
             }
         }
@@ -278,8 +298,8 @@ impl Interpreter {
         self.states_to_invoke.clear();
         for s in states {
             for index in 0..doc.state(s).invokes.len() {
-                if let Err(message) = self.invoke(s, index, host) {
-                    self.raise_error("error.execution", message, host);
+                if let Err(e) = self.invoke(s, index, host) {
+                    self.raise_error("error.execution", e.message, host);
                 }
             }
         }
@@ -378,6 +398,6 @@ fn form_encode(pairs: &[(String, Value)]) -> String {
 }
 
 /// Formats a datamodel failure with where the expression was written.
-fn at(expr: &Expr, what: &str, e: impl std::fmt::Display) -> String {
-    format!("{}: {what} `{}`: {e}", expr.pos, expr.source)
+fn at(expr: &Expr, what: &str, e: impl std::fmt::Display) -> ExecError {
+    format!("{}: {what} `{}`: {e}", expr.pos, expr.source).into()
 }

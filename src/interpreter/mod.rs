@@ -354,6 +354,14 @@ impl Interpreter {
             .push_back(Event::platform(name, Some(Value::String(message))));
     }
 
+    /// Places the error event of a failed `<send>` (with its send id) on the internal queue.
+    fn raise_send_error(&mut self, name: &str, message: String, sendid: Option<String>) {
+        tracing::debug!(session = %self.session_id, %name, %message, "error event");
+        let mut event = Event::platform(name, Some(Value::String(message)));
+        event.sendid = sendid;
+        self.internal_queue.push_back(event);
+    }
+
     fn generate_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
@@ -361,7 +369,7 @@ impl Interpreter {
 }
 
 /// A fresh session id: process-unique and hard to guess across processes.
-fn generate_session_id() -> String {
+pub fn generate_session_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);

@@ -108,6 +108,10 @@ impl Interpreter {
         };
         let mut i = Interpreter::new(doc.clone(), options);
         let lookup = |name: &String| {
+            let root = crate::model::ROOT;
+            if *name == doc.state(root).id {
+                return Ok(root);
+            }
             doc.state_by_id(name)
                 .ok_or_else(|| SnapshotError::UnknownState(name.clone()))
         };

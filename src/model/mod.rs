@@ -79,6 +79,9 @@ pub struct Document {
     pub reads_event: bool,
     /// State id -> index, for `In()` and diagnostics.
     pub state_ids: HashMap<String, StateId>,
+    /// The text the document was parsed from (for a document inlined in `<invoke>`, its
+    /// `<scxml>` element): what a persisted session records to rebuild its document.
+    pub source: Option<Arc<str>>,
 }
 
 /// The index of the `<scxml>` root pseudo-state.

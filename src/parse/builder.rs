@@ -218,6 +218,7 @@ impl<'a> Builder<'a> {
             expr_count: self.expr_count,
             reads_event: self.reads_event,
             state_ids: self.state_ids,
+            source: self.source.get(root.outer.clone()).map(Arc::from),
         }
     }
 

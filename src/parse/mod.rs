@@ -73,7 +73,8 @@ pub fn parse_str(text: &str, name: &str, base: Option<&Url>) -> Result<Document,
         }],
     })?;
     let mut problems = Vec::new();
-    let doc = builder::Builder::new(name, text, base, &mut problems).build_document(&root);
+    let mut doc = builder::Builder::new(name, text, base, &mut problems).build_document(&root);
+    doc.source = Some(Arc::from(text));
     if problems.is_empty() {
         Ok(doc)
     } else {

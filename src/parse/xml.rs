@@ -71,6 +71,8 @@ pub struct Element {
     pub pos: Pos,
     /// The byte range of the element's content in the source (between its tags).
     pub inner: Range<usize>,
+    /// The byte range of the whole element, tags included.
+    pub outer: Range<usize>,
 }
 
 impl Element {
@@ -171,6 +173,7 @@ pub fn read_document(text: &str) -> Result<Element, XmlError> {
                     return Err(error_at(start, "end tag without a start tag".into()));
                 };
                 open.element.inner.end = start;
+                open.element.outer.end = end;
                 close(open, &mut stack, &mut root, &mut scope);
             }
             Event::Text(t) => {
@@ -330,6 +333,7 @@ fn open_element(
         children: Vec::new(),
         pos: lines.pos(start),
         inner: end..end,
+        outer: start..end,
     };
     Ok((element, scope_saved))
 }

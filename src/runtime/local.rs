@@ -189,6 +189,12 @@ impl LocalRuntime {
         self.ready.push_back((key, event));
     }
 
+    /// True when an external event is waiting to be processed (delayed sends not yet due do
+    /// not count). The CLI uses it to deliver each `--event` once the previous one settled.
+    pub fn has_ready_events(&self) -> bool {
+        !self.ready.is_empty() || self.inbox.lock().map(|i| !i.is_empty()).unwrap_or(false)
+    }
+
     /// Processes events and timers until `watch` halts, nothing is left, or `deadline` passes.
     pub fn run(&mut self, watch: SessionKey, deadline: Option<Instant>) -> RunOutcome {
         loop {
@@ -385,10 +391,12 @@ impl LocalRuntime {
         let Some(slot) = self.sessions.get_mut(&parent) else {
             return;
         };
-        slot.cancelled.insert(invokeid.to_string());
+        // Only a child still running is cancelled: the done.invoke of one that already
+        // finished stays deliverable (W3C test 236).
         let Some(child) = slot.children.remove(invokeid) else {
             return;
         };
+        slot.cancelled.insert(invokeid.to_string());
         match child {
             Child::Service(mut service) => service.cancel(),
             Child::Session(key) => {
