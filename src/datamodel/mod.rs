@@ -133,6 +133,6 @@ pub trait Datamodel {
 pub fn for_document(doc: &Arc<Document>) -> Box<dyn Datamodel> {
     match doc.datamodel {
         DatamodelKind::Null => Box::new(null::NullDatamodel::new()),
-        DatamodelKind::Ecmascript => todo!("{:?}", doc.name),
+        DatamodelKind::Ecmascript => Box::new(ecmascript::EcmaScriptDatamodel::new(doc)),
     }
 }

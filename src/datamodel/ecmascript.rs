@@ -1,2 +1,0 @@
-//! The ECMAScript datamodel (SCXML B.2) on boa_engine.
-//! (placeholder until implemented)

@@ -1,0 +1,914 @@
+//! The ECMAScript datamodel (SCXML B.2) on boa_engine.
+//!
+//! One boa [`Context`] per session. Every expression, script and assignment location is
+//! compiled once, on first use, and cached by its [`ExprId`]: expressions as the script
+//! `(source)`, scripts as written, locations as a strict-mode setter function
+//! `(function (v) { 'use strict'; (location) = v; })`, so that assigning to an undeclared
+//! variable (ReferenceError) or to a read-only system variable (TypeError) fails. The common
+//! `<assign location="x..." expr="...">`, where `x` is an existing global variable, runs as
+//! one fused script `(location) = (expr)` instead. A syntax error is cached too and reported
+//! (as an evaluation error) each time the expression is evaluated.
+//!
+//! Data are properties of the global object. The system variables `_sessionid`, `_name`,
+//! `_ioprocessors` and `_x` are non-writable, `_event` is non-writable but configurable so that
+//! [`Datamodel::set_event`] can redefine it (and it is only rebound when the document reads
+//! it: [`Document::reads_event`]). `In()` is a native function reading a copy of the active
+//! configuration that is refreshed before each evaluation.
+//!
+//! Scripts run under boa's loop-iteration and recursion limits, so a runaway script becomes
+//! an error rather than a hang; sources nested deeply enough to overflow boa's recursive
+//! parser are rejected before parsing ([`too_deep`]).
+//!
+//! XML values (markup in `<data>`, `<assign>`, event data) are a small DOM ([`xml_dom`]);
+//! values cross the trait as JSON ([`convert`]), a DOM as its markup.
+
+mod convert;
+#[cfg(test)]
+mod tests;
+mod xml_dom;
+
+use super::{Datamodel, DatamodelError, DmResult, EvalContext, SystemVariables};
+use crate::interpreter::{Event, StateSet};
+use crate::model::{AssignValue, Content, Data, DataInit, Document, Expr};
+use boa_engine::object::builtins::JsArray;
+use boa_engine::property::{PropertyDescriptor, PropertyKey};
+use boa_engine::{
+    js_string, Context, JsError, JsObject, JsResult, JsString, JsValue, NativeFunction, Script,
+    Source,
+};
+use convert::{json_to_js, normalize_space, ToJson};
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// Loop iterations one frame may run before the script is stopped.
+const LOOP_ITERATION_LIMIT: u64 = 10_000_000;
+/// Nested JS calls before the script is stopped.
+const RECURSION_LIMIT: usize = 400;
+/// Values on the VM stack before the script is stopped.
+const STACK_SIZE_LIMIT: usize = 64 * 1024;
+/// Brackets may nest this deeply in one expression or script. boa's parser and compiler
+/// recurse, about 20 KB of stack per bracket level in a release build; 40 levels stay well
+/// inside a 2 MB thread stack.
+const MAX_NESTING: usize = 40;
+/// Operators one statement (or line) may chain: right-associative chains (`a = b = ...`,
+/// `a ? b : c ? ...`, `!!!...`) also nest in the parser.
+const MAX_CHAIN: usize = 400;
+/// `else` branches one source may chain.
+const MAX_ELSE: usize = 400;
+/// Compile caches grow up to this many entries; larger ids are compiled on every use.
+const MAX_CACHED_ID: usize = 1 << 20;
+
+/// The read-only variables bound by the processor.
+const SYSTEM_VARIABLES: [&str; 5] = ["_sessionid", "_name", "_ioprocessors", "_x", "_event"];
+
+/// Keys of the marker objects `export` writes for values JSON cannot hold.
+const FUNCTION_KEY: &str = "$function";
+const XML_KEY: &str = "$xml";
+const UNDEFINED_KEY: &str = "$undefined";
+const VALUE_KEY: &str = "$value";
+
+/// The parameter of the compiled setters (a location naming it would see the parameter).
+const SETTER_PARAM: &str = "__scxml_assign_value__";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Evaluated as an expression, `(source)`.
+    Expr,
+    /// Run as a script.
+    Script,
+    /// A location, compiled into a setter function.
+    Setter,
+    /// An `<assign>` of an expression, compiled as the sloppy script `(location) = (expr)`;
+    /// used only when the location's root is a writable user variable (see
+    /// [`EcmaScriptDatamodel::assign`]).
+    Assign,
+}
+
+enum Compiled {
+    Script(Kind, Script),
+    Setter(JsObject),
+    /// The fused assignment and the identifier its location starts with.
+    Assign(Script, Option<JsString>),
+    Failed(Kind, String),
+}
+
+impl Compiled {
+    fn kind(&self) -> Kind {
+        match self {
+            Compiled::Script(kind, _) | Compiled::Failed(kind, _) => *kind,
+            Compiled::Setter(_) => Kind::Setter,
+            Compiled::Assign(..) => Kind::Assign,
+        }
+    }
+}
+
+/// What `In()` reads: stored in the context's host data.
+struct InState {
+    doc: Arc<Document>,
+    active: Rc<RefCell<StateSet>>,
+}
+
+/// JS functions the datamodel calls from Rust, created once per context.
+struct Helpers {
+    /// `Object.keys`.
+    keys: JsObject,
+    /// The XML DOM builder (see [`xml_dom::DOM_BUILDER`]) and the prototype of every DOM
+    /// node; compiled on first use.
+    dom: Option<(JsObject, JsObject)>,
+    /// `Function.prototype.toString`.
+    fn_to_string: JsObject,
+}
+
+/// The ECMAScript datamodel of one session.
+pub struct EcmaScriptDatamodel {
+    doc: Arc<Document>,
+    cache: Vec<Option<Compiled>>,
+    active: Rc<RefCell<StateSet>>,
+    /// Shallow copies of the arrays of the `<foreach>` elements running.
+    foreach: Vec<Vec<JsValue>>,
+    /// Global names that are not user variables (builtins, `In`, system variables).
+    builtins: HashSet<String>,
+    helpers: Helpers,
+    system_bound: bool,
+    /// Last, so that the handles above are dropped before the context.
+    ctx: Context,
+}
+
+impl std::fmt::Debug for EcmaScriptDatamodel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EcmaScriptDatamodel")
+            .field("document", &self.doc.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `In(id)`.
+fn in_state(_this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let id = match args.first() {
+        Some(v) => v.to_string(ctx)?.to_std_string_escaped(),
+        None => return Ok(JsValue::new(false)),
+    };
+    let active = ctx.get_data::<InState>().is_some_and(|data| {
+        data.doc
+            .state_by_id(&id)
+            .is_some_and(|s| data.active.borrow().contains(s))
+    });
+    Ok(JsValue::new(active))
+}
+
+/// Evaluates a trusted helper source to an object.
+fn helper(source: &str, ctx: &mut Context) -> JsObject {
+    ctx.eval(Source::from_bytes(source))
+        .ok()
+        .and_then(|v| v.as_object())
+        .expect("datamodel helper evaluates to an object")
+}
+
+fn new_context(
+    doc: &Arc<Document>,
+    active: &Rc<RefCell<StateSet>>,
+) -> (Context, Helpers, HashSet<String>) {
+    let mut ctx = Context::default();
+    let limits = ctx.runtime_limits_mut();
+    limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
+    limits.set_recursion_limit(RECURSION_LIMIT);
+    limits.set_stack_size_limit(STACK_SIZE_LIMIT);
+    ctx.insert_data(InState {
+        doc: doc.clone(),
+        active: active.clone(),
+    });
+    ctx.register_global_builtin_callable(
+        js_string!("In"),
+        1,
+        NativeFunction::from_fn_ptr(in_state),
+    )
+    .expect("In() can be registered");
+    let keys = helper("Object.keys", &mut ctx);
+    let fn_to_string = helper("Function.prototype.toString", &mut ctx);
+    let mut builtins: HashSet<String> = SYSTEM_VARIABLES.iter().map(|s| s.to_string()).collect();
+    let global = ctx.global_object();
+    if let Ok(names) = global.own_property_keys(&mut ctx) {
+        for key in names {
+            if let PropertyKey::String(s) = key {
+                builtins.insert(s.to_std_string_escaped());
+            }
+        }
+    }
+    (
+        ctx,
+        Helpers {
+            keys,
+            dom: None,
+            fn_to_string,
+        },
+        builtins,
+    )
+}
+
+/// The identifier a location starts with (`a` of `a.b[0]`), when it is a user variable that
+/// the fused assignment may write: not a system variable, and followed only by member
+/// accesses.
+fn location_root(location: &str) -> Option<&str> {
+    let location = location.trim();
+    let end = location
+        .char_indices()
+        .find(|&(_, c)| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        .map_or(location.len(), |(i, _)| i);
+    let (root, rest) = location.split_at(end);
+    let rest = rest.trim_start();
+    let member = rest.is_empty() || rest.starts_with('.') || rest.starts_with('[');
+    (is_identifier(root) && member && !SYSTEM_VARIABLES.contains(&root)).then_some(root)
+}
+
+/// True for an ECMAScript identifier (reserved words are caught when the setter compiles).
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+}
+
+/// True when a source nests so deeply that parsing or compiling it could overflow the native
+/// stack. A heuristic, not a parser: it skips string literals, and counts bracket depth,
+/// operators per statement or line, and `else` branches.
+fn too_deep(source: &str) -> bool {
+    let bytes = source.as_bytes();
+    let (mut depth, mut chain, mut elses) = (0usize, 0usize, 0usize);
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if let Some(q) = quote {
+            if b == b'\\' {
+                i += 1;
+            } else if b == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'\'' | b'"' | b'`' => quote = Some(b),
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                chain += 1;
+                if depth > MAX_NESTING {
+                    return true;
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b';' | b'\n' => chain = 0,
+            b'?' | b'=' | b'!' | b'~' | b'+' | b'-' | b'*' | b'/' | b'%' | b'<' | b'>' | b'&'
+            | b'|' | b'^' => chain += 1,
+            b'e' if bytes[i..].starts_with(b"else") => elses += 1,
+            _ => {}
+        }
+        if chain > MAX_CHAIN || elses > MAX_ELSE {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The first line of an engine message, without boa's position suffix (`(native)`,
+/// `(unknown at :1:5)`) or backtrace.
+fn clean_message(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default().trim_end();
+    if let Some(open) = first.rfind(" (") {
+        let suffix = &first[open + 2..];
+        if suffix == "native)" || suffix.starts_with("unknown at ") {
+            return first[..open].to_string();
+        }
+    }
+    first.to_string()
+}
+
+fn dm_error(message: impl Into<String>) -> DatamodelError {
+    DatamodelError::new(message)
+}
+
+impl EcmaScriptDatamodel {
+    pub fn new(doc: &Arc<Document>) -> EcmaScriptDatamodel {
+        let active = Rc::new(RefCell::new(StateSet::with_capacity(doc.state_count())));
+        let (ctx, helpers, builtins) = new_context(doc, &active);
+        let mut cache = Vec::new();
+        cache.resize_with((doc.expr_count as usize).min(MAX_CACHED_ID), || None);
+        let mut dm = EcmaScriptDatamodel {
+            doc: doc.clone(),
+            cache,
+            active,
+            foreach: Vec::new(),
+            builtins,
+            helpers,
+            system_bound: false,
+            ctx,
+        };
+        // `_event` exists (undefined) before the first event.
+        let _ = dm.define_system("_event", JsValue::undefined(), true);
+        dm
+    }
+
+    /// The message of a JS error: `TypeError: ...`, or the thrown value.
+    fn js_error(&mut self, e: JsError) -> DatamodelError {
+        let message = match e.try_native(&mut self.ctx) {
+            Ok(native) => native.to_string(),
+            Err(_) => match e.as_opaque() {
+                Some(v) => match v.to_string(&mut self.ctx) {
+                    Ok(s) => s.to_std_string_escaped(),
+                    Err(_) => e.to_string(),
+                },
+                None => e.to_string(),
+            },
+        };
+        dm_error(clean_message(&message))
+    }
+
+    /// Copies the active configuration where `In()` reads it.
+    #[inline]
+    fn sync_active(&self, cx: &EvalContext<'_>) {
+        let mut active = self.active.borrow_mut();
+        active.clear();
+        active.union_with(cx.active);
+    }
+
+    fn compile(&mut self, expr: &Expr, kind: Kind, value: Option<&Expr>) -> Compiled {
+        if too_deep(&expr.source) || value.is_some_and(|v| too_deep(&v.source)) {
+            return Compiled::Failed(kind, "SyntaxError: expression nested too deeply".into());
+        }
+        let text = match kind {
+            Kind::Expr => format!("({}\n)", expr.source),
+            Kind::Script => expr.source.clone(),
+            // A named parameter: `arguments` would allocate an object per call.
+            Kind::Setter => format!(
+                "(function ({SETTER_PARAM}) {{ 'use strict'; ({}\n) = {SETTER_PARAM}; }})",
+                expr.source
+            ),
+            Kind::Assign => format!(
+                "({}\n) = ({}\n);",
+                expr.source,
+                value.map_or("", |v| v.source.as_str())
+            ),
+        };
+        let script = match Script::parse(Source::from_bytes(&text), None, &mut self.ctx) {
+            Ok(script) => script,
+            Err(e) => {
+                let message = self.js_error(e).message;
+                return Compiled::Failed(
+                    kind,
+                    match kind {
+                        Kind::Setter => format!(
+                            "`{}` is not a valid location ({})",
+                            expr.source.trim(),
+                            message.split(" at line ").next().unwrap_or_default()
+                        ),
+                        _ => message,
+                    },
+                );
+            }
+        };
+        if kind == Kind::Assign {
+            let root = location_root(&expr.source).map(JsString::from);
+            return Compiled::Assign(script, root);
+        }
+        if kind != Kind::Setter {
+            return Compiled::Script(kind, script);
+        }
+        match script.evaluate(&mut self.ctx) {
+            Ok(f) => match f.as_object() {
+                Some(f) => Compiled::Setter(f),
+                None => Compiled::Failed(kind, "location did not compile to a setter".into()),
+            },
+            Err(e) => Compiled::Failed(kind, self.js_error(e).message),
+        }
+    }
+
+    /// The index of the compiled form of `expr` in the cache, compiling it on first use;
+    /// `Err(compiled)` for ids too large to cache.
+    fn prepare(&mut self, expr: &Expr, kind: Kind) -> Result<usize, Compiled> {
+        self.prepare_with(expr, kind, None)
+    }
+
+    fn prepare_with(
+        &mut self,
+        expr: &Expr,
+        kind: Kind,
+        value: Option<&Expr>,
+    ) -> Result<usize, Compiled> {
+        let index = expr.id.0 as usize;
+        if index >= self.cache.len() {
+            if index >= MAX_CACHED_ID {
+                return Err(self.compile(expr, kind, value));
+            }
+            self.cache.resize_with(index + 1, || None);
+        }
+        if !matches!(&self.cache[index], Some(c) if c.kind() == kind) {
+            let compiled = self.compile(expr, kind, value);
+            self.cache[index] = Some(compiled);
+        }
+        Ok(index)
+    }
+
+    fn run_compiled(&mut self, compiled: &Compiled, args: &[JsValue]) -> DmResult<JsValue> {
+        let result = match compiled {
+            Compiled::Script(_, script) | Compiled::Assign(script, _) => {
+                script.evaluate(&mut self.ctx)
+            }
+            Compiled::Setter(f) => f.call(&JsValue::undefined(), args, &mut self.ctx),
+            Compiled::Failed(_, message) => return Err(dm_error(message.clone())),
+        };
+        result.map_err(|e| self.js_error(e))
+    }
+
+    /// Evaluates an expression or script (or calls a setter with `args`).
+    fn run(&mut self, expr: &Expr, kind: Kind, args: &[JsValue]) -> DmResult<JsValue> {
+        match self.prepare(expr, kind) {
+            Ok(index) => {
+                let result = match &self.cache[index] {
+                    Some(Compiled::Script(_, script)) | Some(Compiled::Assign(script, _)) => {
+                        script.evaluate(&mut self.ctx)
+                    }
+                    Some(Compiled::Setter(f)) => f.call(&JsValue::undefined(), args, &mut self.ctx),
+                    Some(Compiled::Failed(_, message)) => return Err(dm_error(message.clone())),
+                    None => return Err(dm_error("expression was not compiled")),
+                };
+                result.map_err(|e| self.js_error(e))
+            }
+            Err(compiled) => self.run_compiled(&compiled, args),
+        }
+    }
+
+    fn eval_js(&mut self, expr: &Expr, cx: &EvalContext<'_>) -> DmResult<JsValue> {
+        self.sync_active(cx);
+        self.run(expr, Kind::Expr, &[])
+    }
+
+    /// Stores a value in a location through its compiled setter.
+    fn store(&mut self, location: &Expr, value: JsValue) -> DmResult<()> {
+        self.run(location, Kind::Setter, &[value]).map(|_| ())
+    }
+
+    fn value_to_json(&mut self, value: &JsValue) -> DmResult<Value> {
+        let keys = self.helpers.keys.clone();
+        let result = ToJson::new(&keys).convert(value, &mut self.ctx);
+        match result {
+            Ok(v) => Ok(v.unwrap_or(Value::Null)),
+            Err(e) => Err(self.js_error(e)),
+        }
+    }
+
+    fn json_to_value(&mut self, value: &Value) -> DmResult<JsValue> {
+        json_to_js(value, &mut self.ctx).map_err(|e| self.js_error(e))
+    }
+
+    /// A DOM document for markup, `None` when it is not well-formed XML.
+    fn xml_value(&mut self, text: &str) -> DmResult<Option<JsValue>> {
+        let Some(tree) = xml_dom::parse(text) else {
+            return Ok(None);
+        };
+        let tree = self.json_to_value(&tree)?;
+        let dom = match &self.helpers.dom {
+            Some((dom, _)) => dom.clone(),
+            None => {
+                let dom = helper(xml_dom::DOM_BUILDER, &mut self.ctx);
+                let proto = dom
+                    .get(js_string!("proto"), &mut self.ctx)
+                    .ok()
+                    .and_then(|v| v.as_object())
+                    .expect("the DOM builder has a prototype");
+                self.helpers.dom = Some((dom.clone(), proto));
+                dom
+            }
+        };
+        let result = dom.call(&JsValue::undefined(), &[tree], &mut self.ctx);
+        result.map(Some).map_err(|e| self.js_error(e))
+    }
+
+    /// Inline text of `<data>`/`<assign>`: JSON, else XML as a DOM, else a space-normalised
+    /// string.
+    fn inline_value(&mut self, text: &str) -> DmResult<JsValue> {
+        if let Ok(json) = serde_json::from_str::<Value>(text) {
+            return self.json_to_value(&json);
+        }
+        if xml_dom::looks_like_xml(text) {
+            if let Some(dom) = self.xml_value(text)? {
+                return Ok(dom);
+            }
+        }
+        Ok(JsValue::from(JsString::from(
+            normalize_space(text).as_str(),
+        )))
+    }
+
+    /// Creates or rebinds a user variable.
+    fn define_var(&mut self, id: &str, value: JsValue) -> DmResult<()> {
+        if SYSTEM_VARIABLES.contains(&id) {
+            return Err(dm_error(format!("{id} is a read-only system variable")));
+        }
+        let desc = PropertyDescriptor::builder()
+            .value(value)
+            .writable(true)
+            .enumerable(true)
+            .configurable(true);
+        let global = self.ctx.global_object();
+        global
+            .define_property_or_throw(JsString::from(id), desc, &mut self.ctx)
+            .map(|_| ())
+            .map_err(|e| self.js_error(e))
+    }
+
+    fn define_system(&mut self, id: &str, value: JsValue, configurable: bool) -> DmResult<()> {
+        let desc = PropertyDescriptor::builder()
+            .value(value)
+            .writable(false)
+            .enumerable(false)
+            .configurable(configurable);
+        let global = self.ctx.global_object();
+        global
+            .define_property_or_throw(JsString::from(id), desc, &mut self.ctx)
+            .map(|_| ())
+            .map_err(|e| self.js_error(e))
+    }
+
+    fn has_global(&mut self, id: &str) -> DmResult<bool> {
+        let global = self.ctx.global_object();
+        global
+            .has_property(JsString::from(id), &mut self.ctx)
+            .map_err(|e| self.js_error(e))
+    }
+
+    /// Stores a value in a `<foreach>` item or index, declaring a new plain variable.
+    fn store_declaring(&mut self, location: &Expr, value: JsValue) -> DmResult<()> {
+        // Compile first: an illegal name must not leave a variable behind.
+        if let Ok(index) = self.prepare(location, Kind::Setter) {
+            if let Some(Compiled::Failed(_, message)) = &self.cache[index] {
+                return Err(dm_error(message.clone()));
+            }
+        }
+        let name = location.source.trim();
+        if !is_identifier(name) {
+            return Err(dm_error(format!("`{name}` is not a legal variable name")));
+        }
+        if !self.has_global(name)? {
+            self.define_var(name, JsValue::undefined())?;
+        }
+        self.store(location, value)
+    }
+
+    /// `_event` as a JS object.
+    fn event_object(&mut self, event: &Event) -> JsResult<JsValue> {
+        fn opt(s: &Option<String>) -> JsValue {
+            match s {
+                Some(s) => JsValue::from(JsString::from(s.as_str())),
+                None => JsValue::undefined(),
+            }
+        }
+        let data = match &event.data {
+            None => JsValue::undefined(),
+            Some(Value::String(s)) if xml_dom::looks_like_xml(s) => match self.xml_value(s) {
+                Ok(Some(dom)) => dom,
+                _ => JsValue::from(JsString::from(s.as_str())),
+            },
+            Some(v) => json_to_js(v, &mut self.ctx)?,
+        };
+        let ctx = &mut self.ctx;
+        let obj = JsObject::with_object_proto(ctx.intrinsics());
+        let name = JsString::from(event.name.as_str());
+        obj.create_data_property_or_throw(js_string!("name"), name, ctx)?;
+        let kind = JsString::from(event.kind.as_str());
+        obj.create_data_property_or_throw(js_string!("type"), kind, ctx)?;
+        obj.create_data_property_or_throw(js_string!("sendid"), opt(&event.sendid), ctx)?;
+        obj.create_data_property_or_throw(js_string!("origin"), opt(&event.origin), ctx)?;
+        let origintype = opt(&event.origintype);
+        obj.create_data_property_or_throw(js_string!("origintype"), origintype, ctx)?;
+        obj.create_data_property_or_throw(js_string!("invokeid"), opt(&event.invokeid), ctx)?;
+        obj.create_data_property_or_throw(js_string!("data"), data, ctx)?;
+        obj.create_data_property_or_throw(js_string!("raw"), opt(&event.raw), ctx)?;
+        Ok(obj.into())
+    }
+
+    /// One exported variable: JSON, or a marker object for what JSON cannot hold.
+    fn export_value(&mut self, name: &str, value: &JsValue) -> DmResult<Option<Value>> {
+        let marker = |key: &str, v: Value| {
+            let mut m = Map::new();
+            m.insert(key.to_string(), v);
+            Value::Object(m)
+        };
+        if value.is_undefined() {
+            return Ok(Some(marker(UNDEFINED_KEY, Value::Bool(true))));
+        }
+        if let Some(obj) = value.as_object() {
+            if obj.is_callable() {
+                let f = self.helpers.fn_to_string.clone();
+                let source = f
+                    .call(value, &[], &mut self.ctx)
+                    .and_then(|s| s.to_string(&mut self.ctx))
+                    .map_err(|e| self.js_error(e))?
+                    .to_std_string_escaped();
+                if source.contains("[native code]") {
+                    return Err(dm_error(format!(
+                        "{name} is a native function and cannot be exported"
+                    )));
+                }
+                return Ok(Some(marker(FUNCTION_KEY, Value::String(source))));
+            }
+            let is_dom = match (&self.helpers.dom, obj.prototype()) {
+                (Some((_, dom_proto)), Some(p)) => JsObject::equals(&p, dom_proto),
+                _ => false,
+            };
+            if is_dom {
+                let xml = self.value_to_json(value)?;
+                return Ok(Some(marker(XML_KEY, xml)));
+            }
+        }
+        let json = self.value_to_json(value)?;
+        // User objects that look like markers are wrapped so they come back as they were.
+        if let Value::Object(m) = &json {
+            if m.len() == 1
+                && [FUNCTION_KEY, XML_KEY, UNDEFINED_KEY, VALUE_KEY]
+                    .iter()
+                    .any(|k| m.contains_key(*k))
+            {
+                return Ok(Some(marker(VALUE_KEY, json)));
+            }
+        }
+        Ok(Some(json))
+    }
+
+    fn import_value(&mut self, value: &Value) -> DmResult<JsValue> {
+        if let Value::Object(m) = value {
+            if m.len() == 1 {
+                let (key, inner) = m.iter().next().expect("one entry");
+                match (key.as_str(), inner) {
+                    (FUNCTION_KEY, Value::String(source)) => {
+                        if too_deep(source) {
+                            return Err(dm_error("function nested too deeply"));
+                        }
+                        let text = format!("({source}\n)");
+                        let result = self.ctx.eval(Source::from_bytes(&text));
+                        return result.map_err(|e| self.js_error(e));
+                    }
+                    (XML_KEY, Value::String(xml)) => {
+                        return match self.xml_value(xml)? {
+                            Some(dom) => Ok(dom),
+                            None => Err(dm_error("exported XML does not parse")),
+                        };
+                    }
+                    (UNDEFINED_KEY, _) => return Ok(JsValue::undefined()),
+                    (VALUE_KEY, inner) => return self.json_to_value(inner),
+                    _ => {}
+                }
+            }
+        }
+        self.json_to_value(value)
+    }
+}
+
+impl Datamodel for EcmaScriptDatamodel {
+    fn init_system(&mut self, sys: &SystemVariables) -> DmResult<()> {
+        if self.system_bound {
+            // A second call starts over with a fresh context.
+            let doc = self.doc.clone();
+            *self = EcmaScriptDatamodel::new(&doc);
+        }
+        self.system_bound = true;
+        let session_id = JsValue::from(JsString::from(sys.session_id.as_str()));
+        self.define_system("_sessionid", session_id, false)?;
+        let name = JsValue::from(JsString::from(sys.name.as_str()));
+        self.define_system("_name", name, false)?;
+        let mut processors = Map::new();
+        for (key, location) in &sys.io_processors {
+            let mut entry = Map::new();
+            entry.insert("location".into(), Value::String(location.clone()));
+            processors.insert(key.clone(), Value::Object(entry));
+        }
+        let processors = self.json_to_value(&Value::Object(processors))?;
+        self.define_system("_ioprocessors", processors, false)?;
+        let x = self.json_to_value(&Value::Object(Map::new()))?;
+        self.define_system("_x", x, false)
+    }
+
+    fn declare(&mut self, id: &str) -> DmResult<()> {
+        if self.has_global(id)? && !self.builtins.contains(id) {
+            return Ok(());
+        }
+        self.define_var(id, JsValue::undefined())
+    }
+
+    fn init_data(&mut self, data: &Data, cx: EvalContext<'_>) -> DmResult<()> {
+        // The variable exists (undefined) whatever happens next.
+        self.define_var(&data.id, JsValue::undefined())?;
+        let value = match &data.init {
+            DataInit::None => return Ok(()),
+            DataInit::Expr(expr) => self.eval_js(expr, &cx)?,
+            DataInit::Text(text) => self.inline_value(text)?,
+            DataInit::Unavailable(reason) => return Err(dm_error(reason.clone())),
+        };
+        self.define_var(&data.id, value)
+    }
+
+    fn set_value(&mut self, id: &str, value: &Value) -> DmResult<()> {
+        let value = self.json_to_value(value)?;
+        self.define_var(id, value)
+    }
+
+    fn set_event(&mut self, event: &Event) -> DmResult<()> {
+        if !self.doc.reads_event {
+            return Ok(());
+        }
+        let value = match self.event_object(event) {
+            Ok(v) => v,
+            Err(e) => {
+                let error = self.js_error(e);
+                // `_event` is still the event, without its data.
+                let bare = Event {
+                    data: None,
+                    ..event.clone()
+                };
+                if let Ok(v) = self.event_object(&bare) {
+                    self.define_system("_event", v, true)?;
+                }
+                return Err(error);
+            }
+        };
+        self.define_system("_event", value, true)
+    }
+
+    fn eval_cond(&mut self, expr: &Expr, cx: EvalContext<'_>) -> DmResult<bool> {
+        self.eval_js(expr, &cx).map(|v| v.to_boolean())
+    }
+
+    fn eval_value(&mut self, expr: &Expr, cx: EvalContext<'_>) -> DmResult<Value> {
+        let value = self.eval_js(expr, &cx)?;
+        self.value_to_json(&value)
+    }
+
+    fn eval_string(&mut self, expr: &Expr, cx: EvalContext<'_>) -> DmResult<String> {
+        let value = self.eval_js(expr, &cx)?;
+        if let Some(s) = value.as_string() {
+            return Ok(s.to_std_string_escaped());
+        }
+        let result = value.to_string(&mut self.ctx);
+        result
+            .map(|s| s.to_std_string_escaped())
+            .map_err(|e| self.js_error(e))
+    }
+
+    fn assign(
+        &mut self,
+        location: &Expr,
+        value: &AssignValue,
+        cx: EvalContext<'_>,
+    ) -> DmResult<()> {
+        let value = match value {
+            AssignValue::Expr(expr) => {
+                self.sync_active(&cx);
+                // Fast path: one fused sloppy-mode script. Sloppy mode would create an
+                // undeclared variable or ignore a read-only one, so it is taken only when the
+                // location starts with an existing user variable of the global object.
+                if let Ok(index) = self.prepare_with(location, Kind::Assign, Some(expr)) {
+                    if let Some(Compiled::Assign(script, Some(root))) = &self.cache[index] {
+                        let global = self.ctx.global_object();
+                        if global
+                            .has_own_property(root.clone(), &mut self.ctx)
+                            .unwrap_or(false)
+                        {
+                            let result = script.evaluate(&mut self.ctx);
+                            return result.map(|_| ()).map_err(|e| self.js_error(e));
+                        }
+                    }
+                }
+                self.run(expr, Kind::Expr, &[])?
+            }
+            AssignValue::Inline(text) => self.inline_value(text)?,
+        };
+        self.store(location, value)
+    }
+
+    fn assign_value(
+        &mut self,
+        location: &Expr,
+        value: &Value,
+        cx: EvalContext<'_>,
+    ) -> DmResult<()> {
+        self.sync_active(&cx);
+        let value = self.json_to_value(value)?;
+        self.store(location, value)
+    }
+
+    fn eval_content(&mut self, content: &Content, cx: EvalContext<'_>) -> DmResult<Value> {
+        match content {
+            Content::Expr(expr) => self.eval_value(expr, cx),
+            Content::Inline(text) => {
+                if let Ok(json) = serde_json::from_str::<Value>(text) {
+                    return Ok(json);
+                }
+                if xml_dom::parse(text).is_some() {
+                    // Markup travels as text; `_event.data` makes a DOM of it again.
+                    return Ok(Value::String(text.trim().to_string()));
+                }
+                Ok(Value::String(normalize_space(text)))
+            }
+            Content::Document(_) => Err(dm_error(
+                "an inline <scxml> document is not a value of the ECMAScript datamodel",
+            )),
+        }
+    }
+
+    fn execute_script(&mut self, script: &Expr, cx: EvalContext<'_>) -> DmResult<()> {
+        self.sync_active(&cx);
+        self.run(script, Kind::Script, &[]).map(|_| ())
+    }
+
+    fn foreach_begin(&mut self, array: &Expr, cx: EvalContext<'_>) -> DmResult<usize> {
+        let value = self.eval_js(array, &cx)?;
+        let array = match value.as_object() {
+            Some(obj) if obj.is_array() => {
+                JsArray::from_object(obj).map_err(|e| self.js_error(e))?
+            }
+            _ => {
+                return Err(dm_error(format!(
+                    "foreach array `{}` is not an array",
+                    array.source
+                )))
+            }
+        };
+        let len = array.length(&mut self.ctx).map_err(|e| self.js_error(e))?;
+        let mut items = Vec::with_capacity(len.min(1 << 16) as usize);
+        for i in 0..len {
+            let item = array.get(i, &mut self.ctx).map_err(|e| self.js_error(e))?;
+            items.push(item);
+        }
+        let len = items.len();
+        self.foreach.push(items);
+        Ok(len)
+    }
+
+    fn foreach_step(
+        &mut self,
+        item: &Expr,
+        index: Option<&Expr>,
+        i: usize,
+        cx: EvalContext<'_>,
+    ) -> DmResult<()> {
+        self.sync_active(&cx);
+        let value = self
+            .foreach
+            .last()
+            .and_then(|items| items.get(i))
+            .cloned()
+            .ok_or_else(|| dm_error("foreach step outside its array"))?;
+        self.store_declaring(item, value)?;
+        if let Some(index) = index {
+            let i = i32::try_from(i).map_or_else(|_| JsValue::new(i as f64), JsValue::new);
+            self.store_declaring(index, i)?;
+        }
+        Ok(())
+    }
+
+    fn foreach_end(&mut self) {
+        self.foreach.pop();
+    }
+
+    fn export(&mut self) -> DmResult<Value> {
+        let global = self.ctx.global_object();
+        let keys = global
+            .own_property_keys(&mut self.ctx)
+            .map_err(|e| self.js_error(e))?;
+        let mut out = Map::new();
+        for key in keys {
+            let PropertyKey::String(name) = &key else {
+                continue;
+            };
+            let name = name.to_std_string_escaped();
+            if self.builtins.contains(&name) {
+                continue;
+            }
+            let value = global
+                .get(key.clone(), &mut self.ctx)
+                .map_err(|e| self.js_error(e))?;
+            if let Some(v) = self.export_value(&name, &value)? {
+                out.insert(name, v);
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn import(&mut self, snapshot: &Value) -> DmResult<()> {
+        let Value::Object(vars) = snapshot else {
+            return Err(dm_error("a datamodel snapshot must be a JSON object"));
+        };
+        for (name, value) in vars {
+            if SYSTEM_VARIABLES.contains(&name.as_str()) {
+                continue;
+            }
+            let value = self.import_value(value)?;
+            self.define_var(name, value)?;
+        }
+        Ok(())
+    }
+}
