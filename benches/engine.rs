@@ -1,0 +1,109 @@
+//! Interpreter throughput on the uSCXML benchmark charts (`../shared/benchmarks`).
+//!
+//! `state_entries`: LCCA.N and Transitions.N loop forever through eventless transitions; one
+//! iteration resumes the session for a fixed slice of microsteps, and the throughput is the
+//! number of entries of `mark` that slice makes (the charts are periodic, so it is constant),
+//! i.e. criterion reports entries of `mark` per second, the figure the published benchmark
+//! gives. `external_events`: toggle-null and toggle-ecma, one external event per iteration.
+//!
+//! Each bench measures for 2 s so the whole run stays well under two minutes. Charts that are
+//! missing or do not load are skipped with a message.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use scxml_runtime::interpreter::{Event, Interpreter, NullHost, SessionOptions};
+use scxml_runtime::model::Document;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/benchmarks");
+
+fn load(name: &str) -> Option<Arc<Document>> {
+    let path = format!("{DIR}/{name}");
+    if !std::path::Path::new(&path).is_file() {
+        eprintln!("skipping {name}: {path} does not exist");
+        return None;
+    }
+    match scxml_runtime::parse::load(&path) {
+        Ok(doc) => Some(doc),
+        Err(e) => {
+            eprintln!("skipping {name}: {e}");
+            None
+        }
+    }
+}
+
+/// Microsteps per iteration: a multiple of every chart's cycle length, scaled down for the
+/// big charts so one iteration stays in the millisecond range.
+fn slice(n: u32) -> u64 {
+    match n {
+        4 => 1200,
+        16 => 240,
+        _ => 24,
+    }
+}
+
+fn state_entries(c: &mut Criterion) {
+    let mut group = c.benchmark_group("state_entries");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for chart in ["LCCA", "Transitions"] {
+        for n in [4, 16, 64] {
+            let Some(doc) = load(&format!("{chart}.{n}.scxml")) else {
+                continue;
+            };
+            let Some(mark) = doc.state_by_id("mark") else {
+                eprintln!("skipping {chart}.{n}: no state `mark`");
+                continue;
+            };
+            let budget = slice(n);
+            let mut session = Interpreter::new(doc, SessionOptions::default());
+            session.watch_entries(mark);
+            session.set_microstep_budget(Some(budget));
+            session.start(&mut NullHost);
+            let run_slice = |session: &mut Interpreter| {
+                session.set_microstep_budget(Some(budget));
+                session.resume(&mut NullHost);
+            };
+            // Calibrate: entries of `mark` per slice, once the loop is under way.
+            run_slice(&mut session);
+            let before = session.stats().watched_entries;
+            run_slice(&mut session);
+            let per_slice = session.stats().watched_entries - before;
+            if per_slice == 0 || !session.is_running() {
+                eprintln!("skipping {chart}.{n}: `mark` is not re-entered");
+                continue;
+            }
+            group.throughput(Throughput::Elements(per_slice));
+            group.bench_function(BenchmarkId::new(chart, n), |b| {
+                b.iter(|| run_slice(&mut session))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn external_events(c: &mut Criterion) {
+    let mut group = c.benchmark_group("external_events");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(1));
+    for name in ["toggle-null", "toggle-ecma"] {
+        let Some(doc) = load(&format!("{name}.scxml")) else {
+            continue;
+        };
+        let mut session = Interpreter::new(doc, SessionOptions::default());
+        session.start(&mut NullHost);
+        let toggle = Event::external("toggle");
+        group.bench_function(name, |b| {
+            b.iter(|| session.process_event(toggle.clone(), &mut NullHost))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, state_entries, external_events);
+criterion_main!(benches);

@@ -1,0 +1,60 @@
+//! The `scxml` command line: argument parsing (clap derive) and one module per command.
+//!
+//! Every command returns an exit code instead of exiting, so the binary's `main` is one line
+//! and nothing a user types can panic the process: bad arguments are clap errors, bad
+//! documents are reported problem by problem.
+
+mod bench;
+mod load;
+mod run;
+mod serve;
+mod validate;
+mod w3c;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// A W3C SCXML 1.0 interpreter.
+#[derive(Debug, Parser)]
+#[command(name = "scxml", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a document: deliver events, print its logs, exit 0 when it ends in a top-level final state.
+    Run(run::RunArgs),
+    /// Check documents and print every problem as file:line:column: message.
+    Validate(validate::ValidateArgs),
+    /// Run the interpreter server: sessions over HTTP, Basic HTTP, durable sessions.
+    Serve(serve::ServeArgs),
+    /// Run the W3C conformance suite.
+    W3c(w3c::W3cArgs),
+    /// Measure a chart: state entries per second, or external events per second.
+    Bench(bench::BenchArgs),
+}
+
+/// Parses the process arguments and runs the command.
+pub fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::validate(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::W3c(args) => w3c::w3c(args),
+        Command::Bench(args) => bench::bench(args),
+    }
+}
+
+/// Diagnostics from `tracing` go to stderr, filtered by `RUST_LOG` (default: warnings).
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,67 @@
+//! `scxml w3c [DIR] [--timeout SECS] [--jobs N]`: runs the W3C conformance suite with
+//! [`crate::conformance`] and prints its report.
+
+use crate::conformance::{self, SuiteOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct W3cArgs {
+    /// The suite directory (default: $SCXML_W3C_DIR, else ../shared/w3c-scxml).
+    dir: Option<PathBuf>,
+    /// Wall-clock limit per test document, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    timeout: Duration,
+    /// Documents run in parallel (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+}
+
+/// Exit code 0 when no test failed, 1 when some did, 2 when the suite cannot be read.
+pub fn w3c(args: W3cArgs) -> ExitCode {
+    let options = SuiteOptions {
+        dir: args.dir.unwrap_or_else(conformance::default_suite_dir),
+        timeout: args.timeout,
+        jobs: args
+            .jobs
+            .map_or_else(conformance::default_jobs, usize::from),
+        only: None,
+    };
+    eprintln!(
+        "running the W3C suite in {} ({} jobs, {:?} timeout)",
+        options.dir.display(),
+        options.jobs,
+        options.timeout
+    );
+    match conformance::run_suite(&options) {
+        Ok(report) => {
+            println!("{report}");
+            if report.failures().next().is_some() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("scxml: cannot read the suite: {e}");
+            eprintln!(
+                "give its directory as an argument or in ${}",
+                conformance::DIR_ENV
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A positive number of seconds, fractions allowed.
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if secs <= 0.0 {
+        return Err("the time must be more than 0 seconds".to_string());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` seconds is out of range"))
+}

@@ -1,0 +1,174 @@
+//! Runs the Basic HTTP tests on the real server: an engine behind an HTTP listener on
+//! loopback, so sessions publish a real `_ioprocessors['basichttp'].location`, post to it,
+//! and receive what comes back over HTTP. Time is real here (the HTTP round trips are), so
+//! these tests run concurrently and each waits at most its timeout.
+//!
+//! Manual test 513 ("send a well formed event to the location URL and check that you get a
+//! 200 response") is carried out by the runner: it starts a small session that waits for the
+//! event, posts to its location as the test describes, and checks the answer and the event.
+
+use super::execute::{DocOutcome, SessionTrace};
+use super::pool::DocRun;
+use crate::runtime::engine::{CreateOptions, EngineConfig};
+use crate::runtime::RunOutcome;
+use crate::server::{self, ServerConfig, StartOptions};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The session test 513 posts to.
+const TEST_513: &str = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript" initial="s0">
+  <state id="s0">
+    <onentry><send event="timeout" delay="5s"/></onentry>
+    <transition event="test" cond="_event.data.key1 == 'value1' &amp;&amp; _event.data.key2 == 'value2'" target="pass"/>
+    <transition event="*" target="fail"/>
+  </state>
+  <final id="pass"/><final id="fail"/>
+</scxml>"#;
+
+/// Runs the documents on a fresh server and returns the runs in the order of `paths`.
+pub fn run_all(paths: &[PathBuf], timeout: Duration) -> Vec<DocRun> {
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return failed_all(paths, format!("cannot start a runtime: {e}")),
+    };
+    runtime.block_on(async {
+        let options = StartOptions {
+            listen: ([127, 0, 0, 1], 0).into(),
+            test_protocol: None,
+            public_url: None,
+            engine: EngineConfig {
+                shards: 2,
+                ..EngineConfig::default()
+            },
+            server: ServerConfig::default(),
+            allow_documents: Vec::new(),
+        };
+        let server = match server::start(options).await {
+            Ok(s) => s,
+            Err(e) => return failed_all(paths, format!("cannot start the server: {e}")),
+        };
+        let tasks: Vec<_> = paths
+            .iter()
+            .map(|path| {
+                let app = server.app.clone();
+                let base = format!("http://{}", server.api_addr);
+                let path = path.clone();
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    let outcome = run_one(&app, &base, &path, timeout).await;
+                    DocRun {
+                        path,
+                        outcome,
+                        elapsed: started.elapsed(),
+                    }
+                })
+            })
+            .collect();
+        let mut runs = Vec::with_capacity(paths.len());
+        for (task, path) in tasks.into_iter().zip(paths) {
+            runs.push(task.await.unwrap_or_else(|e| DocRun {
+                path: path.clone(),
+                outcome: DocOutcome::Panicked(e.to_string()),
+                elapsed: Duration::ZERO,
+            }));
+        }
+        server.stop().await;
+        runs
+    })
+}
+
+fn failed_all(paths: &[PathBuf], reason: String) -> Vec<DocRun> {
+    paths
+        .iter()
+        .map(|p| DocRun {
+            path: p.clone(),
+            outcome: DocOutcome::Panicked(reason.clone()),
+            elapsed: Duration::ZERO,
+        })
+        .collect()
+}
+
+async fn run_one(
+    app: &server::App,
+    base: &str,
+    path: &std::path::Path,
+    timeout: Duration,
+) -> DocOutcome {
+    let manual_513 = path.extension().is_some_and(|e| e == "txt");
+    let doc = if manual_513 {
+        crate::parse::parse_str(TEST_513, "test513", None)
+            .map(std::sync::Arc::new)
+            .map_err(|e| e.to_string())
+    } else {
+        let location = path.to_string_lossy().to_string();
+        match tokio::task::spawn_blocking(move || crate::parse::load(&location)).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let doc = match doc {
+        Ok(doc) => doc,
+        Err(message) => return DocOutcome::Rejected(message),
+    };
+    let view = match app.engine.create(doc, CreateOptions::default()).await {
+        Ok(v) => v,
+        Err(e) => return DocOutcome::Panicked(e.to_string()),
+    };
+    if manual_513 {
+        let url = format!("{base}/basichttp/{}", view.id);
+        let status = tokio::task::spawn_blocking(move || post_513(&url)).await;
+        match status {
+            Ok(Ok(200)) => {}
+            Ok(Ok(other)) => {
+                return DocOutcome::Rejected(format!("the location answered {other}, not 200"))
+            }
+            Ok(Err(e)) => return DocOutcome::Rejected(format!("posting to the location: {e}")),
+            Err(e) => return DocOutcome::Panicked(e.to_string()),
+        }
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        let view = match app.engine.inspect(&view.id).await {
+            Ok(v) => v,
+            Err(e) => return DocOutcome::Panicked(e.to_string()),
+        };
+        let halted = view.status == "done";
+        if halted || Instant::now() >= deadline {
+            return DocOutcome::Ran(SessionTrace {
+                stop: if halted {
+                    RunOutcome::Halted
+                } else {
+                    RunOutcome::TimedOut
+                },
+                final_state: view.final_state,
+                active: view.active_states,
+                root: 0,
+                logs: Vec::new(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Test 513's request: form fields in the body, the event name in a header.
+fn post_513(url: &str) -> Result<u16, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    agent
+        .post(url)
+        .header("_scxmleventname", "test")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send("key1=value1&key2=value2")
+        .map(|r| r.status().as_u16())
+        .map_err(|e| e.to_string())
+}
