@@ -1,0 +1,1261 @@
+//! One worker thread of the engine and the sessions pinned to it.
+//!
+//! The shard owns its sessions outright (no locks): it takes commands from its channel, runs
+//! the session a command is for, and then applies the effects the session asked for through
+//! the [`Host`] trait — deliver or schedule events, cancel them, start and cancel
+//! invocations, report done. Events between sessions of the same shard go through a local
+//! ready queue; events for other shards go through the [`Router`].
+//!
+//! Each turn of the loop handles every command already waiting, then commits the records of
+//! the sessions it touched in one store transaction, and only then answers the requests
+//! (group commit: one fsync for a burst of events, and nothing is acknowledged before it is
+//! durable). Sessions at rest hibernate by the [`HibernationPolicy`](super::HibernationPolicy):
+//! their interpreter (and JavaScript context) is dropped and rebuilt from the store on the next
+//! event.
+//!
+//! Ordering: each session has an outbox. A Basic HTTP send is asynchronous, and the sends
+//! that follow it from the same session wait in the outbox until it completes, so a session
+//! that posts to a target and then sends itself an event sees the events in the order it sent
+//! them (W3C test 201 checks exactly that).
+
+use super::basichttp_client;
+use super::record::{self, DocumentRecord, SessionRecord, TimerRecord};
+use super::timers::{Timer, Timers};
+use super::{
+    Command, CreateOptions, EngineError, PendingSend, Router, RouterSink, SessionSummary,
+    SessionView,
+};
+use crate::interpreter::{
+    is_scxml_invoke_type, is_scxml_processor, Event, Host, Interpreter, InvokeRequest,
+    InvokeSource, SendError, SendRequest, SessionOptions, BASIC_HTTP_EVENT_PROCESSOR,
+};
+use crate::io::{InvokedService, ScxmlTarget};
+use crate::model::{Document, StateId};
+use crate::store::{Table, Write};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+/// How long a halted top-level session stays inspectable.
+const DONE_RETENTION: Duration = Duration::from_secs(300);
+/// How often the shard looks for sessions to hibernate.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
+/// The most commands handled in one turn before committing.
+const BATCH: usize = 512;
+
+/// One macrostep as the trace stream shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TraceRecord {
+    pub seq: u64,
+    /// The external event that started the macrostep (`None` for the start).
+    pub event: Option<String>,
+    pub configuration: Vec<String>,
+    /// `<log>` output of the macrostep, as `label: message`.
+    pub logs: Vec<String>,
+    pub status: &'static str,
+}
+
+/// True for the names of the Basic HTTP Event I/O Processor.
+pub fn is_basichttp(kind: &str) -> bool {
+    kind == BASIC_HTTP_EVENT_PROCESSOR || kind == "basichttp"
+}
+
+enum Child {
+    Session(String),
+    Service(Box<dyn InvokedService>),
+}
+
+/// What a session is linked to.
+#[derive(Default)]
+struct Links {
+    /// The invoking session and the invoke id it knows this session by.
+    parent: Option<(String, String)>,
+    children: HashMap<String, Child>,
+    /// Invocations cancelled by this session: late events from them are dropped.
+    cancelled: HashSet<String>,
+}
+
+/// What a session asked for during a macrostep, applied by the shard afterwards in order.
+enum Effect {
+    Deliver {
+        to: String,
+        event: Event,
+        sendid: String,
+        delay: Duration,
+    },
+    Cancel(String),
+    HttpSend(SendRequest),
+    StartInvoke(InvokeRequest),
+    CancelInvoke(String),
+    Done(Option<Value>),
+}
+
+struct Slot {
+    /// `None` while the session runs (taken out) or while it is hibernated.
+    interpreter: Option<Interpreter>,
+    hibernated: bool,
+    doc: Arc<Document>,
+    links: Links,
+    create: CreateOptions,
+    /// Effects held back behind an unfinished Basic HTTP send.
+    outbox: VecDeque<Effect>,
+    http_in_flight: bool,
+    trace: Option<broadcast::Sender<TraceRecord>>,
+    trace_seq: u64,
+    events_processed: u64,
+    last_active: Instant,
+    /// The configuration after the last macrostep (shown while hibernated).
+    last_configuration: Vec<StateId>,
+    running: bool,
+    /// Why the session cannot be persisted or hibernated, when it cannot.
+    blocked: Option<String>,
+}
+
+impl Slot {
+    fn status(&self) -> &'static str {
+        match (self.running, self.hibernated) {
+            (false, _) => "done",
+            (true, true) => "hibernated",
+            (true, false) => "running",
+        }
+    }
+}
+
+type Deferred = Box<dyn FnOnce(&mut Shard)>;
+
+struct Shard {
+    index: usize,
+    router: Arc<Router>,
+    sessions: HashMap<String, Slot>,
+    timers: Timers,
+    /// Events for sessions of this shard, processed before the next command.
+    ready: VecDeque<(String, Event)>,
+    /// Halted top-level sessions and when to forget them.
+    expiries: VecDeque<(Instant, String)>,
+    /// Completions of Basic HTTP sends come back here.
+    http_done: mpsc::UnboundedSender<(String, Result<(), String>)>,
+    /// Sessions changed since the last commit.
+    dirty: HashSet<String>,
+    /// Answers waiting for the next commit.
+    deferred: Vec<Deferred>,
+    /// Documents already in the store, and parsed documents by key.
+    documents: HashMap<String, Arc<Document>>,
+    stored_documents: HashSet<String>,
+    next_sweep: Instant,
+    live: usize,
+}
+
+/// The shard's thread body.
+pub(super) fn run(
+    index: usize,
+    router: Arc<Router>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    loaded: std::sync::mpsc::Sender<()>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(shard = index, error = %e, "cannot start a shard runtime");
+            return;
+        }
+    };
+    let (http_done, http_rx) = mpsc::unbounded_channel();
+    let mut shard = Shard {
+        index,
+        router,
+        sessions: HashMap::new(),
+        timers: Timers::default(),
+        ready: VecDeque::new(),
+        expiries: VecDeque::new(),
+        http_done,
+        dirty: HashSet::new(),
+        deferred: Vec::new(),
+        documents: HashMap::new(),
+        stored_documents: HashSet::new(),
+        next_sweep: Instant::now() + SWEEP_INTERVAL,
+        live: 0,
+    };
+    runtime.block_on(async move {
+        shard.load_from_store();
+        let _ = loaded.send(());
+        drop(loaded);
+        shard.run(commands, http_rx).await
+    });
+}
+
+impl Shard {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut http_rx: mpsc::UnboundedReceiver<(String, Result<(), String>)>,
+    ) {
+        let mut stopping = false;
+        while !stopping {
+            let wake = self.next_wakeup();
+            tokio::select! {
+                biased;
+                command = commands.recv() => match command {
+                    None | Some(Command::Shutdown) => stopping = true,
+                    Some(command) => self.handle(command),
+                },
+                Some((session, result)) = http_rx.recv() => self.http_completed(&session, result),
+                _ = tokio::time::sleep_until(wake) => self.fire_due(),
+            }
+            // Take everything already waiting, so one commit covers the burst.
+            for _ in 0..BATCH {
+                if stopping {
+                    break;
+                }
+                match commands.try_recv() {
+                    Ok(Command::Shutdown) => stopping = true,
+                    Ok(command) => self.handle(command),
+                    Err(_) => break,
+                }
+            }
+            self.drain_ready();
+            self.commit();
+            if Instant::now() >= self.next_sweep
+                || self.live > self.router.config.hibernation.max_live_per_shard
+            {
+                self.sweep();
+            }
+        }
+        for id in self.sessions.keys() {
+            self.router.unregister(id);
+        }
+    }
+
+    fn next_wakeup(&self) -> Instant {
+        let mut wake = self.next_sweep;
+        if let Some(t) = self.timers.next_due() {
+            wake = wake.min(t);
+        }
+        if let Some((t, _)) = self.expiries.front() {
+            wake = wake.min(*t);
+        }
+        wake
+    }
+
+    fn fire_due(&mut self) {
+        let now = Instant::now();
+        for timer in self.timers.pop_due(now) {
+            self.dirty.insert(timer.from.clone());
+            self.route(timer.to, timer.event);
+        }
+        while self.expiries.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, id)) = self.expiries.pop_front() {
+                if self.sessions.get(&id).is_some_and(|s| !s.running) {
+                    self.remove_session(&id);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Create {
+                doc,
+                options,
+                create,
+                reply,
+            } => {
+                let id = self.create_session(doc, options, create, None);
+                self.run_session(&id, None);
+                self.defer(move |shard| {
+                    let _ = reply.send(shard.view(&id));
+                });
+            }
+            Command::Event {
+                session,
+                event,
+                reply,
+            } => {
+                if !self.sessions.contains_key(&session) {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Err(EngineError::UnknownSession(session)));
+                    }
+                    return;
+                }
+                self.run_session(&session, Some(event));
+                if let Some(reply) = reply {
+                    self.defer(move |shard| {
+                        let _ = reply.send(shard.view(&session));
+                    });
+                }
+            }
+            Command::Inspect { session, reply } => {
+                let _ = reply.send(self.view(&session));
+            }
+            Command::List { reply } => {
+                let list = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, s)| s.links.parent.is_none())
+                    .map(|(id, s)| SessionSummary {
+                        id: id.clone(),
+                        status: s.status(),
+                        name: s.doc.name.clone(),
+                        document: s.create.document_url.clone(),
+                        active_states: atomic_ids(&s.doc, &s.last_configuration),
+                    })
+                    .collect();
+                let _ = reply.send(list);
+            }
+            Command::Delete { session, reply } => {
+                if self.sessions.contains_key(&session) {
+                    self.cancel_session(&session);
+                    self.defer(move |_| {
+                        let _ = reply.send(Ok(()));
+                    });
+                } else {
+                    let _ = reply.send(Err(EngineError::UnknownSession(session)));
+                }
+            }
+            Command::Trace { session, reply } => {
+                let result = match self.sessions.get_mut(&session) {
+                    Some(slot) => Ok(slot
+                        .trace
+                        .get_or_insert_with(|| broadcast::channel(256).0)
+                        .subscribe()),
+                    None => Err(EngineError::UnknownSession(session)),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn defer(&mut self, f: impl FnOnce(&mut Shard) + 'static) {
+        self.deferred.push(Box::new(f));
+    }
+
+    fn create_session(
+        &mut self,
+        doc: Arc<Document>,
+        mut options: SessionOptions,
+        create: CreateOptions,
+        parent: Option<(String, String)>,
+    ) -> String {
+        if options.session_id.is_empty() {
+            options.session_id = self.router.new_session_id(self.index);
+        }
+        let id = options.session_id.clone();
+        if let Some(prefix) = &self.router.config.basichttp_prefix {
+            let location = format!("{prefix}{id}");
+            options
+                .io_processors
+                .push(("basichttp".into(), location.clone()));
+            options
+                .io_processors
+                .push((BASIC_HTTP_EVENT_PROCESSOR.into(), location));
+        }
+        let interpreter = Interpreter::new(doc.clone(), options);
+        self.router.register(&id);
+        self.router
+            .stats
+            .sessions_created
+            .fetch_add(1, Ordering::Relaxed);
+        self.live += 1;
+        self.sessions.insert(
+            id.clone(),
+            Slot {
+                interpreter: Some(interpreter),
+                hibernated: false,
+                doc,
+                links: Links {
+                    parent,
+                    ..Links::default()
+                },
+                create,
+                outbox: VecDeque::new(),
+                http_in_flight: false,
+                trace: None,
+                trace_seq: 0,
+                events_processed: 0,
+                last_active: Instant::now(),
+                last_configuration: Vec::new(),
+                running: true,
+                blocked: None,
+            },
+        );
+        id
+    }
+
+    /// Starts a session (no event) or runs one event through it, then applies its effects.
+    fn run_session(&mut self, id: &str, event: Option<Event>) {
+        if !self.wake(id) {
+            return;
+        }
+        let Some(slot) = self.sessions.get_mut(id) else {
+            return;
+        };
+        if let Some(invokeid) = event.as_ref().and_then(|e| e.invokeid.as_ref()) {
+            if slot.links.cancelled.contains(invokeid) {
+                return;
+            }
+        }
+        let Some(mut interpreter) = slot.interpreter.take() else {
+            return;
+        };
+        let mut effects = Vec::new();
+        let mut logs = Vec::new();
+        let started = std::time::Instant::now();
+        let event_name = event.as_ref().map(|e| e.name.clone());
+        {
+            let mut host = ShardHost {
+                session: id,
+                links: &mut slot.links,
+                router: &self.router,
+                effects: &mut effects,
+                logs: &mut logs,
+            };
+            match event {
+                None => interpreter.start(&mut host),
+                Some(e) => {
+                    slot.events_processed += 1;
+                    interpreter.process_event(e, &mut host);
+                }
+            }
+        }
+        let stats = &self.router.stats;
+        stats.macrosteps.fetch_add(1, Ordering::Relaxed);
+        stats
+            .macrostep_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if event_name.is_some() {
+            stats.events_processed.fetch_add(1, Ordering::Relaxed);
+        }
+        slot.last_configuration = interpreter.configuration();
+        slot.running = interpreter.is_running();
+        slot.last_active = Instant::now();
+        if let Some(trace) = &slot.trace {
+            if trace.receiver_count() > 0 {
+                slot.trace_seq += 1;
+                let _ = trace.send(TraceRecord {
+                    seq: slot.trace_seq,
+                    event: event_name,
+                    configuration: interpreter
+                        .active_ids()
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect(),
+                    logs,
+                    status: slot.status(),
+                });
+            }
+        }
+        let halted = !slot.running;
+        let is_root = slot.links.parent.is_none();
+        slot.interpreter = Some(interpreter);
+        self.dirty.insert(id.to_string());
+        self.apply(id, effects);
+        if halted && is_root {
+            self.timers.remove_session(id);
+            self.expiries
+                .push_back((Instant::now() + DONE_RETENTION, id.to_string()));
+        }
+    }
+
+    /// Brings a hibernated session back from its stored record. False when it cannot be.
+    fn wake(&mut self, id: &str) -> bool {
+        let Some(slot) = self.sessions.get(id) else {
+            return false;
+        };
+        if !slot.hibernated {
+            return true;
+        }
+        let doc = slot.doc.clone();
+        let restored = self
+            .router
+            .config
+            .store
+            .get(Table::Sessions, id)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| bytes.ok_or_else(|| "no stored record".to_string()))
+            .and_then(|bytes| {
+                serde_json::from_slice::<SessionRecord>(&bytes).map_err(|e| e.to_string())
+            })
+            .and_then(|record| {
+                Interpreter::restore(doc, &record.snapshot).map_err(|e| e.to_string())
+            });
+        match restored {
+            Ok(interpreter) => {
+                if let Some(slot) = self.sessions.get_mut(id) {
+                    slot.interpreter = Some(interpreter);
+                    slot.hibernated = false;
+                }
+                self.live += 1;
+                self.router.stats.hibernated.fetch_sub(1, Ordering::Relaxed);
+                true
+            }
+            Err(reason) => {
+                tracing::error!(session = %id, %reason, "cannot restore a hibernated session");
+                false
+            }
+        }
+    }
+
+    /// Applies a session's effects in order, holding them back behind an unfinished Basic
+    /// HTTP send.
+    fn apply(&mut self, id: &str, effects: Vec<Effect>) {
+        for effect in effects {
+            let Some(slot) = self.sessions.get_mut(id) else {
+                return;
+            };
+            if slot.http_in_flight {
+                slot.outbox.push_back(effect);
+                continue;
+            }
+            self.apply_one(id, effect);
+        }
+    }
+
+    fn apply_one(&mut self, id: &str, effect: Effect) {
+        match effect {
+            Effect::Deliver {
+                to,
+                event,
+                sendid,
+                delay,
+            } => {
+                if delay.is_zero() {
+                    self.route(to, event);
+                } else {
+                    self.timers.insert(
+                        Instant::now() + delay,
+                        Timer {
+                            from: id.to_string(),
+                            sendid,
+                            to,
+                            event,
+                        },
+                    );
+                }
+            }
+            Effect::Cancel(sendid) => {
+                self.timers.cancel(id, &sendid);
+            }
+            Effect::HttpSend(request) => {
+                if let Some(slot) = self.sessions.get_mut(id) {
+                    slot.http_in_flight = true;
+                }
+                let done = self.http_done.clone();
+                let session = id.to_string();
+                tokio::spawn(async move {
+                    if !request.delay.is_zero() {
+                        tokio::time::sleep(request.delay).await;
+                    }
+                    let result = basichttp_client::post_event(&request).await;
+                    let _ = done.send((session, result));
+                });
+            }
+            Effect::StartInvoke(request) => self.start_invoke(id, request),
+            Effect::CancelInvoke(invokeid) => self.cancel_invoke(id, &invokeid),
+            Effect::Done(donedata) => self.session_done(id, donedata),
+        }
+    }
+
+    fn http_completed(&mut self, id: &str, result: Result<(), String>) {
+        if let Err(reason) = result {
+            self.route(
+                id.to_string(),
+                Event::platform("error.communication", Some(Value::String(reason))),
+            );
+        }
+        let Some(slot) = self.sessions.get_mut(id) else {
+            return;
+        };
+        slot.http_in_flight = false;
+        while let Some(effect) = self.sessions.get_mut(id).and_then(|s| s.outbox.pop_front()) {
+            self.apply_one(id, effect);
+            if self.sessions.get(id).is_some_and(|s| s.http_in_flight) {
+                break;
+            }
+        }
+    }
+
+    /// Sends an event to a session of this shard (through the ready queue) or another shard.
+    fn route(&mut self, to: String, event: Event) {
+        if self.sessions.contains_key(&to) {
+            self.ready.push_back((to, event));
+        } else {
+            let _ = self.router.deliver(&to, event);
+        }
+    }
+
+    fn drain_ready(&mut self) {
+        while let Some((id, event)) = self.ready.pop_front() {
+            self.run_session(&id, Some(event));
+        }
+    }
+
+    fn start_invoke(&mut self, parent: &str, request: InvokeRequest) {
+        let invokeid = request.invokeid.clone();
+        if is_scxml_invoke_type(&request.kind) {
+            let doc = match child_document(&request.source) {
+                Ok(doc) => doc,
+                Err(message) => {
+                    self.route(
+                        parent.to_string(),
+                        Event::platform("error.execution", Some(Value::String(message))),
+                    );
+                    return;
+                }
+            };
+            let options = SessionOptions {
+                initial_data: request.params,
+                ..SessionOptions::default()
+            };
+            let child = self.create_session(
+                doc,
+                options,
+                CreateOptions::default(),
+                Some((parent.to_string(), invokeid.clone())),
+            );
+            if let Some(slot) = self.sessions.get_mut(parent) {
+                slot.links.cancelled.remove(&invokeid);
+                slot.links
+                    .children
+                    .insert(invokeid, Child::Session(child.clone()));
+            }
+            self.dirty.insert(parent.to_string());
+            self.run_session(&child, None);
+            return;
+        }
+        let Some(service) = self
+            .router
+            .config
+            .registry
+            .invoke_type(&request.kind)
+            .cloned()
+        else {
+            self.route(
+                parent.to_string(),
+                Event::platform(
+                    "error.execution",
+                    Some(Value::String(format!(
+                        "unsupported invoke type {}",
+                        request.kind
+                    ))),
+                ),
+            );
+            return;
+        };
+        let sink = Arc::new(RouterSink {
+            router: self.router.clone(),
+            session: parent.to_string(),
+            invokeid: Some(invokeid.clone()),
+        });
+        match service.start(request, sink) {
+            Ok(service) => {
+                if let Some(slot) = self.sessions.get_mut(parent) {
+                    slot.links.cancelled.remove(&invokeid);
+                    slot.links
+                        .children
+                        .insert(invokeid, Child::Service(service));
+                }
+            }
+            Err(message) => self.route(
+                parent.to_string(),
+                Event::platform("error.execution", Some(Value::String(message))),
+            ),
+        }
+    }
+
+    fn cancel_invoke(&mut self, parent: &str, invokeid: &str) {
+        let Some(slot) = self.sessions.get_mut(parent) else {
+            return;
+        };
+        // Only a child still running is cancelled: the done.invoke of one that already
+        // finished stays deliverable (W3C test 236).
+        let Some(child) = slot.links.children.remove(invokeid) else {
+            return;
+        };
+        slot.links.cancelled.insert(invokeid.to_string());
+        match child {
+            Child::Session(child) => self.cancel_session(&child),
+            Child::Service(mut service) => service.cancel(),
+        }
+    }
+
+    /// Ends a session from outside: exits its states (their onexit runs, its invocations
+    /// are cancelled) without reporting done, and forgets it.
+    fn cancel_session(&mut self, id: &str) {
+        if self.wake(id) {
+            if let Some(slot) = self.sessions.get_mut(id) {
+                if let Some(mut interpreter) = slot.interpreter.take() {
+                    let mut effects = Vec::new();
+                    let mut logs = Vec::new();
+                    let mut host = ShardHost {
+                        session: id,
+                        links: &mut slot.links,
+                        router: &self.router,
+                        effects: &mut effects,
+                        logs: &mut logs,
+                    };
+                    interpreter.cancel(&mut host);
+                    slot.interpreter = Some(interpreter);
+                    // Only cancellations of its own invocations matter now; its sends die
+                    // with it.
+                    for effect in effects {
+                        if let Effect::CancelInvoke(invokeid) = effect {
+                            self.cancel_invoke(id, &invokeid);
+                        }
+                    }
+                }
+            }
+        }
+        self.remove_session(id);
+    }
+
+    fn session_done(&mut self, id: &str, donedata: Option<Value>) {
+        let Some(slot) = self.sessions.get(id) else {
+            return;
+        };
+        let Some((parent, invokeid)) = slot.links.parent.clone() else {
+            return;
+        };
+        let still_invoked = self
+            .sessions
+            .get_mut(&parent)
+            .and_then(|p| p.links.children.remove(&invokeid))
+            .is_some();
+        if still_invoked {
+            self.dirty.insert(parent.clone());
+            let mut event = Event::external(format!("done.invoke.{invokeid}"));
+            event.invokeid = Some(invokeid);
+            event.data = donedata;
+            self.route(parent, event);
+        }
+        self.remove_session(id);
+    }
+
+    /// Forgets a session, its timers and its child sessions.
+    fn remove_session(&mut self, id: &str) {
+        let Some(slot) = self.sessions.remove(id) else {
+            return;
+        };
+        if slot.hibernated {
+            self.router.stats.hibernated.fetch_sub(1, Ordering::Relaxed);
+        } else {
+            self.live -= 1;
+        }
+        self.dirty.insert(id.to_string());
+        self.router.unregister(id);
+        self.timers.remove_session(id);
+        self.ready.retain(|(k, _)| k != id);
+        for (_, child) in slot.links.children {
+            match child {
+                Child::Session(k) => self.cancel_session(&k),
+                Child::Service(mut s) => s.cancel(),
+            }
+        }
+    }
+
+    /// Writes the records of every session changed since the last commit in one
+    /// transaction, then sends the answers that waited for it.
+    fn commit(&mut self) {
+        if !self.dirty.is_empty() {
+            let dirty = std::mem::take(&mut self.dirty);
+            let mut batch = Vec::with_capacity(dirty.len());
+            let mut new_documents = Vec::new();
+            for id in dirty {
+                match self.record_of(&id) {
+                    Ok(Some((record, doc_write))) => {
+                        if let Some((key, write)) = doc_write {
+                            new_documents.push(key);
+                            batch.push(write);
+                        }
+                        batch.push(Write {
+                            table: Table::Sessions,
+                            key: id,
+                            value: Some(record),
+                        });
+                    }
+                    Ok(None) => batch.push(Write {
+                        table: Table::Sessions,
+                        key: id,
+                        value: None,
+                    }),
+                    Err(reason) => {
+                        // Not restorable: keep it live, say why, and drop the stale record.
+                        if let Some(slot) = self.sessions.get_mut(&id) {
+                            slot.blocked = Some(reason);
+                        }
+                        batch.push(Write {
+                            table: Table::Sessions,
+                            key: id,
+                            value: None,
+                        });
+                    }
+                }
+            }
+            match self.router.config.store.apply(&batch) {
+                Ok(()) => self.stored_documents.extend(new_documents),
+                Err(e) => tracing::error!(shard = self.index, error = %e, "commit failed"),
+            }
+        }
+        for answer in std::mem::take(&mut self.deferred) {
+            answer(self);
+        }
+    }
+
+    /// The serialised record of a session (`None` when it no longer exists), and its
+    /// document's record when the store does not have it yet.
+    #[allow(clippy::type_complexity)]
+    fn record_of(
+        &mut self,
+        id: &str,
+    ) -> Result<Option<(Vec<u8>, Option<(String, Write)>)>, String> {
+        let now = Instant::now();
+        let now_wall = SystemTime::now();
+        let timers: Vec<TimerRecord> = self
+            .timers
+            .pending_of(id)
+            .into_iter()
+            .map(|(t, due)| TimerRecord {
+                sendid: t.sendid.clone(),
+                to: t.to.clone(),
+                event: t.event.clone(),
+                due_unix_ms: record::instant_to_unix_ms(due, now, now_wall),
+            })
+            .collect();
+        let Some(slot) = self.sessions.get_mut(id) else {
+            return Ok(None);
+        };
+        let Some(interpreter) = slot.interpreter.as_mut() else {
+            // Hibernated, and one of its delayed sends fired: only its timers changed.
+            let bytes = self
+                .router
+                .config
+                .store
+                .get(Table::Sessions, id)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "the hibernated session's record is missing".to_string())?;
+            let mut record: SessionRecord =
+                serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            record.timers = timers;
+            let bytes = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+            return Ok(Some((bytes, None)));
+        };
+        if slot
+            .links
+            .children
+            .values()
+            .any(|c| matches!(c, Child::Service(_)))
+        {
+            return Err("it has a running custom invocation, which cannot be persisted".into());
+        }
+        let snapshot = interpreter.snapshot().map_err(|e| e.to_string())?;
+        let doc_key = record::document_key(&slot.doc)
+            .ok_or_else(|| "its document has no source text".to_string())?;
+        let doc_write = if self.stored_documents.contains(&doc_key) {
+            None
+        } else {
+            let doc = DocumentRecord {
+                url: slot.doc.base_url.as_ref().map(|u| u.to_string()),
+                text: slot.doc.source.as_deref().unwrap_or_default().to_string(),
+            };
+            let bytes = serde_json::to_vec(&doc).map_err(|e| e.to_string())?;
+            Some((
+                doc_key.clone(),
+                Write {
+                    table: Table::Documents,
+                    key: doc_key.clone(),
+                    value: Some(bytes),
+                },
+            ))
+        };
+        slot.blocked = None;
+        let record = SessionRecord {
+            snapshot,
+            document: doc_key,
+            document_url: slot.create.document_url.clone(),
+            parent: slot.links.parent.clone(),
+            children: slot
+                .links
+                .children
+                .iter()
+                .filter_map(|(inv, c)| match c {
+                    Child::Session(s) => Some((inv.clone(), s.clone())),
+                    Child::Service(_) => None,
+                })
+                .collect(),
+            timers,
+            events_processed: slot.events_processed,
+        };
+        let bytes = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+        Ok(Some((bytes, doc_write)))
+    }
+
+    /// Hibernates idle sessions at rest, and the least recently used ones past the cap.
+    fn sweep(&mut self) {
+        self.next_sweep = Instant::now() + SWEEP_INTERVAL;
+        let policy = self.router.config.hibernation;
+        let now = Instant::now();
+        let mut candidates: Vec<(Instant, String)> = self
+            .sessions
+            .iter()
+            .filter(|(id, s)| {
+                !s.hibernated
+                    && s.interpreter.is_some()
+                    && s.running
+                    && s.blocked.is_none()
+                    && s.outbox.is_empty()
+                    && !s.http_in_flight
+                    && !self.dirty.contains(*id)
+                    && !s
+                        .links
+                        .children
+                        .values()
+                        .any(|c| matches!(c, Child::Service(_)))
+            })
+            .map(|(id, s)| (s.last_active, id.clone()))
+            .collect();
+        candidates.sort();
+        let mut over_cap = self.live.saturating_sub(policy.max_live_per_shard);
+        for (last_active, id) in candidates {
+            let idle = policy
+                .idle_after
+                .is_some_and(|after| now.duration_since(last_active) >= after);
+            if !idle && over_cap == 0 {
+                continue;
+            }
+            over_cap = over_cap.saturating_sub(1);
+            if let Some(slot) = self.sessions.get_mut(&id) {
+                slot.interpreter = None;
+                slot.hibernated = true;
+                self.live -= 1;
+                self.router.stats.hibernated.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Brings back this shard's sessions from the store, hibernated, with their timers.
+    fn load_from_store(&mut self) {
+        let store = self.router.config.store.clone();
+        let records = match store.scan(Table::Sessions) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(shard = self.index, error = %e, "cannot read stored sessions");
+                return;
+            }
+        };
+        let now = Instant::now();
+        let now_wall = SystemTime::now();
+        let mut restored = 0usize;
+        for (id, bytes) in records {
+            if self.router.shard_of(&id) != self.index {
+                continue;
+            }
+            let record: SessionRecord = match serde_json::from_slice(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(session = %id, error = %e, "unreadable session record");
+                    continue;
+                }
+            };
+            let doc = match self.stored_document(&record.document) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    tracing::error!(session = %id, error = %e, "cannot rebuild the session's document");
+                    continue;
+                }
+            };
+            for t in &record.timers {
+                self.timers.insert(
+                    record::unix_ms_to_instant(t.due_unix_ms, now, now_wall),
+                    Timer {
+                        from: id.clone(),
+                        sendid: t.sendid.clone(),
+                        to: t.to.clone(),
+                        event: t.event.clone(),
+                    },
+                );
+            }
+            let running = record.snapshot.running;
+            let configuration = record
+                .snapshot
+                .configuration
+                .iter()
+                .filter_map(|s| doc.state_by_id(s))
+                .collect();
+            let children = record
+                .children
+                .into_iter()
+                .map(|(inv, s)| (inv, Child::Session(s)))
+                .collect();
+            self.router.register(&id);
+            self.router.stats.hibernated.fetch_add(1, Ordering::Relaxed);
+            if !running && record.parent.is_none() {
+                self.expiries.push_back((now + DONE_RETENTION, id.clone()));
+            }
+            self.sessions.insert(
+                id,
+                Slot {
+                    interpreter: None,
+                    hibernated: true,
+                    doc,
+                    links: Links {
+                        parent: record.parent,
+                        children,
+                        cancelled: HashSet::new(),
+                    },
+                    create: CreateOptions {
+                        initial_data: Vec::new(),
+                        document_url: record.document_url,
+                    },
+                    outbox: VecDeque::new(),
+                    http_in_flight: false,
+                    trace: None,
+                    trace_seq: 0,
+                    events_processed: record.events_processed,
+                    last_active: now,
+                    last_configuration: configuration,
+                    running,
+                    blocked: None,
+                },
+            );
+            restored += 1;
+        }
+        if restored > 0 {
+            tracing::info!(
+                shard = self.index,
+                sessions = restored,
+                "restored sessions from the store"
+            );
+        }
+    }
+
+    fn stored_document(&mut self, key: &str) -> Result<Arc<Document>, String> {
+        if let Some(doc) = self.documents.get(key) {
+            return Ok(doc.clone());
+        }
+        let bytes = self
+            .router
+            .config
+            .store
+            .get(Table::Documents, key)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("document {key} is not stored"))?;
+        let record: DocumentRecord = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        let base = record.url.as_deref().and_then(|u| url::Url::parse(u).ok());
+        let doc = crate::parse::parse_str(
+            &record.text,
+            record.url.as_deref().unwrap_or(key),
+            base.as_ref(),
+        )
+        .map(Arc::new)
+        .map_err(|e| e.to_string())?;
+        self.documents.insert(key.to_string(), doc.clone());
+        self.stored_documents.insert(key.to_string());
+        Ok(doc)
+    }
+
+    fn view(&mut self, id: &str) -> Result<SessionView, EngineError> {
+        let unknown = || EngineError::UnknownSession(id.to_string());
+        if !self.wake(id) {
+            return Err(unknown());
+        }
+        let now = Instant::now();
+        let pending_sends = self
+            .timers
+            .pending_of(id)
+            .into_iter()
+            .map(|(t, due)| PendingSend {
+                sendid: t.sendid.clone(),
+                event: t.event.name.clone(),
+                due_in_ms: due.saturating_duration_since(now).as_millis() as u64,
+            })
+            .collect();
+        let slot = self.sessions.get_mut(id).ok_or_else(unknown)?;
+        let status = slot.status();
+        let interpreter = slot.interpreter.as_mut().ok_or_else(unknown)?;
+        Ok(SessionView {
+            id: id.to_string(),
+            status,
+            name: interpreter.document().name.clone(),
+            document: slot.create.document_url.clone(),
+            configuration: interpreter
+                .active_ids()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            active_states: interpreter
+                .active_atomic_ids()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            final_state: interpreter.final_state().map(str::to_string),
+            datamodel: interpreter
+                .datamodel_mut()
+                .export()
+                .unwrap_or_else(|e| Value::String(format!("not exportable: {e}"))),
+            pending_sends,
+            invokes: slot.links.children.keys().cloned().collect(),
+            events_processed: slot.events_processed,
+            not_persisted: slot.blocked.clone(),
+        })
+    }
+}
+
+fn atomic_ids(doc: &Document, configuration: &[StateId]) -> Vec<String> {
+    configuration
+        .iter()
+        .map(|&s| doc.state(s))
+        .filter(|s| s.is_atomic())
+        .map(|s| s.id.clone())
+        .collect()
+}
+
+/// The document an SCXML invoke runs.
+fn child_document(source: &InvokeSource) -> Result<Arc<Document>, String> {
+    match source {
+        InvokeSource::Document(doc) => Ok(doc.clone()),
+        InvokeSource::Url(url) => crate::parse::load(url).map_err(|e| e.to_string()),
+        InvokeSource::Markup(text) => crate::parse::parse_str(text, "<invoke content>", None)
+            .map(Arc::new)
+            .map_err(|e| e.to_string()),
+        InvokeSource::Value(_) | InvokeSource::None => {
+            Err("an SCXML invoke needs src or content".to_string())
+        }
+    }
+}
+
+/// The [`Host`] a session sees while it runs on a shard: it records effects.
+struct ShardHost<'a> {
+    session: &'a str,
+    links: &'a mut Links,
+    router: &'a Arc<Router>,
+    effects: &'a mut Vec<Effect>,
+    logs: &'a mut Vec<String>,
+}
+
+impl Host for ShardHost<'_> {
+    fn send(&mut self, request: SendRequest) -> Result<(), SendError> {
+        if is_basichttp(&request.kind) {
+            if request.target.as_deref().is_none_or(str::is_empty) {
+                return Err(SendError::Communication(
+                    "a Basic HTTP send needs a target URL".into(),
+                ));
+            }
+            self.effects.push(Effect::HttpSend(request));
+            return Ok(());
+        }
+        if !is_scxml_processor(&request.kind) {
+            let Some(processor) = self
+                .router
+                .config
+                .registry
+                .send_type(&request.kind)
+                .cloned()
+            else {
+                return Err(SendError::UnsupportedType(request.kind));
+            };
+            let reply = Arc::new(RouterSink {
+                router: self.router.clone(),
+                session: self.session.to_string(),
+                invokeid: None,
+            });
+            return processor.send(request, reply);
+        }
+        let SendRequest {
+            mut event,
+            target,
+            sendid,
+            delay,
+            ..
+        } = request;
+        let Some(parsed) = ScxmlTarget::parse(target.as_deref()) else {
+            return Err(SendError::InvalidTarget(target.unwrap_or_default()));
+        };
+        let to = match parsed {
+            ScxmlTarget::Own | ScxmlTarget::Internal => self.session.to_string(),
+            ScxmlTarget::Parent => match &self.links.parent {
+                Some((parent, invokeid)) => {
+                    event.invokeid = Some(invokeid.clone());
+                    parent.clone()
+                }
+                None => return Err(SendError::Communication("no parent session".into())),
+            },
+            ScxmlTarget::Session(id) => {
+                if !self.router.exists(id) {
+                    return Err(SendError::Communication(format!("no session {id}")));
+                }
+                id.to_string()
+            }
+            ScxmlTarget::Invoked(id) => match self.links.children.get_mut(id) {
+                Some(Child::Session(child)) => child.clone(),
+                Some(Child::Service(service)) => {
+                    service.deliver(event);
+                    return Ok(());
+                }
+                None => return Err(SendError::Communication(format!("no invocation {id}"))),
+            },
+        };
+        self.effects.push(Effect::Deliver {
+            to,
+            event,
+            sendid,
+            delay,
+        });
+        Ok(())
+    }
+
+    fn cancel(&mut self, sendid: &str) {
+        self.effects.push(Effect::Cancel(sendid.to_string()));
+    }
+
+    fn invoke(&mut self, request: InvokeRequest) -> Result<(), String> {
+        if !is_scxml_invoke_type(&request.kind)
+            && self
+                .router
+                .config
+                .registry
+                .invoke_type(&request.kind)
+                .is_none()
+        {
+            return Err(format!("unsupported invoke type {}", request.kind));
+        }
+        self.effects.push(Effect::StartInvoke(request));
+        Ok(())
+    }
+
+    fn cancel_invoke(&mut self, invokeid: &str) {
+        self.effects
+            .push(Effect::CancelInvoke(invokeid.to_string()));
+    }
+
+    fn forward(&mut self, invokeid: &str, event: &Event) {
+        match self.links.children.get_mut(invokeid) {
+            Some(Child::Session(child)) => self.effects.push(Effect::Deliver {
+                to: child.clone(),
+                event: event.clone(),
+                sendid: String::new(),
+                delay: Duration::ZERO,
+            }),
+            Some(Child::Service(service)) => service.deliver(event.clone()),
+            None => {}
+        }
+    }
+
+    fn log(&mut self, label: Option<&str>, message: &str) {
+        tracing::info!(session = %self.session, label = label.unwrap_or(""), "{message}");
+        self.logs.push(match label {
+            Some(l) => format!("{l}: {message}"),
+            None => message.to_string(),
+        });
+    }
+
+    fn done(&mut self, donedata: Option<Value>) {
+        self.effects.push(Effect::Done(donedata));
+    }
+}
