@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod conformance;
 pub mod datamodel;
+pub mod gms;
 pub mod interpreter;
 pub mod io;
 pub mod model;

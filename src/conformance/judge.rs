@@ -9,8 +9,6 @@ use super::manifest::TestCase;
 use super::pool::DocRun;
 use crate::runtime::RunOutcome;
 
-/// Why the Basic HTTP tests are skipped.
-
 /// The result of one test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

@@ -108,30 +108,19 @@ impl Interpreter {
 
     /// `selectEventlessTransitions`, into `scratch.enabled`.
     fn select_eventless_transitions(&mut self) {
-        self.scratch.enabled.clear();
-        self.collect_atomic_states();
-        let doc = self.doc.clone();
-        let atomic = std::mem::take(&mut self.scratch.atomic);
-        for &state in &atomic {
-            'ancestors: for s in std::iter::once(state).chain(doc.proper_ancestors(state)) {
-                for &t in &doc.state(s).transitions {
-                    let tr = doc.transition(t);
-                    if tr.is_eventless() && self.condition_match(t) {
-                        // An ordered set: regions of a parallel state share ancestors.
-                        if !self.scratch.enabled.contains(&t) {
-                            self.scratch.enabled.push(t);
-                        }
-                        break 'ancestors;
-                    }
-                }
-            }
-        }
-        self.scratch.atomic = atomic;
-        self.remove_conflicting_transitions();
+        self.select_enabled(None);
     }
 
     /// `selectTransitions(event)`, into `scratch.enabled`.
     fn select_transitions(&mut self, event: &Event, _host: &mut dyn Host) {
+        self.select_enabled(Some(&event.name));
+    }
+
+    /// The body shared by both selections: for each active atomic state in document order,
+    /// the first transition of it or its nearest ancestor that matches (eventless ones for
+    /// `None`, those whose descriptors match the event otherwise) and whose condition holds;
+    /// then `removeConflictingTransitions`.
+    fn select_enabled(&mut self, event: Option<&str>) {
         self.scratch.enabled.clear();
         self.collect_atomic_states();
         let doc = self.doc.clone();
@@ -140,7 +129,11 @@ impl Interpreter {
             'ancestors: for s in std::iter::once(state).chain(doc.proper_ancestors(state)) {
                 for &t in &doc.state(s).transitions {
                     let tr = doc.transition(t);
-                    if !tr.is_eventless() && tr.matches(&event.name) && self.condition_match(t) {
+                    let selected = match event {
+                        None => tr.is_eventless(),
+                        Some(name) => !tr.is_eventless() && tr.matches(name),
+                    };
+                    if selected && self.condition_match(t) {
                         // An ordered set: regions of a parallel state share ancestors.
                         if !self.scratch.enabled.contains(&t) {
                             self.scratch.enabled.push(t);

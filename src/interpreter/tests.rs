@@ -297,3 +297,24 @@ fn restore_rejects_unknown_states() {
         Some(SnapshotError::UnknownState("nope".into()))
     );
 }
+
+#[test]
+fn snapshot_round_trip_keeps_the_ecmascript_datamodel_and_late_bound_data() {
+    let text = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript" binding="late" initial="a">
+        <datamodel><data id="n" expr="1"/></datamodel>
+        <script>function twice(x) { return 2 * x; }</script>
+        <state id="a"><datamodel><data id="m" expr="10"/></datamodel>
+          <transition event="go"><assign location="n" expr="twice(n) + m"/></transition>
+        </state></scxml>"#;
+    let doc = Arc::new(crate::parse::parse_str(text, "t.scxml", None).expect("valid"));
+    let mut i = Interpreter::new(doc.clone(), SessionOptions::default());
+    let mut h = Recorder::default();
+    i.start(&mut h);
+    send(&mut i, &mut h, "go");
+    let snap = i.snapshot().expect("at rest");
+    let mut restored =
+        Interpreter::restore(doc, &snap).expect("the root's data and the script come back");
+    send(&mut restored, &mut h, "go");
+    let exported = restored.datamodel_mut().export().expect("exportable");
+    assert_eq!(exported["n"], serde_json::json!(2 * 12 + 10));
+}

@@ -164,22 +164,7 @@ impl<'a> Builder<'a> {
                 );
             }
         }
-        self.states.push(State {
-            id: "__scxml".to_string(),
-            kind: StateKind::Compound,
-            parent: None,
-            children: Vec::new(),
-            depth: 0,
-            subtree_end: 1,
-            initial: None,
-            transitions: Vec::new(),
-            onentry: Vec::new(),
-            onexit: Vec::new(),
-            invokes: Vec::new(),
-            data: Vec::new(),
-            donedata: None,
-            pos: root.pos,
-        });
+        self.push_state("__scxml".to_string(), StateKind::Compound, None, root.pos);
         let mut scripts = Vec::new();
         for child in scxml_children(root) {
             match child.name.as_str() {
@@ -225,7 +210,6 @@ impl<'a> Builder<'a> {
     /// Builds a `<state>`, `<parallel>`, `<final>` or `<history>` and its subtree.
     fn build_state(&mut self, el: &Element, parent: StateId) -> StateId {
         let index = self.states.len() as StateId;
-        let depth = self.states[parent as usize].depth + 1;
         let (kind, allowed_attrs, allowed_children): (StateKind, &[&str], &[&str]) =
             match el.name.as_str() {
                 "state" => (StateKind::Atomic, &["id", "initial"], STATE_CHILDREN),
@@ -268,22 +252,7 @@ impl<'a> Builder<'a> {
             }
             None => format!("__state{index}"),
         };
-        self.states.push(State {
-            id,
-            kind,
-            parent: Some(parent),
-            children: Vec::new(),
-            depth,
-            subtree_end: index + 1,
-            initial: None,
-            transitions: Vec::new(),
-            onentry: Vec::new(),
-            onexit: Vec::new(),
-            invokes: Vec::new(),
-            data: Vec::new(),
-            donedata: None,
-            pos: el.pos,
-        });
+        self.push_state(id, kind, Some(parent), el.pos);
         let mut initial_element: Option<&Element> = None;
         for child in scxml_children(el) {
             let name = child.name.as_str();
@@ -397,6 +366,28 @@ impl<'a> Builder<'a> {
             _ => {}
         }
         index
+    }
+
+    /// Adds a state with no children or content yet; the walk fills it in.
+    fn push_state(&mut self, id: String, kind: StateKind, parent: Option<StateId>, pos: Pos) {
+        let index = self.states.len() as StateId;
+        let depth = parent.map_or(0, |p| self.states[p as usize].depth + 1);
+        self.states.push(State {
+            id,
+            kind,
+            parent,
+            children: Vec::new(),
+            depth,
+            subtree_end: index + 1,
+            initial: None,
+            transitions: Vec::new(),
+            onentry: Vec::new(),
+            onexit: Vec::new(),
+            invokes: Vec::new(),
+            data: Vec::new(),
+            donedata: None,
+            pos,
+        });
     }
 
     /// The initial transition of a compound state (or the root): from `<initial>`, the

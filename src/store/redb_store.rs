@@ -22,12 +22,20 @@ pub struct RedbStore {
 }
 
 impl RedbStore {
-    /// Opens (or creates) `<dir>/scxml.redb`.
+    /// Opens (or creates) `<dir>/scxml.redb` with a 64 MiB page cache.
     pub fn open(dir: &Path) -> Result<RedbStore, StoreError> {
+        RedbStore::open_with_cache(dir, 64 << 20)
+    }
+
+    /// Opens (or creates) `<dir>/scxml.redb`; `cache_bytes` bounds the memory redb keeps for
+    /// pages (records of hibernated sessions are read back from the file, not held).
+    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<RedbStore, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError(format!("creating {}: {e}", dir.display())))?;
         let path = dir.join("scxml.redb");
-        let db = Database::create(&path)
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(&path)
             .map_err(|e| StoreError(format!("opening {}: {e}", path.display())))?;
         // Create every table up front so reads never meet a missing table.
         let txn = db.begin_write().map_err(err)?;

@@ -208,6 +208,19 @@ fn new_context(
     )
 }
 
+/// The text of an expression as it is compiled: a trailing `;` is tolerated (`expr="new
+/// f();"`), and an empty expression is `undefined` (`<log expr=""/>`).
+fn expression_text(source: &str) -> &str {
+    let text = source
+        .trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+    if text.is_empty() {
+        "undefined"
+    } else {
+        text
+    }
+}
+
 /// The identifier a location starts with (`a` of `a.b[0]`), when it is a user variable that
 /// the fused assignment may write: not a system variable, and followed only by member
 /// accesses.
@@ -341,7 +354,7 @@ impl EcmaScriptDatamodel {
             return Compiled::Failed(kind, "SyntaxError: expression nested too deeply".into());
         }
         let text = match kind {
-            Kind::Expr => format!("({}\n)", expr.source),
+            Kind::Expr => format!("({}\n)", expression_text(&expr.source)),
             Kind::Script => expr.source.clone(),
             // A named parameter: `arguments` would allocate an object per call.
             Kind::Setter => format!(
@@ -351,7 +364,7 @@ impl EcmaScriptDatamodel {
             Kind::Assign => format!(
                 "({}\n) = ({}\n);",
                 expr.source,
-                value.map_or("", |v| v.source.as_str())
+                expression_text(value.map_or("", |v| v.source.as_str()))
             ),
         };
         let script = match Script::parse(Source::from_bytes(&text), None, &mut self.ctx) {

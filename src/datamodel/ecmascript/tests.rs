@@ -190,7 +190,10 @@ fn expressions_and_conditions() {
     assert_eq!(f.string("[1, 2]").unwrap(), "1,2");
     // Not an expression.
     assert!(f.value("1; 2").is_err());
-    assert!(f.value("").is_err());
+    assert!(f.value("1 +").is_err());
+    // A trailing semicolon is tolerated, an empty expression is undefined.
+    assert_eq!(f.value("[1];").unwrap(), json!([1]));
+    assert_eq!(f.string("  ").unwrap(), "undefined");
 }
 
 #[test]
@@ -242,7 +245,7 @@ fn assignments() {
     f.data("a", DataInit::None).unwrap();
     f.data("o", DataInit::Text(r#"{"x": {"y": 1}}"#.into()))
         .unwrap();
-    f.assign("a", "[1, 2, 3]").unwrap();
+    f.assign("a", "[1, 2, 3];").unwrap();
     assert_eq!(f.value("a").unwrap(), json!([1, 2, 3]));
     f.assign("a[1]", "'two'").unwrap();
     f.assign("o.x.y", "a.length").unwrap();

@@ -203,6 +203,8 @@ pub(crate) struct Router {
     shards: Vec<mpsc::UnboundedSender<Command>>,
     /// Every session that exists (live or hibernated), for `#_scxml_<id>` targets.
     directory: RwLock<HashSet<String>>,
+    /// External events sent to each session and not yet taken by its shard, by shard.
+    waiting_events: Vec<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     config: EngineConfig,
     stats: EngineStats,
 }
@@ -262,14 +264,51 @@ impl Router {
 
     /// Delivers an external event to a session, without waiting. Unknown sessions drop it.
     pub(crate) fn deliver(&self, session: &str, event: Event) -> Result<(), EngineError> {
-        self.to_session(
+        self.send_event(session, event, None)
+    }
+
+    /// Queues an event for a session, unless `max_queue` events already wait for it.
+    fn send_event(
+        &self,
+        session: &str,
+        event: Event,
+        reply: Option<Reply<SessionView>>,
+    ) -> Result<(), EngineError> {
+        {
+            let mut waiting = self.waiting_events[self.shard_of(session)]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let n = waiting.entry(session.to_string()).or_default();
+            if *n >= self.config.max_queue {
+                return Err(EngineError::QueueFull(session.to_string()));
+            }
+            *n += 1;
+        }
+        let result = self.to_session(
             session,
             Command::Event {
                 session: session.to_string(),
                 event,
-                reply: None,
+                reply,
             },
-        )
+        );
+        if result.is_err() {
+            self.event_taken(session);
+        }
+        result
+    }
+
+    /// A shard took one of a session's waiting events off its queue.
+    pub(crate) fn event_taken(&self, session: &str) {
+        let mut waiting = self.waiting_events[self.shard_of(session)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = waiting.get_mut(session) {
+            *n -= 1;
+            if *n == 0 {
+                waiting.remove(session);
+            }
+        }
     }
 }
 
@@ -309,6 +348,7 @@ impl Engine {
             receivers.push(rx);
         }
         let router = Arc::new(Router {
+            waiting_events: (0..shards).map(|_| Default::default()).collect(),
             shards: senders,
             directory: RwLock::new(HashSet::new()),
             config,
@@ -391,14 +431,7 @@ impl Engine {
         event: Event,
     ) -> Result<SessionView, EngineError> {
         let (reply, rx) = oneshot::channel();
-        self.router.to_session(
-            session,
-            Command::Event {
-                session: session.to_string(),
-                event,
-                reply: Some(reply),
-            },
-        )?;
+        self.router.send_event(session, event, Some(reply))?;
         rx.await.map_err(|_| EngineError::ShuttingDown)?
     }
 

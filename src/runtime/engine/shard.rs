@@ -97,7 +97,8 @@ enum Effect {
 
 struct Slot {
     /// `None` while the session runs (taken out) or while it is hibernated.
-    interpreter: Option<Interpreter>,
+    /// Boxed so that a hibernated session's slot stays small.
+    interpreter: Option<Box<Interpreter>>,
     hibernated: bool,
     doc: Arc<Document>,
     links: Links,
@@ -278,6 +279,7 @@ impl Shard {
                 event,
                 reply,
             } => {
+                self.router.event_taken(&session);
                 if !self.sessions.contains_key(&session) {
                     if let Some(reply) = reply {
                         let _ = reply.send(Err(EngineError::UnknownSession(session)));
@@ -367,7 +369,7 @@ impl Shard {
         self.sessions.insert(
             id.clone(),
             Slot {
-                interpreter: Some(interpreter),
+                interpreter: Some(Box::new(interpreter)),
                 hibernated: false,
                 doc,
                 links: Links {
@@ -489,7 +491,7 @@ impl Shard {
         match restored {
             Ok(interpreter) => {
                 if let Some(slot) = self.sessions.get_mut(id) {
-                    slot.interpreter = Some(interpreter);
+                    slot.interpreter = Some(Box::new(interpreter));
                     slot.hibernated = false;
                 }
                 self.live += 1;
