@@ -1,0 +1,447 @@
+//! Skill expressions: the `?:English>=5 & Loans>2` part of a target string.
+//!
+//! URS lets a target name "every agent whose skills satisfy an expression" instead of a fixed
+//! agent or group. This module parses such an expression with a small recursive-descent parser
+//! (errors carry the character position, so a bad `_target` option can be pointed at) and
+//! evaluates it against an agent's skill levels.
+//!
+//! Grammar (whitespace is ignored between tokens):
+//!
+//! ```text
+//! or      := and ( ('|' | '||') and )*
+//! and     := unary ( ('&' | '&&') unary )*
+//! unary   := '!' unary | primary
+//! primary := '(' or ')' | SKILL ( op NUMBER )?
+//! op      := '=' | '==' | '!=' | '<' | '<=' | '>' | '>='
+//! ```
+//!
+//! A bare `SKILL` means "has the skill at any level". An agent without a skill fails every
+//! comparison on it, so `!(English=5)` also matches agents who lack English.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A comparison operator, shared by skill expressions and multi-target statistic checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CompareOp {
+    /// Parses `=`, `==`, `!=`, `<`, `<=`, `>`, `>=`.
+    pub fn parse(text: &str) -> Option<CompareOp> {
+        Some(match text.trim() {
+            "=" | "==" => CompareOp::Eq,
+            "!=" | "<>" => CompareOp::Ne,
+            "<" => CompareOp::Lt,
+            "<=" => CompareOp::Le,
+            ">" => CompareOp::Gt,
+            ">=" => CompareOp::Ge,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "=",
+            CompareOp::Ne => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+        }
+    }
+
+    /// `left <op> right`.
+    pub fn holds<T: PartialOrd>(self, left: T, right: T) -> bool {
+        match self {
+            CompareOp::Eq => left == right,
+            CompareOp::Ne => left != right,
+            CompareOp::Lt => left < right,
+            CompareOp::Le => left <= right,
+            CompareOp::Gt => left > right,
+            CompareOp::Ge => left >= right,
+        }
+    }
+}
+
+impl fmt::Display for CompareOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A parsed skill expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SkillExpr {
+    /// The agent has the skill (any level).
+    Has(String),
+    /// The agent has the skill and its level compares as stated.
+    Compare {
+        skill: String,
+        op: CompareOp,
+        level: i64,
+    },
+    Not(Box<SkillExpr>),
+    And(Box<SkillExpr>, Box<SkillExpr>),
+    Or(Box<SkillExpr>, Box<SkillExpr>),
+}
+
+impl SkillExpr {
+    /// Parses an expression (without the leading `?:`).
+    pub fn parse(text: &str) -> Result<SkillExpr, SkillError> {
+        let tokens = tokenize(text)?;
+        let mut parser = Parser {
+            tokens,
+            at: 0,
+            end: text.chars().count(),
+        };
+        let expr = parser.or()?;
+        match parser.peek() {
+            None => Ok(expr),
+            Some((pos, tok)) => Err(SkillError::new(
+                pos,
+                format!("unexpected {} after a complete expression", tok.describe()),
+            )),
+        }
+    }
+
+    /// Whether an agent with these skill levels satisfies the expression.
+    pub fn matches(&self, skills: &BTreeMap<String, i64>) -> bool {
+        match self {
+            SkillExpr::Has(skill) => skills.contains_key(skill),
+            SkillExpr::Compare { skill, op, level } => skills
+                .get(skill)
+                .is_some_and(|have| op.holds(*have, *level)),
+            SkillExpr::Not(inner) => !inner.matches(skills),
+            SkillExpr::And(a, b) => a.matches(skills) && b.matches(skills),
+            SkillExpr::Or(a, b) => a.matches(skills) || b.matches(skills),
+        }
+    }
+}
+
+impl fmt::Display for SkillExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkillExpr::Has(skill) => f.write_str(skill),
+            SkillExpr::Compare { skill, op, level } => write!(f, "{skill}{op}{level}"),
+            SkillExpr::Not(inner) => write!(f, "!({inner})"),
+            SkillExpr::And(a, b) => write!(f, "({a} & {b})"),
+            SkillExpr::Or(a, b) => write!(f, "({a} | {b})"),
+        }
+    }
+}
+
+/// A syntax error in a skill expression; `position` counts characters from the start of the
+/// expression (0-based).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at position {position}: {message}")]
+pub struct SkillError {
+    pub position: usize,
+    pub message: String,
+}
+
+impl SkillError {
+    fn new(position: usize, message: impl Into<String>) -> SkillError {
+        SkillError {
+            position,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Ident(String),
+    Number(i64),
+    Op(CompareOp),
+    And,
+    Or,
+    Not,
+    Open,
+    Close,
+}
+
+impl Token {
+    fn describe(&self) -> String {
+        match self {
+            Token::Ident(name) => format!("skill name '{name}'"),
+            Token::Number(n) => format!("number {n}"),
+            Token::Op(op) => format!("operator '{op}'"),
+            Token::And => "'&'".into(),
+            Token::Or => "'|'".into(),
+            Token::Not => "'!'".into(),
+            Token::Open => "'('".into(),
+            Token::Close => "')'".into(),
+        }
+    }
+}
+
+fn is_ident_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-' || c == '.'
+}
+
+fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, SkillError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let start = i;
+        let next = chars.get(i + 1).copied();
+        let token = match c {
+            c if c.is_whitespace() => {
+                i += 1;
+                continue;
+            }
+            '(' => {
+                i += 1;
+                Token::Open
+            }
+            ')' => {
+                i += 1;
+                Token::Close
+            }
+            '&' => {
+                i += if next == Some('&') { 2 } else { 1 };
+                Token::And
+            }
+            '|' => {
+                i += if next == Some('|') { 2 } else { 1 };
+                Token::Or
+            }
+            '!' if next == Some('=') => {
+                i += 2;
+                Token::Op(CompareOp::Ne)
+            }
+            '!' => {
+                i += 1;
+                Token::Not
+            }
+            '=' => {
+                i += if next == Some('=') { 2 } else { 1 };
+                Token::Op(CompareOp::Eq)
+            }
+            '<' | '>' => {
+                let with_eq = next == Some('=');
+                i += if with_eq { 2 } else { 1 };
+                Token::Op(match (c, with_eq) {
+                    ('<', false) => CompareOp::Lt,
+                    ('<', true) => CompareOp::Le,
+                    ('>', false) => CompareOp::Gt,
+                    _ => CompareOp::Ge,
+                })
+            }
+            c if c.is_ascii_digit() || (c == '-' && next.is_some_and(|n| n.is_ascii_digit())) => {
+                i += 1;
+                while i < chars.len() && chars[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i < chars.len() && is_ident_char(chars[i]) && chars[i] != '-' {
+                    // A name starting with digits, e.g. `3D_Modelling`.
+                    while i < chars.len() && is_ident_char(chars[i]) {
+                        i += 1;
+                    }
+                    Token::Ident(chars[start..i].iter().collect())
+                } else {
+                    let digits: String = chars[start..i].iter().collect();
+                    let n = digits.parse::<i64>().map_err(|_| {
+                        SkillError::new(start, format!("number '{digits}' is out of range"))
+                    })?;
+                    Token::Number(n)
+                }
+            }
+            c if is_ident_char(c) => {
+                while i < chars.len() && is_ident_char(chars[i]) {
+                    i += 1;
+                }
+                Token::Ident(chars[start..i].iter().collect())
+            }
+            other => {
+                return Err(SkillError::new(
+                    start,
+                    format!("unexpected character '{other}'"),
+                ))
+            }
+        };
+        tokens.push((start, token));
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<(usize, Token)>,
+    at: usize,
+    /// Position reported for "unexpected end".
+    end: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<(usize, &Token)> {
+        self.tokens.get(self.at).map(|(p, t)| (*p, t))
+    }
+
+    fn next(&mut self) -> Option<(usize, Token)> {
+        let item = self.tokens.get(self.at).cloned();
+        if item.is_some() {
+            self.at += 1;
+        }
+        item
+    }
+
+    fn or(&mut self) -> Result<SkillExpr, SkillError> {
+        let mut left = self.and()?;
+        while let Some((_, Token::Or)) = self.peek() {
+            self.at += 1;
+            let right = self.and()?;
+            left = SkillExpr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<SkillExpr, SkillError> {
+        let mut left = self.unary()?;
+        while let Some((_, Token::And)) = self.peek() {
+            self.at += 1;
+            let right = self.unary()?;
+            left = SkillExpr::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<SkillExpr, SkillError> {
+        if let Some((_, Token::Not)) = self.peek() {
+            self.at += 1;
+            return Ok(SkillExpr::Not(Box::new(self.unary()?)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<SkillExpr, SkillError> {
+        match self.next() {
+            None => Err(SkillError::new(
+                self.end,
+                "expected a skill name or '(' but the expression ended",
+            )),
+            Some((open_at, Token::Open)) => {
+                let inner = self.or()?;
+                match self.next() {
+                    Some((_, Token::Close)) => Ok(inner),
+                    Some((pos, tok)) => Err(SkillError::new(
+                        pos,
+                        format!(
+                            "expected ')' to close the '(' at position {open_at}, found {}",
+                            tok.describe()
+                        ),
+                    )),
+                    None => Err(SkillError::new(
+                        self.end,
+                        format!("missing ')' to close the '(' at position {open_at}"),
+                    )),
+                }
+            }
+            Some((_, Token::Ident(skill))) => {
+                let Some((_, Token::Op(op))) = self.peek() else {
+                    return Ok(SkillExpr::Has(skill));
+                };
+                let op = *op;
+                self.at += 1;
+                match self.next() {
+                    Some((_, Token::Number(level))) => Ok(SkillExpr::Compare { skill, op, level }),
+                    Some((pos, tok)) => Err(SkillError::new(
+                        pos,
+                        format!(
+                            "expected a skill level after '{skill}{op}', found {}",
+                            tok.describe()
+                        ),
+                    )),
+                    None => Err(SkillError::new(
+                        self.end,
+                        format!("expected a skill level after '{skill}{op}'"),
+                    )),
+                }
+            }
+            Some((pos, tok)) => Err(SkillError::new(
+                pos,
+                format!("expected a skill name or '(', found {}", tok.describe()),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skills(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn parses_and_evaluates_comparisons() {
+        let e = SkillExpr::parse("English>=5 & Loans>2").unwrap();
+        assert!(e.matches(&skills(&[("English", 5), ("Loans", 3)])));
+        assert!(!e.matches(&skills(&[("English", 4), ("Loans", 3)])));
+        assert!(!e.matches(&skills(&[("English", 9)])));
+        for (text, level, expect) in [
+            ("S=3", 3, true),
+            ("S==3", 4, false),
+            ("S!=3", 4, true),
+            ("S<3", 2, true),
+            ("S<=3", 3, true),
+            ("S>3", 3, false),
+            ("S>=3", 3, true),
+        ] {
+            let e = SkillExpr::parse(text).unwrap();
+            assert_eq!(e.matches(&skills(&[("S", level)])), expect, "{text}");
+        }
+    }
+
+    #[test]
+    fn precedence_not_and_or_parentheses() {
+        // & binds tighter than |.
+        let e = SkillExpr::parse("A=1 | B=1 & C=1").unwrap();
+        assert!(e.matches(&skills(&[("A", 1)])));
+        assert!(!e.matches(&skills(&[("B", 1)])));
+        let e = SkillExpr::parse("(A=1 | B=1) & C=1").unwrap();
+        assert!(!e.matches(&skills(&[("A", 1)])));
+        assert!(e.matches(&skills(&[("B", 1), ("C", 1)])));
+        let e = SkillExpr::parse("!(English=5) && Spanish").unwrap();
+        assert!(e.matches(&skills(&[("Spanish", 1)])));
+        assert!(!e.matches(&skills(&[("Spanish", 1), ("English", 5)])));
+        let e = SkillExpr::parse("!!A").unwrap();
+        assert!(e.matches(&skills(&[("A", 0)])));
+    }
+
+    #[test]
+    fn errors_carry_positions() {
+        let err = SkillExpr::parse("English>=").unwrap_err();
+        assert_eq!(err.position, 9);
+        let err = SkillExpr::parse("English>=x").unwrap_err();
+        assert_eq!(err.position, 9);
+        assert!(err.message.contains("skill level"), "{err}");
+        let err = SkillExpr::parse("(A=1 | B=2").unwrap_err();
+        assert_eq!(err.position, 10);
+        assert!(err.message.contains("missing ')'"), "{err}");
+        let err = SkillExpr::parse("A=1 B=2").unwrap_err();
+        assert_eq!(err.position, 4);
+        let err = SkillExpr::parse("A=1 & # ").unwrap_err();
+        assert_eq!(err.position, 6);
+        assert!(err.message.contains("'#'"));
+        let err = SkillExpr::parse("").unwrap_err();
+        assert_eq!(err.position, 0);
+        let err = SkillExpr::parse("A=1 & ").unwrap_err();
+        assert_eq!(err.position, 6);
+        let err = SkillExpr::parse(">=3").unwrap_err();
+        assert_eq!(err.position, 0);
+        assert_eq!(
+            err.to_string(),
+            "at position 0: expected a skill name or '(', found operator '>='"
+        );
+    }
+}
