@@ -422,6 +422,11 @@ fn metrics_and_health() {
     let mut text = String::new();
     r.body_mut().as_reader().read_to_string(&mut text).unwrap();
     assert!(text.contains("scxml_sessions_live 1"), "{text}");
+    assert!(text.contains("scxml_macrostep_seconds_count 1"), "{text}");
+    assert!(
+        text.contains("scxml_macrostep_seconds_bucket{le=\"+Inf\"} 1"),
+        "{text}"
+    );
     assert!(
         text.contains("scxml_http_requests_total{route=\"create_session\",status=\"201\"} 1"),
         "{text}"

@@ -368,20 +368,28 @@ impl Interpreter {
     }
 }
 
-/// A fresh session id: process-unique and hard to guess across processes.
+/// A fresh session id: unique, and hard to guess (ids are handed to clients of the server, and
+/// knowing one is enough to send the session events). 128 bits from the standard library's
+/// randomly keyed SipHash over a counter and the clock.
 pub fn generate_session_id() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static KEYS: OnceLock<(RandomState, RandomState)> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = KEYS.get_or_init(|| (RandomState::new(), RandomState::new()));
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    format!(
-        "{:x}{:04x}",
-        nanos ^ (std::process::id() as u64) << 32,
-        n & 0xffff
-    )
+        .map_or(0, |d| d.as_nanos() as u64);
+    let half = |keys: &RandomState| {
+        let mut h = keys.build_hasher();
+        h.write_u64(n);
+        h.write_u64(nanos);
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(a), half(b))
 }
 
 #[cfg(test)]

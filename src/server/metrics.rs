@@ -3,6 +3,7 @@
 
 use super::http::{self, Body};
 use super::App;
+use crate::runtime::engine::MACROSTEP_BUCKETS_MICROS;
 use hyper::{Response, StatusCode};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -93,7 +94,23 @@ pub fn render(app: &App) -> Response<Body> {
     );
     let _ = writeln!(
         out,
-        "# HELP scxml_macrostep_seconds_sum Time spent in macrosteps.\n# TYPE scxml_macrostep_seconds_sum counter\nscxml_macrostep_seconds_sum {}",
+        "# HELP scxml_macrostep_seconds Macrostep latency.\n# TYPE scxml_macrostep_seconds histogram"
+    );
+    for (bound, bucket) in MACROSTEP_BUCKETS_MICROS
+        .iter()
+        .zip(&stats.macrostep_buckets)
+    {
+        let _ = writeln!(
+            out,
+            "scxml_macrostep_seconds_bucket{{le=\"{}\"}} {}",
+            *bound as f64 / 1e6,
+            bucket.load(Ordering::Relaxed)
+        );
+    }
+    let macrosteps = stats.macrosteps.load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "scxml_macrostep_seconds_bucket{{le=\"+Inf\"}} {macrosteps}\nscxml_macrostep_seconds_sum {}\nscxml_macrostep_seconds_count {macrosteps}",
         stats.macrostep_micros.load(Ordering::Relaxed) as f64 / 1e6
     );
     let _ = writeln!(out, "# HELP scxml_http_requests_total HTTP requests by route and status.\n# TYPE scxml_http_requests_total counter");

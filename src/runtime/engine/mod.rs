@@ -184,6 +184,22 @@ pub(crate) enum Command {
     Shutdown,
 }
 
+/// Upper bounds of the macrostep latency histogram, in microseconds.
+pub const MACROSTEP_BUCKETS_MICROS: [u64; 8] = [10, 50, 100, 500, 1_000, 5_000, 10_000, 100_000];
+
+impl EngineStats {
+    /// Counts one macrostep of the given duration.
+    pub fn record_macrostep(&self, micros: u64) {
+        self.macrosteps.fetch_add(1, Ordering::Relaxed);
+        self.macrostep_micros.fetch_add(micros, Ordering::Relaxed);
+        for (bound, bucket) in MACROSTEP_BUCKETS_MICROS.iter().zip(&self.macrostep_buckets) {
+            if micros <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// Counters the metrics endpoint reads.
 #[derive(Debug, Default)]
 pub struct EngineStats {
@@ -192,6 +208,9 @@ pub struct EngineStats {
     pub macrosteps: AtomicU64,
     /// Sum of macrostep durations in microseconds.
     pub macrostep_micros: AtomicU64,
+    /// Macrosteps that took at most each of [`MACROSTEP_BUCKETS_MICROS`] (cumulative counts,
+    /// as a Prometheus histogram has them).
+    pub macrostep_buckets: [AtomicU64; MACROSTEP_BUCKETS_MICROS.len()],
     /// Sessions that exist, live or hibernated.
     pub sessions: AtomicUsize,
     /// Sessions whose JavaScript context is dropped until their next event.

@@ -428,10 +428,7 @@ impl Shard {
             }
         }
         let stats = &self.router.stats;
-        stats.macrosteps.fetch_add(1, Ordering::Relaxed);
-        stats
-            .macrostep_micros
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        stats.record_macrostep(started.elapsed().as_micros() as u64);
         if event_name.is_some() {
             stats.events_processed.fetch_add(1, Ordering::Relaxed);
         }
