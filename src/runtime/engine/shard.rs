@@ -407,26 +407,17 @@ impl Shard {
         let Some(mut interpreter) = slot.interpreter.take() else {
             return;
         };
-        let mut effects = Vec::new();
-        let mut logs = Vec::new();
         let started = std::time::Instant::now();
         let event_name = event.as_ref().map(|e| e.name.clone());
-        {
-            let mut host = ShardHost {
-                session: id,
-                links: &mut slot.links,
-                router: &self.router,
-                effects: &mut effects,
-                logs: &mut logs,
-            };
-            match event {
-                None => interpreter.start(&mut host),
-                Some(e) => {
-                    slot.events_processed += 1;
-                    interpreter.process_event(e, &mut host);
-                }
+        let mut host = ShardHost::new(id, &mut slot.links, &self.router);
+        match event {
+            None => interpreter.start(&mut host),
+            Some(e) => {
+                slot.events_processed += 1;
+                interpreter.process_event(e, &mut host);
             }
         }
+        let ShardHost { effects, logs, .. } = host;
         let stats = &self.router.stats;
         stats.record_macrostep(started.elapsed().as_micros() as u64);
         if event_name.is_some() {
@@ -691,16 +682,9 @@ impl Shard {
         if self.wake(id) {
             if let Some(slot) = self.sessions.get_mut(id) {
                 if let Some(mut interpreter) = slot.interpreter.take() {
-                    let mut effects = Vec::new();
-                    let mut logs = Vec::new();
-                    let mut host = ShardHost {
-                        session: id,
-                        links: &mut slot.links,
-                        router: &self.router,
-                        effects: &mut effects,
-                        logs: &mut logs,
-                    };
+                    let mut host = ShardHost::new(id, &mut slot.links, &self.router);
                     interpreter.cancel(&mut host);
+                    let effects = host.effects;
                     slot.interpreter = Some(interpreter);
                     // Only cancellations of its own invocations matter now; its sends die
                     // with it.
@@ -1129,13 +1113,26 @@ fn child_document(source: &InvokeSource) -> Result<Arc<Document>, String> {
     }
 }
 
-/// The [`Host`] a session sees while it runs on a shard: it records effects.
+/// The [`Host`] a session sees while it runs on a shard: it records effects (and logs, for
+/// the trace) for the shard to apply once the macrostep is over.
 struct ShardHost<'a> {
     session: &'a str,
     links: &'a mut Links,
     router: &'a Arc<Router>,
-    effects: &'a mut Vec<Effect>,
-    logs: &'a mut Vec<String>,
+    effects: Vec<Effect>,
+    logs: Vec<String>,
+}
+
+impl<'a> ShardHost<'a> {
+    fn new(session: &'a str, links: &'a mut Links, router: &'a Arc<Router>) -> ShardHost<'a> {
+        ShardHost {
+            session,
+            links,
+            router,
+            effects: Vec::new(),
+            logs: Vec::new(),
+        }
+    }
 }
 
 impl Host for ShardHost<'_> {
