@@ -527,3 +527,35 @@ fn sessions_survive_a_restart_with_their_delayed_sends() {
         );
     }
 }
+
+#[test]
+fn a_session_that_cannot_be_persisted_stays_live_and_says_why() {
+    let engine = EngineConfig {
+        shards: 1,
+        hibernation: scxml_runtime::runtime::engine::HibernationPolicy {
+            idle_after: Some(Duration::ZERO),
+            max_live_per_shard: 1000,
+        },
+        ..EngineConfig::default()
+    };
+    let h = Harness::with(temp_dir("unpersistable"), engine);
+    let doc = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript">
+      <script>var biggest = Math.max;</script>
+      <state id="s"><transition event="e" target="s"/></state></scxml>"#;
+    let (_, created) = h.post(&format!("{}/sessions", h.base), &json!({"document": doc}));
+    let id = created["id"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(1200));
+    let (_, view) = h.get(&format!("/sessions/{id}"));
+    assert_eq!(
+        view["status"],
+        json!("running"),
+        "it never hibernates: {view}"
+    );
+    assert!(
+        view["not_persisted"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{view}"
+    );
+    assert_eq!(h.metric("scxml_sessions_hibernated"), 0);
+}
