@@ -1,6 +1,8 @@
 //! `scxml serve [--config FILE] [--listen ADDR] [--data DIR] [--test-protocol ADDR]
-//! [--allow-url PREFIX]...`: runs the interpreter server until Ctrl-C or SIGTERM, then stops
-//! accepting, lets open requests finish and stops the engine.
+//! [--allow-url PREFIX]... [--gms FILE | --no-gms]`: runs the interpreter server until Ctrl-C
+//! or SIGTERM, then stops accepting, lets open requests finish and stops the engine. The GMS
+//! callback application runs under `/genesys/` with its built-in configuration unless told
+//! otherwise.
 
 use crate::server::{self, FileConfig};
 use std::net::SocketAddr;
@@ -27,6 +29,12 @@ pub struct ServeArgs {
     /// Worker threads running sessions.
     #[arg(long)]
     shards: Option<usize>,
+    /// The GMS callback application's configuration (default: the built-in one).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_gms")]
+    gms: Option<PathBuf>,
+    /// Do not run the GMS callback application.
+    #[arg(long)]
+    no_gms: bool,
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {
@@ -53,6 +61,20 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         config.engine.shards = Some(shards);
     }
     config.documents.allow.extend(args.allow_url);
+    if let Some(path) = args.gms {
+        config.gms.enabled = true;
+        config.gms.config = Some(path);
+    }
+    if args.no_gms {
+        config.gms.enabled = false;
+    }
+    let gms = match config.gms.load() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("gms: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let options = match config.into_options() {
         Ok(o) => o,
         Err(e) => {
@@ -68,7 +90,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let running = match server::start(options).await {
+        let running = match server::start_with_gms(options, gms).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("cannot listen: {e}");

@@ -22,6 +22,10 @@
 //!
 //! [documents]
 //! allow = ["file:///srv/flows/", "https://flows.example/"]   # default: the working directory
+//!
+//! [gms]
+//! enabled = true             # the callback application under /genesys/ (default: on)
+//! config = "gms.toml"        # its configuration; default: the one built into the binary
 //! ```
 
 use super::{ServerConfig, StartOptions};
@@ -44,6 +48,8 @@ pub struct FileConfig {
     pub hibernation: HibernationSection,
     #[serde(default)]
     pub documents: DocumentsSection,
+    #[serde(default)]
+    pub gms: GmsSection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +120,38 @@ impl Default for HibernationSection {
 #[serde(deny_unknown_fields, default)]
 pub struct DocumentsSection {
     pub allow: Vec<String>,
+}
+
+/// The GMS callback application.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GmsSection {
+    pub enabled: bool,
+    /// Its configuration file; absent: the built-in default (`gms.toml` of the sources).
+    pub config: Option<PathBuf>,
+}
+
+impl Default for GmsSection {
+    fn default() -> GmsSection {
+        GmsSection {
+            enabled: true,
+            config: None,
+        }
+    }
+}
+
+impl GmsSection {
+    /// The application this section asks for, or `None` when disabled.
+    pub fn load(&self) -> Result<Option<Arc<crate::gms::GmsApp>>, String> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let config = match &self.config {
+            Some(path) => crate::gms::GmsConfig::load(path)?,
+            None => crate::gms::GmsConfig::default_config(),
+        };
+        crate::gms::GmsApp::new(config).map(Some)
+    }
 }
 
 impl FileConfig {
@@ -191,5 +229,8 @@ mod tests {
         let err = FileConfig::parse("[server]\nlisten = \"x\"").unwrap_err();
         assert!(err.contains("listen"), "{err}");
         assert!(FileConfig::parse("[engine]\nshard = 3").is_err());
+        let c = FileConfig::parse("[gms]\nenabled = false\n").unwrap();
+        assert!(c.gms.load().unwrap().is_none());
+        assert!(FileConfig::default().gms.load().unwrap().is_some());
     }
 }

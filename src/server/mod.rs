@@ -19,6 +19,7 @@ pub use config::FileConfig;
 pub use documents::Documents;
 pub use error::ApiError;
 
+use crate::gms::{GmsApp, GmsRequest};
 use crate::runtime::engine::Engine;
 use http::Body;
 use hyper::body::Incoming;
@@ -59,16 +60,29 @@ pub struct App {
     pub documents: Arc<Documents>,
     pub config: ServerConfig,
     pub metrics: metrics::HttpMetrics,
+    /// The GMS callback application, which serves everything under `/genesys/` when present.
+    pub gms: Option<Arc<GmsApp>>,
     tokens: test_protocol::Tokens,
 }
 
 impl App {
     pub fn new(engine: Engine, documents: Arc<Documents>, config: ServerConfig) -> Arc<App> {
+        App::with_gms(engine, documents, config, None)
+    }
+
+    /// An app that also hands requests under `/genesys/` to the GMS application.
+    pub fn with_gms(
+        engine: Engine,
+        documents: Arc<Documents>,
+        config: ServerConfig,
+        gms: Option<Arc<GmsApp>>,
+    ) -> Arc<App> {
         Arc::new(App {
             engine,
             documents,
             config,
             metrics: metrics::HttpMetrics::default(),
+            gms,
             tokens: test_protocol::Tokens::default(),
         })
     }
@@ -181,6 +195,11 @@ async fn route(
         .await;
         return ("test_protocol", result);
     }
+    if let Some(gms) = &app.gms {
+        if req.uri().path().starts_with("/genesys/") {
+            return ("gms", gms_route(gms, req, app.config.max_body_bytes).await);
+        }
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
@@ -246,6 +265,18 @@ async fn route(
     }
 }
 
+/// Hands a request to the GMS application, which answers every request itself.
+async fn gms_route(
+    gms: &Arc<GmsApp>,
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<Response<Body>, ApiError> {
+    let (parts, body) = http::read_body(req, limit).await?;
+    let answer = gms.handle(GmsRequest::from_parts(&parts, body)).await;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Ok(http::full(status, answer.content_type, answer.body))
+}
+
 /// What [`start`] needs.
 #[derive(Clone)]
 pub struct StartOptions {
@@ -273,6 +304,15 @@ pub struct RunningServer {
 
 /// Binds the listeners, starts the engine and serves until [`RunningServer::stop`].
 pub async fn start(options: StartOptions) -> std::io::Result<RunningServer> {
+    start_with_gms(options, None).await
+}
+
+/// As [`start`], with the GMS callback application under `/genesys/`: its custom types join
+/// the engine's registry before the engine starts, and it is attached to the engine after.
+pub async fn start_with_gms(
+    options: StartOptions,
+    gms: Option<Arc<GmsApp>>,
+) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(options.listen).await?;
     let api_addr = listener.local_addr()?;
     let test_listener = match options.test_protocol {
@@ -286,12 +326,18 @@ pub async fn start(options: StartOptions) -> std::io::Result<RunningServer> {
         .unwrap_or_else(|| format!("http://{api_addr}"));
     let mut engine_config = options.engine.clone();
     engine_config.basichttp_prefix = Some(format!("{}/basichttp/", public.trim_end_matches('/')));
+    if let Some(gms) = &gms {
+        gms.register(&mut engine_config.registry);
+    }
     let engine = Engine::start(engine_config);
+    if let Some(gms) = &gms {
+        gms.attach(engine.clone(), &public);
+    }
     let documents = Arc::new(Documents::new(
         options.allow_documents.clone(),
         Duration::from_secs(2),
     ));
-    let app = App::new(engine, documents, options.server.clone());
+    let app = App::with_gms(engine, documents, options.server.clone(), gms);
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(serve(
         listener,

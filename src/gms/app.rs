@@ -1,0 +1,223 @@
+//! The GMS application: everything the callback service needs, wired together, and the
+//! entry point for requests under `/genesys/`.
+//!
+//! Life cycle: [`GmsApp::new`] builds the adapters (router, chat server, comet server,
+//! pusher, the exchange table) from a [`GmsConfig`]; [`GmsApp::register`] adds the custom
+//! types the flows use (`routing`, `push`, `gms-response`) to the engine's registry before
+//! the engine starts; [`GmsApp::attach`] hands it the running engine and the public URL and
+//! starts the router's ticker. Then [`GmsApp::handle`] serves requests.
+//!
+//! Routes (all answers JSON, errors `{"message", "exception"}`):
+//! - `POST /genesys/cometd`: CometD ([`crate::gms::chat::handle_cometd_for_user`]).
+//! - `GET /genesys/1/document/service_template/callback/src/{file}`: the flows.
+//! - `/genesys/1/service/...`: the callback API ([`super::api`]).
+//! - `/genesys/1/agents/{agent}/...`: the agent desktop API ([`super::agents_api`]).
+
+use super::chat::{handle_cometd_for_user, ChatServer, CometServer};
+use super::config::{GmsConfig, Service};
+use super::documents::FlowDocuments;
+use super::exchange::{Exchanges, GmsResponseSendType};
+use super::push::{PushSendType, Pusher};
+use super::response::GmsResponse;
+use super::routing::{Router, RoutingInvokeType};
+use super::{agents_api, api};
+use crate::io::Registry;
+use crate::runtime::engine::Engine;
+use bytes::Bytes;
+use hyper::Method;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+/// One request under `/genesys/`, as the server read it.
+#[derive(Debug, Clone)]
+pub struct GmsRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    /// The `gms_user` header: the device.
+    pub gms_user: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+impl GmsRequest {
+    /// Reads what the application needs from a request's head and body.
+    pub fn from_parts(parts: &hyper::http::request::Parts, body: Bytes) -> GmsRequest {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        GmsRequest {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
+            gms_user: header("gms_user"),
+            content_type: header("content-type"),
+            body,
+        }
+    }
+}
+
+/// What exists once the engine runs.
+pub(crate) struct Attached {
+    pub engine: Engine,
+    /// How clients reach this server (`http://host:port`), for the URLs the flows hand out.
+    pub base_url: String,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+/// A callback service that exists: which configured service it belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct CallbackLink {
+    pub service_name: String,
+}
+
+/// The customer's side of a chat started by `ixn/chat`.
+#[derive(Debug, Clone)]
+pub(crate) struct CustomerChat {
+    pub chat_id: String,
+    pub participant_id: String,
+    pub gms_user: Option<String>,
+}
+
+/// The callback application.
+pub struct GmsApp {
+    pub(crate) services: BTreeMap<String, Service>,
+    pub(crate) flows: FlowDocuments,
+    pub(crate) exchange_timeout: Duration,
+    tick: Duration,
+    pub router: Arc<Router>,
+    pub chat: Arc<ChatServer>,
+    pub comet: Arc<CometServer>,
+    pub pusher: Arc<Pusher>,
+    pub exchanges: Arc<Exchanges>,
+    /// Callback services by id (the id is the session id of the service's flow).
+    pub(crate) callbacks: Mutex<HashMap<String, CallbackLink>>,
+    /// Chats created by `ixn/chat`, by callback service id.
+    pub(crate) customer_chats: Mutex<HashMap<String, CustomerChat>>,
+    /// The participant id of each agent in each chat it accepted: (agent, chat) -> id.
+    pub(crate) agent_seats: Mutex<HashMap<(String, String), String>>,
+    attached: OnceLock<Attached>,
+}
+
+impl std::fmt::Debug for GmsApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GmsApp")
+            .field("services", &self.services.keys().collect::<Vec<_>>())
+            .field("attached", &self.attached.get().is_some())
+            .finish()
+    }
+}
+
+impl GmsApp {
+    /// Builds the application; a bad service, directory or flow refuses it with a message.
+    pub fn new(config: GmsConfig) -> Result<Arc<GmsApp>, String> {
+        let services = config.services()?;
+        let flows = FlowDocuments::load(config.documents_dir.as_deref())?;
+        let router = Arc::new(Router::new(config.routing.clone()).map_err(|e| e.to_string())?);
+        let chat = Arc::new(ChatServer::new());
+        let comet = Arc::new(CometServer::with_chat(config.comet.clone(), chat.clone()));
+        let pusher = Arc::new(Pusher::new(config.push.clone()).with_comet(comet.clone()));
+        Ok(Arc::new(GmsApp {
+            services,
+            flows,
+            exchange_timeout: Duration::from_millis(config.exchange_timeout_ms.max(1)),
+            tick: Duration::from_millis(config.tick_ms.max(10)),
+            router,
+            chat,
+            comet,
+            pusher,
+            exchanges: Arc::new(Exchanges::new()),
+            callbacks: Mutex::new(HashMap::new()),
+            customer_chats: Mutex::new(HashMap::new()),
+            agent_seats: Mutex::new(HashMap::new()),
+            attached: OnceLock::new(),
+        }))
+    }
+
+    /// Adds `<invoke type="routing">`, `<send type="push">` and `<send type="gms-response">`.
+    pub fn register(&self, registry: &mut Registry) {
+        RoutingInvokeType::new(self.router.clone()).register(registry);
+        registry.register_send(
+            &super::push::PUSH_SEND_TYPE_NAMES,
+            Arc::new(PushSendType::new(self.pusher.clone())),
+        );
+        GmsResponseSendType::new(self.exchanges.clone()).register(registry);
+    }
+
+    /// Connects the running engine and starts the router's ticker (inside a tokio runtime).
+    /// A second call is ignored.
+    pub fn attach(&self, engine: Engine, base_url: &str) {
+        if self.attached.get().is_some() {
+            return;
+        }
+        let ticker = self.router.clone().spawn_ticker(self.tick);
+        let attached = Attached {
+            engine,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            ticker,
+        };
+        if let Err(unused) = self.attached.set(attached) {
+            unused.ticker.abort();
+        }
+    }
+
+    pub(crate) fn attached(&self) -> Option<&Attached> {
+        self.attached.get()
+    }
+
+    /// The configured services.
+    pub fn services(&self) -> &BTreeMap<String, Service> {
+        &self.services
+    }
+
+    /// Serves one request under `/genesys/`.
+    pub async fn handle(self: &Arc<Self>, request: GmsRequest) -> GmsResponse {
+        let path = request.path.clone();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match segments.as_slice() {
+            ["genesys", "cometd"] if request.method == Method::POST => self.cometd(&request).await,
+            ["genesys", "1", "document", "service_template", "callback", "src", file]
+                if request.method == Method::GET =>
+            {
+                match self.flows.by_file_name(file) {
+                    Some(flow) => {
+                        GmsResponse::text(200, "application/scxml+xml", flow.text.clone())
+                    }
+                    None => GmsResponse::not_found(format!("no document {file}")),
+                }
+            }
+            ["genesys", "1", "agents", agent, rest @ ..] => {
+                agents_api::handle(self, &request, agent, rest).await
+            }
+            ["genesys", "1", "service", rest @ ..] => api::handle(self, &request, rest).await,
+            _ => GmsResponse::not_found(format!("no GMS resource {path}")),
+        }
+    }
+
+    async fn cometd(&self, request: &GmsRequest) -> GmsResponse {
+        match handle_cometd_for_user(&self.comet, &request.body, request.gms_user.as_deref()).await
+        {
+            Ok(replies) => GmsResponse::json(200, &serde_json::Value::Array(replies)),
+            Err(message) => GmsResponse::bad_request(message),
+        }
+    }
+
+    pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+        // Every update of these maps is a single insert or remove: a panic elsewhere cannot
+        // leave one half-done, so a poisoned lock is still consistent.
+        mutex.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for GmsApp {
+    fn drop(&mut self) {
+        if let Some(attached) = self.attached.get() {
+            attached.ticker.abort();
+        }
+    }
+}

@@ -1,0 +1,724 @@
+//! The GMS callback application end to end over real HTTP on loopback: the chat-delay and
+//! chat-immediate scenarios as a device, an agent desktop and CometD see them, and the error
+//! answers (wrong device, unknown service, requests invalid in the current state).
+
+use scxml_runtime::gms::{GmsApp, GmsConfig};
+use scxml_runtime::runtime::engine::{EngineConfig, HibernationPolicy};
+use scxml_runtime::server::{self, RunningServer, ServerConfig, StartOptions};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const DEVICE: &str = "b16416334828b1d26ef14f329628b55b5a8c631d8928a371a5584722dd7fb673";
+
+struct Harness {
+    rt: tokio::runtime::Runtime,
+    server: Option<RunningServer>,
+    base: String,
+    http: ureq::Agent,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness::with(
+            GmsConfig::default_config(),
+            EngineConfig {
+                shards: 2,
+                ..EngineConfig::default()
+            },
+        )
+    }
+
+    /// A server with `config` (quick timeouts for tests) on an engine set up by `engine`.
+    fn with(mut config: GmsConfig, engine: EngineConfig) -> Harness {
+        config.exchange_timeout_ms = config.exchange_timeout_ms.min(3000);
+        config.tick_ms = 20;
+        config.comet.timeout_ms = 300;
+        let gms = GmsApp::new(config).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let options = StartOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            test_protocol: None,
+            public_url: None,
+            engine,
+            server: ServerConfig::default(),
+            allow_documents: Vec::new(),
+        };
+        let server = rt
+            .block_on(server::start_with_gms(options, Some(gms)))
+            .unwrap();
+        let base = format!("http://{}", server.api_addr);
+        let http: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        Harness {
+            rt,
+            server: Some(server),
+            base,
+            http,
+        }
+    }
+
+    /// A request with an optional `gms_user` and body (content type, text).
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut response = match (method, body) {
+            ("GET", _) => with_user(self.http.get(&url), user).call(),
+            ("DELETE", _) => with_user(self.http.delete(&url), user).call(),
+            (_, Some((content_type, text))) => with_user(self.http.post(&url), user)
+                .header("content-type", content_type)
+                .send(text),
+            (_, None) => with_user(self.http.post(&url), user).send_empty(),
+        }
+        .unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn post(&self, path: &str, user: Option<&str>) -> (u16, Value) {
+        self.call("POST", &format!("/genesys/1/{path}"), user, None)
+    }
+
+    fn post_form(&self, path: &str, user: Option<&str>, form: &str) -> (u16, Value) {
+        let body = Some(("application/x-www-form-urlencoded", form.to_string()));
+        self.call("POST", &format!("/genesys/1/{path}"), user, body)
+    }
+
+    fn post_json(&self, path: &str, user: Option<&str>, value: Value) -> (u16, Value) {
+        let body = Some(("application/json", value.to_string()));
+        self.call("POST", &format!("/genesys/1/{path}"), user, body)
+    }
+
+    fn get(&self, path: &str, user: Option<&str>) -> (u16, Value) {
+        self.call("GET", &format!("/genesys/1/{path}"), user, None)
+    }
+
+    /// One CometD request as the device.
+    fn comet(&self, messages: Value) -> Vec<Value> {
+        let body = Some(("application/json", messages.to_string()));
+        let (status, replies) = self.call("POST", "/genesys/cometd", Some(DEVICE), body);
+        assert_eq!(status, 200, "{replies}");
+        replies.as_array().cloned().unwrap()
+    }
+
+    /// Handshakes and subscribes to `/_genesys`; returns the client id.
+    fn comet_subscribe(&self) -> String {
+        let replies = self.comet(json!([{"channel": "/meta/handshake", "version": "1.0",
+            "supportedConnectionTypes": ["long-polling"]}]));
+        let client = replies[0]["clientId"].as_str().unwrap().to_string();
+        let replies = self.comet(json!([{"channel": "/meta/subscribe", "clientId": client,
+            "subscription": "/_genesys"}]));
+        assert_eq!(replies[0]["successful"], true, "{replies:?}");
+        client
+    }
+
+    /// Long-polls until a delivery on `/_genesys` satisfies `want`.
+    fn comet_wait(&self, client: &str, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let replies = self.comet(json!([{"channel": "/meta/connect", "clientId": client,
+                "connectionType": "long-polling"}]));
+            if let Some(found) = replies
+                .iter()
+                .filter(|m| m["channel"] == "/_genesys")
+                .find(|m| want(&m["data"]))
+            {
+                return found["data"].clone();
+            }
+            assert!(Instant::now() < deadline, "no comet message: {what}");
+        }
+    }
+
+    /// Polls a GET until `want` holds.
+    fn wait_get(&self, path: &str, user: Option<&str>, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let (_, value) = self.get(path, user);
+            if want(&value) {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "waiting on {path}: {value}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn agent_ready(&self, agent: &str) {
+        let (status, view) = self.post(&format!("agents/{agent}/login"), None);
+        assert_eq!(status, 200, "{view}");
+        let (status, view) = self.post(&format!("agents/{agent}/ready"), None);
+        assert_eq!(status, 200, "{view}");
+    }
+
+    /// Waits for the interaction routed to `agent`; returns it.
+    fn offered(&self, agent: &str) -> Value {
+        let offers = self.wait_get(&format!("agents/{agent}/interactions"), None, |v| {
+            v.as_array().is_some_and(|a| !a.is_empty())
+        });
+        offers[0].clone()
+    }
+}
+
+fn with_user<B>(request: ureq::RequestBuilder<B>, user: Option<&str>) -> ureq::RequestBuilder<B> {
+    match user {
+        Some(user) => request.header("gms_user", user),
+        None => request,
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.rt.block_on(server.stop());
+        }
+    }
+}
+
+fn multipart(fields: &[(&str, &str)]) -> (String, String) {
+    let boundary = "----WebKitFormBoundary0WnE36LruxJ4S5nu";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+fn assert_error(status: u16, body: &Value, want: u16) {
+    assert_eq!(status, want, "{body}");
+    assert!(body["message"].is_string(), "{body}");
+    assert!(body["exception"].is_string(), "{body}");
+}
+
+#[test]
+fn chat_delay_end_to_end() {
+    let h = Harness::new();
+    let client = h.comet_subscribe();
+
+    // Start Callback (multipart, as the GMS tester sends it).
+    let (content_type, body) = multipart(&[
+        ("_customer_number", "4082652649"),
+        ("usr_customer_name", "Bob Markel"),
+        ("usr_reason", "billing question"),
+        ("_device_notification_id", DEVICE),
+        ("_device_os", "comet"),
+    ]);
+    let (status, created) = h.call(
+        "POST",
+        "/genesys/1/service/callback/chat-delay",
+        Some(DEVICE),
+        Some((&content_type, body)),
+    );
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(keys(&created), ["_id", "_text"]);
+    assert_eq!(
+        created["_text"],
+        "We will notify you when agent is available"
+    );
+    let id = created["_id"].as_str().unwrap().to_string();
+
+    // Waiting: first in line, no estimate yet.
+    let (status, position) = h.post(&format!("service/{id}/check-queue-position"), Some(DEVICE));
+    assert_eq!(status, 200, "{position}");
+    assert_eq!(
+        keys(&position),
+        [
+            "_agent_ready_threshold_passed",
+            "_agent_ready_threshold_passed_reason",
+            "_eta",
+            "_position",
+            "_total_waiting"
+        ]
+    );
+    assert_eq!(position["_position"], 1);
+    assert_eq!(position["_total_waiting"], 1);
+    assert_eq!(position["_eta"], "n/a");
+    assert_eq!(position["_agent_ready_threshold_passed"], true);
+    assert_eq!(position["_agent_ready_threshold_passed_reason"], "eta n/a");
+
+    // Connect before an agent is available: a JSON error, and the service carries on.
+    let (status, refused) = h.post(&format!("service/{id}/connect"), Some(DEVICE));
+    assert_error(status, &refused, 409);
+    let (status, record) = h.get(&format!("service/{id}"), Some(DEVICE));
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["_callback_state"], "QUEUED");
+    assert_eq!(record["_id"], id.as_str());
+    assert_eq!(record["_service_name"], "chat-delay");
+    assert_eq!(record["_customer_number"], "4082652649");
+    assert_eq!(record["usr_reason"], "billing question");
+
+    // An agent becomes ready: it is reserved and the device hears so by comet.
+    h.agent_ready("agent1");
+    let pushed = h.comet_wait(&client, "agent available", |d| {
+        d["tag"] == format!("service.agentavailable.{id}")
+    });
+    assert_eq!(
+        pushed["message"],
+        json!({"_id": id, "_action": "get-dialog-user-confirmation-provide_code-false"})
+    );
+    assert!(pushed["id"].is_string());
+    let (_, agent) = h.get("agents/agent1", None);
+    assert_eq!(agent["state"]["state"], "reserved", "{agent}");
+
+    // Connect: the start-chat dialog.
+    let (status, dialog) = h.post(&format!("service/{id}/connect"), Some(DEVICE));
+    assert_eq!(status, 200, "{dialog}");
+    assert_eq!(
+        dialog,
+        json!({
+            "_dialog_id": "1",
+            "_action": "StartChat",
+            "_label": "Start Chat",
+            "_start_chat_url": format!("{}/genesys/1/service/{id}/ixn/chat", h.base),
+            "_comet_url": format!("{}/genesys/cometd", h.base),
+            "_user_header": DEVICE,
+            "_id_to_jump_before": "exit://",
+            "_chat_parameters": {"subject": "None"},
+            "_id": id,
+        })
+    );
+
+    // Reserved: nobody ahead any more.
+    let (status, position) = h.post(&format!("service/{id}/check-queue-position"), Some(DEVICE));
+    assert_eq!(status, 200, "{position}");
+    assert_eq!(position["_position"], 0);
+    assert_eq!(position["_agent_ready_threshold_passed"], true);
+
+    // Initiate Chat.
+    let (status, chat) = h.post_form(
+        &format!("service/{id}/ixn/chat"),
+        Some(DEVICE),
+        "notify_by=comet&firstName=John&lastName=Hill&_verbose=false&subject=testing&email=j.h%40gmail.com",
+    );
+    assert_eq!(status, 200, "{chat}");
+    assert_eq!(chat, json!({"_id": id, "_comet_channel": "/_genesys"}));
+
+    // The chat reaches the reserved agent, who accepts it.
+    let offer = h.offered("agent1");
+    assert_eq!(offer["service_id"], id.as_str());
+    assert_eq!(offer["accepted"], false);
+    assert_eq!(offer["chat"]["subject"], "testing");
+    let ixn = offer["interaction"].as_str().unwrap().to_string();
+    let (status, accepted) = h.post(&format!("agents/agent1/interactions/{ixn}/accept"), None);
+    assert_eq!(status, 200, "{accepted}");
+    let (_, record) = h.get(&format!("service/{id}"), Some(DEVICE));
+    assert_eq!(record["_callback_state"], "PROCESSING");
+    assert_eq!(record["_agent"], "agent1");
+
+    // Messages both ways through the chat server.
+    let (status, sent) = h.post_json(
+        &format!("agents/agent1/interactions/{ixn}/messages"),
+        None,
+        json!({"text": "Hello, Alice here"}),
+    );
+    assert_eq!(status, 200, "{sent}");
+    let seen = h.comet_wait(&client, "the agent's message", |d| {
+        d["messages"][0]["text"] == "Hello, Alice here"
+    });
+    assert_eq!(seen["chatId"], ixn.as_str());
+    assert_eq!(seen["messages"][0]["from"]["type"], "Agent");
+    assert_eq!(seen["messages"][0]["from"]["nickname"], "Alice");
+    let (status, transcript) = h.post_form(
+        &format!("service/{id}/ixn/chat/send"),
+        Some(DEVICE),
+        "message=Hi%20Alice",
+    );
+    assert_eq!(status, 200, "{transcript}");
+    let (_, transcript) = h.get(
+        &format!("agents/agent1/interactions/{ixn}/transcript"),
+        None,
+    );
+    let texts: Vec<&str> = transcript["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "Message")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["Hello, Alice here", "Hi Alice"]);
+
+    // Agent to device: pushed by comet, so nothing is kept.
+    let (status, sent) = h.post_form(
+        &format!("service/{id}/internal-notification"),
+        None,
+        "_display_message=Message%20to%20be%20displayed%20to%20user&_application_message=MESSAGE_FOR_MOBILE_APP_INTERNAL_USE",
+    );
+    assert_eq!(
+        (status, sent),
+        (200, json!({"message": "Notification Sent"}))
+    );
+    let pushed = h.comet_wait(&client, "internal notification", |d| {
+        d["message"]["_internal_message"].is_string()
+    });
+    assert_eq!(
+        pushed["message"],
+        json!({"_internal_message": "MESSAGE_FOR_MOBILE_APP_INTERNAL_USE", "_id": id,
+               "_display_message": "Message to be displayed to user"})
+    );
+    let (status, kept) = h.post(
+        &format!("service/{id}/retrieve-notifications"),
+        Some(DEVICE),
+    );
+    assert_eq!((status, kept), (200, json!([])));
+
+    // Device to agent: kept for the desktop's poll.
+    let (status, sent) = h.post_form(
+        &format!("service/{id}/agent-notification"),
+        Some(DEVICE),
+        "_display_message=Message%20to%20be%20displayed%20to%20agent&_application_message=MESSAGE_FOR_AGENT_DESKTOP_INTERNAL_USE",
+    );
+    assert_eq!(
+        (status, sent),
+        (200, json!({"message": "Notification Sent"}))
+    );
+    let (status, kept) = h.post(&format!("service/{id}/retrieve-agent-notifications"), None);
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept.as_array().unwrap().len(), 1);
+    assert_eq!(kept[0]["tag"], format!("agent.message.{id}"));
+    let message: Value = serde_json::from_str(kept[0]["message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        message,
+        json!({"_id": id, "_internal_message": "MESSAGE_FOR_AGENT_DESKTOP_INTERNAL_USE",
+               "_display_message": "Message to be displayed to agent"})
+    );
+    let (_, kept) = h.post(&format!("service/{id}/retrieve-agent-notifications"), None);
+    assert_eq!(kept, json!([]));
+
+    // The agent ends the chat: the service completes, the agent is free.
+    let (status, ended) = h.post(&format!("agents/agent1/interactions/{ixn}/end"), None);
+    assert_eq!(status, 200, "{ended}");
+    let record = h.wait_get(&format!("service/{id}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "COMPLETED"
+    });
+    assert_eq!(record["_callback_reason"], "AGENT_CONNECTED");
+    let (_, agent) = h.get("agents/agent1", None);
+    assert_eq!(agent["state"]["state"], "ready", "{agent}");
+
+    // The flows are served so that they can be loaded by URL.
+    for file in ["chat.scxml", "inbound_chat.scxml"] {
+        let (status, text) = h.get(
+            &format!("document/service_template/callback/src/{file}"),
+            None,
+        );
+        assert_eq!(status, 200);
+        assert!(text.as_str().unwrap().contains("<scxml"), "{file}");
+    }
+}
+
+#[test]
+fn chat_immediate_starts_the_chat_at_once() {
+    let h = Harness::new();
+    let (status, dialog) = h.post_json(
+        "service/callback/chat-immediate",
+        Some(DEVICE),
+        json!({"_customer_number": "5551234", "subject": "loans"}),
+    );
+    assert_eq!(status, 200, "{dialog}");
+    let id = dialog["_id"].as_str().unwrap().to_string();
+    assert_eq!(dialog["_action"], "StartChat");
+    assert_eq!(dialog["_user_header"], DEVICE);
+    assert_eq!(dialog["_chat_parameters"], json!({"subject": "loans"}));
+    assert_eq!(
+        dialog["_start_chat_url"],
+        format!("{}/genesys/1/service/{id}/ixn/chat", h.base)
+    );
+
+    // The chat may start before any agent is there; it is routed once one is ready.
+    let (status, chat) = h.post_form(
+        &format!("service/{id}/ixn/chat"),
+        Some(DEVICE),
+        "firstName=Ann&subject=loans",
+    );
+    assert_eq!(
+        (status, chat),
+        (200, json!({"_id": id, "_comet_channel": "/_genesys"}))
+    );
+    let (status, again) = h.post(&format!("service/{id}/ixn/chat"), Some(DEVICE));
+    assert_error(status, &again, 409);
+    h.agent_ready("agent2");
+    let offer = h.offered("agent2");
+    assert_eq!(offer["service_id"], id.as_str());
+
+    // No push provider for this device: notifications are kept for polling.
+    let (_, kept) = h.post(
+        &format!("service/{id}/retrieve-notifications"),
+        Some(DEVICE),
+    );
+    assert_eq!(kept, json!([]));
+    let (status, sent) = h.post_form(
+        &format!("service/{id}/internal-notification"),
+        None,
+        "_display_message=Hello&_application_message=APP",
+    );
+    assert_eq!(
+        (status, sent),
+        (200, json!({"message": "Notification Sent"}))
+    );
+    let (_, kept) = h.post(
+        &format!("service/{id}/retrieve-notifications"),
+        Some(DEVICE),
+    );
+    assert_eq!(
+        kept,
+        json!([{"_internal_message": "APP", "_id": id, "_display_message": "Hello"}])
+    );
+    let (_, kept) = h.post(
+        &format!("service/{id}/retrieve-notifications"),
+        Some(DEVICE),
+    );
+    assert_eq!(kept, json!([]));
+}
+
+#[test]
+fn errors_wrong_device_unknown_service_and_cancel() {
+    let h = Harness::new();
+    let (status, body) = h.post("service/callback/no-such-service", Some(DEVICE));
+    assert_error(status, &body, 404);
+    let (status, body) = h.post("service/not-a-service/connect", Some(DEVICE));
+    assert_error(status, &body, 404);
+    let (status, body) = h.get("service/not-a-service", Some(DEVICE));
+    assert_error(status, &body, 404);
+
+    let (status, created) = h.post_form(
+        "service/callback/chat-delay",
+        Some(DEVICE),
+        "_customer_number=1",
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["_id"].as_str().unwrap().to_string();
+
+    // Another device may not touch it; the owner still can.
+    for (method, path) in [
+        ("GET", format!("/genesys/1/service/{id}")),
+        ("POST", format!("/genesys/1/service/{id}/connect")),
+        (
+            "POST",
+            format!("/genesys/1/service/{id}/check-queue-position"),
+        ),
+        ("DELETE", format!("/genesys/1/service/{id}")),
+    ] {
+        let (status, body) = h.call(method, &path, Some("someone-else"), None);
+        assert_error(status, &body, 403);
+        let (status, body) = h.call(method, &path, None, None);
+        assert_error(status, &body, 403);
+    }
+    let (status, record) = h.get(&format!("service/{id}"), Some(DEVICE));
+    assert_eq!(status, 200);
+    assert_eq!(record["_callback_state"], "QUEUED");
+
+    // Cancel: dequeued, so a ready agent is not reserved for it.
+    let (status, record) = h.call(
+        "DELETE",
+        &format!("/genesys/1/service/callback/chat-delay/{id}"),
+        Some(DEVICE),
+        None,
+    );
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["_callback_state"], "COMPLETED");
+    assert_eq!(record["_callback_reason"], "CANCELLED");
+    h.agent_ready("agent1");
+    std::thread::sleep(Duration::from_millis(100));
+    let (_, agent) = h.get("agents/agent1", None);
+    assert_eq!(agent["state"]["state"], "ready", "{agent}");
+    let (status, body) = h.call(
+        "DELETE",
+        &format!("/genesys/1/service/{id}"),
+        Some(DEVICE),
+        None,
+    );
+    assert_error(status, &body, 409);
+    let (status, body) = h.post(&format!("service/{id}/connect"), Some(DEVICE));
+    assert_error(status, &body, 409);
+
+    // Unknown agents and malformed bodies are JSON errors too.
+    let (status, body) = h.post("agents/nobody/login", None);
+    assert_error(status, &body, 404);
+    let (status, body) = h.call(
+        "POST",
+        "/genesys/1/service/callback/chat-delay",
+        Some(DEVICE),
+        Some(("application/json", "{nope".into())),
+    );
+    assert_error(status, &body, 400);
+}
+
+#[test]
+fn completed_services_hibernate_and_expire_after_their_ttl() {
+    let config = GmsConfig::parse(
+        r#"
+        [services.quick]
+        scenario = "chat-delayed"
+        _target = "agent1@StatServer.A"
+        _ttl = 0.6
+        [[routing.agents]]
+        id = "agent1"
+        "#,
+    )
+    .unwrap();
+    let h = Harness::with(
+        config,
+        EngineConfig {
+            shards: 1,
+            hibernation: HibernationPolicy {
+                idle_after: Some(Duration::from_millis(30)),
+                ..HibernationPolicy::default()
+            },
+            ..EngineConfig::default()
+        },
+    );
+    let (status, created) = h.post("service/callback/quick", Some(DEVICE));
+    assert_eq!(status, 200, "{created}");
+    let id = created["_id"].as_str().unwrap().to_string();
+    let (status, _) = h.call(
+        "DELETE",
+        &format!("/genesys/1/service/{id}"),
+        Some(DEVICE),
+        None,
+    );
+    assert_eq!(status, 200);
+    // Idle, it hibernates; the next request brings it back with its record.
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, record) = h.get(&format!("service/{id}"), Some(DEVICE));
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["_callback_reason"], "CANCELLED");
+    // After _ttl the service is gone.
+    h.wait_get(&format!("service/{id}"), Some(DEVICE), |r| {
+        r["exception"] == "ServiceNotFound"
+    });
+    let (status, _) = h.call("GET", &format!("/sessions/{id}"), None, None);
+    assert_eq!(status, 404, "the expired session is removed");
+}
+
+#[test]
+fn flows_load_from_a_directory_and_an_unanswered_request_times_out() {
+    let dir = std::env::temp_dir().join(format!("gms-flows-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("callback")).unwrap();
+    // A flow that answers start and nothing else.
+    std::fs::write(
+        dir.join("callback/chat.scxml"),
+        r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript">
+          <state id="s">
+            <transition event="gms.start">
+              <send type="gms-response" targetexpr="_event.origin">
+                <param name="status" expr="201"/>
+                <param name="body" expr="({started: true})"/>
+              </send>
+            </transition>
+          </state>
+        </scxml>"#,
+    )
+    .unwrap();
+    let inbound = include_str!("../scxml/inbound_chat.scxml");
+    std::fs::write(dir.join("inbound_chat.scxml"), inbound).unwrap();
+    let mut config = GmsConfig::default_config();
+    config.documents_dir = Some(dir.clone());
+    config.exchange_timeout_ms = 200;
+    let h = Harness::with(config, EngineConfig::default());
+    let (status, created) = h.post("service/callback/chat-delay", Some(DEVICE));
+    assert_eq!((status, &created), (201, &json!({"started": true})));
+    let (status, body) = h.get("service/callback/src/x", None);
+    assert_error(status, &body, 404);
+    let (status, served) = h.get("document/service_template/callback/src/chat.scxml", None);
+    assert_eq!(status, 200);
+    assert!(served.as_str().unwrap().contains("started"));
+    let (status, _) = h.get("agents/agent1", None);
+    assert_eq!(status, 200);
+    let sessions = h.call("GET", "/sessions", None, None).1;
+    let id = sessions["sessions"][0]["id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let (status, body) = h.post(&format!("service/{id}/connect"), Some(DEVICE));
+    assert_error(status, &body, 504);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn requests_fill_tokens_and_override_the_options_a_service_allows() {
+    let config = GmsConfig::parse(
+        r#"
+        [services.by-token]
+        scenario = "chat-delayed"
+        _target = "$agent_id$@StatServer.A"
+        [services.overridable]
+        scenario = "chat-delayed"
+        _target = "Nobody@StatServer.GA"
+        _overwritable_options = "_target"
+        [routing]
+        agent_groups = ["Nobody"]
+        [[routing.agents]]
+        id = "agent1"
+        [[routing.agents]]
+        id = "agent2"
+        "#,
+    )
+    .unwrap();
+    let h = Harness::with(config, EngineConfig::default());
+    let (_, by_token) = h.post_form("service/callback/by-token", Some(DEVICE), "agent_id=agent2");
+    let by_token = by_token["_id"].as_str().unwrap().to_string();
+    let (_, overridden) = h.post_form(
+        "service/callback/overridable",
+        Some(DEVICE),
+        "_target=agent1%40StatServer.A",
+    );
+    let overridden = overridden["_id"].as_str().unwrap().to_string();
+    h.agent_ready("agent2");
+    h.agent_ready("agent1");
+    let record = h.wait_get(&format!("service/{by_token}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "ROUTING"
+    });
+    assert_eq!(record["_agent"], "agent2");
+    let record = h.wait_get(&format!("service/{overridden}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "ROUTING"
+    });
+    assert_eq!(record["_agent"], "agent1");
+}
+
+#[test]
+fn a_completed_service_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("gms-restart-{}", std::process::id()));
+    let engine = |dir: &std::path::Path| EngineConfig {
+        shards: 1,
+        store: std::sync::Arc::new(scxml_runtime::store::RedbStore::open(dir).unwrap()),
+        ..EngineConfig::default()
+    };
+    let id = {
+        let h = Harness::with(GmsConfig::default_config(), engine(&dir));
+        let (_, created) = h.post_form("service/callback/chat-delay", Some(DEVICE), "usr_x=1");
+        let id = created["_id"].as_str().unwrap().to_string();
+        let (status, _) = h.call(
+            "DELETE",
+            &format!("/genesys/1/service/{id}"),
+            Some(DEVICE),
+            None,
+        );
+        assert_eq!(status, 200);
+        id
+    };
+    let h = Harness::with(GmsConfig::default_config(), engine(&dir));
+    let (status, record) = h.get(&format!("service/{id}"), Some(DEVICE));
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["_callback_reason"], "CANCELLED");
+    assert_eq!(record["usr_x"], "1");
+    let (status, body) = h.get(&format!("service/{id}"), Some("someone-else"));
+    assert_error(status, &body, 403);
+    drop(h);
+    std::fs::remove_dir_all(&dir).ok();
+}
