@@ -1,0 +1,562 @@
+//! Scenarios of the GMS callback application over real HTTP on loopback, beyond the happy
+//! paths of `tests/gms.rs`: edited flows loaded from a directory, queue positions with several
+//! customers, a customer who never confirms, multi-target switching and skill targets.
+
+use scxml_runtime::gms::{GmsApp, GmsConfig};
+use scxml_runtime::runtime::engine::EngineConfig;
+use scxml_runtime::server::{self, RunningServer, ServerConfig, StartOptions};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const DEVICE: &str = "device-scenarios-1";
+
+struct Harness {
+    rt: tokio::runtime::Runtime,
+    server: Option<RunningServer>,
+    base: String,
+    http: ureq::Agent,
+}
+
+impl Harness {
+    /// A server running the callback application with `config` (quick timeouts for tests).
+    fn with(mut config: GmsConfig) -> Harness {
+        config.exchange_timeout_ms = config.exchange_timeout_ms.min(3000);
+        config.tick_ms = 20;
+        config.comet.timeout_ms = 300;
+        let gms = GmsApp::new(config).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let options = StartOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            test_protocol: None,
+            public_url: None,
+            engine: EngineConfig {
+                shards: 2,
+                ..EngineConfig::default()
+            },
+            server: ServerConfig::default(),
+            allow_documents: Vec::new(),
+        };
+        let server = rt
+            .block_on(server::start_with_gms(options, Some(gms)))
+            .unwrap();
+        let base = format!("http://{}", server.api_addr);
+        let http: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        Harness {
+            rt,
+            server: Some(server),
+            base,
+            http,
+        }
+    }
+
+    fn parse(toml: &str) -> Harness {
+        Harness::with(GmsConfig::parse(toml).unwrap())
+    }
+
+    /// A request under `/genesys/1/` with an optional `gms_user` and a urlencoded form.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        form: Option<&str>,
+    ) -> (u16, Value) {
+        let url = format!("{}/genesys/1/{path}", self.base);
+        let mut response = match (method, form) {
+            ("GET", _) => with_user(self.http.get(&url), user).call(),
+            ("DELETE", _) => with_user(self.http.delete(&url), user).call(),
+            (_, Some(form)) => with_user(self.http.post(&url), user)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .send(form),
+            (_, None) => with_user(self.http.post(&url), user).send_empty(),
+        }
+        .unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn post(&self, path: &str, user: Option<&str>) -> (u16, Value) {
+        self.call("POST", path, user, None)
+    }
+
+    fn get(&self, path: &str, user: Option<&str>) -> (u16, Value) {
+        self.call("GET", path, user, None)
+    }
+
+    /// Starts a callback of `service` as `device`; returns its id.
+    fn start(&self, service: &str, device: &str) -> String {
+        let (status, created) = self.call(
+            "POST",
+            &format!("service/callback/{service}"),
+            Some(device),
+            Some("_customer_number=5551234"),
+        );
+        assert_eq!(status, 200, "{created}");
+        created["_id"].as_str().unwrap().to_string()
+    }
+
+    fn position(&self, id: &str, device: &str) -> Value {
+        let (status, position) =
+            self.post(&format!("service/{id}/check-queue-position"), Some(device));
+        assert_eq!(status, 200, "{position}");
+        position
+    }
+
+    fn record(&self, id: &str, device: &str) -> Value {
+        let (status, record) = self.get(&format!("service/{id}"), Some(device));
+        assert_eq!(status, 200, "{record}");
+        record
+    }
+
+    /// The agent's state object (`{"state": "ready"}`, `{"state": "reserved", "request": ..}`).
+    fn agent_state(&self, agent: &str) -> Value {
+        let (status, view) = self.get(&format!("agents/{agent}"), None);
+        assert_eq!(status, 200, "{view}");
+        view["state"].clone()
+    }
+
+    fn agent_ready(&self, agent: &str) {
+        let (status, view) = self.post(&format!("agents/{agent}/login"), None);
+        assert_eq!(status, 200, "{view}");
+        let (status, view) = self.post(&format!("agents/{agent}/ready"), None);
+        assert_eq!(status, 200, "{view}");
+    }
+
+    /// Polls `probe` every 20 ms until `want` holds, for at most `within`.
+    fn wait_for(
+        &self,
+        what: &str,
+        within: Duration,
+        probe: impl Fn() -> Value,
+        want: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let value = probe();
+            if want(&value) {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "waiting for {what}: {value}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until the service holds an agent (state ROUTING); returns the record.
+    fn wait_reserved(&self, id: &str, device: &str, within: Duration) -> Value {
+        self.wait_for(
+            "a reservation",
+            within,
+            || self.record(id, device),
+            |r| r["_callback_state"] == "ROUTING",
+        )
+    }
+}
+
+fn with_user<B>(request: ureq::RequestBuilder<B>, user: Option<&str>) -> ureq::RequestBuilder<B> {
+    match user {
+        Some(user) => request.header("gms_user", user),
+        None => request,
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.rt.block_on(server.stop());
+        }
+    }
+}
+
+/// A temporary directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(dir.join("callback")).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// Replaces the one occurrence of `from` in `text` (fails if the flow no longer has it).
+fn edit(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "expected once in the flow: {from}"
+    );
+    text.replacen(from, to, 1)
+}
+
+fn flow_source(file: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scxml")
+        .join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Copies the shipped flows into a directory with three edits to chat.scxml: the start
+/// answer's `_text`, an extra `_virtual_queue` field in the check-queue-position answer, and a
+/// `connect` while queued answered 202 instead of refused.
+fn edited_flows() -> TempDir {
+    let dir = TempDir::new("gms-scenarios-flows");
+    let chat = flow_source("callback/chat.scxml");
+    let chat = edit(
+        &chat,
+        "_text: 'We will notify you when agent is available'",
+        "_text: 'An agent will chat with you shortly'",
+    );
+    let chat = edit(
+        &chat,
+        "_total_waiting: d.total_waiting,",
+        "_total_waiting: d.total_waiting, _virtual_queue: d.virtual_queue,",
+    );
+    let connect = r#"<transition event="gms.connect" cond="mine() &amp;&amp; waitForConfirm()">"#;
+    let start = chat.find(connect).expect("the queued connect transition");
+    let end = start + chat[start..].find("</transition>").unwrap() + "</transition>".len();
+    let replacement = format!(
+        r#"{connect}
+          <send type="gms-response" targetexpr="_event.origin">
+            <param name="status" expr="202"/>
+            <param name="body" expr="({{_id: service_id, _text: 'Still looking for an agent'}})"/>
+          </send>
+        </transition>"#
+    );
+    let chat = format!("{}{replacement}{}", &chat[..start], &chat[end..]);
+    std::fs::write(dir.0.join("callback/chat.scxml"), chat).unwrap();
+    std::fs::write(
+        dir.0.join("inbound_chat.scxml"),
+        flow_source("inbound_chat.scxml"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Start, position and an early connect, with the built-in flows or edited ones; then an
+/// agent, the confirmation and the chat, which inbound_chat.scxml (from the same place)
+/// hands to the callback for routing.
+fn walk_through(h: &Harness) -> (Value, Value, (u16, Value)) {
+    let (status, created) = h.call(
+        "POST",
+        "service/callback/chat-delay",
+        Some(DEVICE),
+        Some("_customer_number=5551234"),
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["_id"].as_str().unwrap().to_string();
+    let position = h.position(&id, DEVICE);
+    let early = h.post(&format!("service/{id}/connect"), Some(DEVICE));
+    assert_eq!(h.record(&id, DEVICE)["_callback_state"], "QUEUED");
+
+    h.agent_ready("agent1");
+    h.wait_reserved(&id, DEVICE, Duration::from_secs(3));
+    let (status, dialog) = h.post(&format!("service/{id}/connect"), Some(DEVICE));
+    assert_eq!(status, 200, "{dialog}");
+    assert_eq!(dialog["_action"], "StartChat");
+    let (status, chat) = h.call(
+        "POST",
+        &format!("service/{id}/ixn/chat"),
+        Some(DEVICE),
+        Some("firstName=Ann&subject=loans"),
+    );
+    assert_eq!(status, 200, "{chat}");
+    let offers = h.wait_for(
+        "the chat offered to agent1",
+        Duration::from_secs(3),
+        || h.get("agents/agent1/interactions", None).1,
+        |v| v.as_array().is_some_and(|a| !a.is_empty()),
+    );
+    assert_eq!(offers[0]["service_id"], id.as_str());
+    (created, position, early)
+}
+
+#[test]
+fn edited_flows_from_documents_dir_change_the_behaviour() {
+    // The built-in flows.
+    let h = Harness::with(GmsConfig::default_config());
+    let (created, position, (status, early)) = walk_through(&h);
+    assert_eq!(
+        created["_text"],
+        "We will notify you when agent is available"
+    );
+    assert!(position.get("_virtual_queue").is_none(), "{position}");
+    assert_eq!(position["_position"], 1);
+    assert_eq!(status, 409, "{early}");
+    assert_eq!(early["exception"], "AgentNotAvailable");
+    drop(h);
+
+    // The same configuration reading edited copies from a directory.
+    let dir = edited_flows();
+    let mut config = GmsConfig::default_config();
+    config.documents_dir = Some(dir.0.clone());
+    let h = Harness::with(config);
+    let (created, position, (status, early)) = walk_through(&h);
+    assert_eq!(created["_text"], "An agent will chat with you shortly");
+    assert_eq!(position["_virtual_queue"], "chat_vq");
+    assert_eq!(position["_position"], 1);
+    assert_eq!(position["_total_waiting"], 1);
+    assert_eq!(status, 202, "{early}");
+    assert_eq!(early["_text"], "Still looking for an agent");
+    // The edited flow is also the one served.
+    let (status, served) = h.get("document/service_template/callback/src/chat.scxml", None);
+    assert_eq!(status, 200);
+    assert!(served
+        .as_str()
+        .unwrap()
+        .contains("An agent will chat with you shortly"));
+}
+
+#[test]
+fn queue_positions_with_several_waiting_customers() {
+    let h = Harness::with(GmsConfig::default_config());
+    let devices = ["device-a", "device-b", "device-c"];
+    let ids: Vec<String> = devices.iter().map(|d| h.start("chat-delay", d)).collect();
+    // Each start is answered before its session has queued (the invoke starts once the
+    // answer is sent), so the others may take a moment to be counted.
+    h.wait_for(
+        "all three queued",
+        Duration::from_secs(2),
+        || h.position(&ids[0], devices[0]),
+        |p| p["_total_waiting"] == 3,
+    );
+    for (i, (id, device)) in ids.iter().zip(devices).enumerate() {
+        let position = h.position(id, device);
+        assert_eq!(position["_position"], i + 1, "{position}");
+        assert_eq!(position["_total_waiting"], 3, "{position}");
+        assert_eq!(position["_eta"], "n/a", "{position}");
+    }
+
+    // The first cancels: the others move up.
+    let (status, record) = h.call(
+        "DELETE",
+        &format!("service/callback/chat-delay/{}", ids[0]),
+        Some(devices[0]),
+        None,
+    );
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["_callback_reason"], "CANCELLED");
+    // The answer may come a moment before the dequeue (see the ignored test below).
+    h.wait_for(
+        "the cancelled one dequeued",
+        Duration::from_secs(2),
+        || h.position(&ids[2], devices[2]),
+        |p| p["_total_waiting"] == 2,
+    );
+    for (i, (id, device)) in ids.iter().zip(devices).enumerate().skip(1) {
+        let position = h.position(id, device);
+        assert_eq!(position["_position"], i, "{position}");
+        assert_eq!(position["_total_waiting"], 2, "{position}");
+    }
+
+    // An agent: reserved for the new first; the last is now alone in line.
+    h.agent_ready("agent1");
+    let record = h.wait_reserved(&ids[1], devices[1], Duration::from_secs(3));
+    assert_eq!(record["_agent"], "agent1");
+    let position = h.position(&ids[1], devices[1]);
+    assert_eq!(position["_position"], 0, "{position}");
+    let position = h.position(&ids[2], devices[2]);
+    assert_eq!(position["_position"], 1, "{position}");
+    assert_eq!(position["_total_waiting"], 1, "{position}");
+    assert_eq!(h.record(&ids[2], devices[2])["_callback_state"], "QUEUED");
+}
+
+#[test]
+#[ignore = "bug: the flow's answers overtake its invoke effects: the shard runs \
+            <send type=\"gms-response\"> at once but starts/cancels <invoke type=\"routing\"> \
+            after the macrostep, so DELETE answers CANCELLED while the request is still queued \
+            (and start answers before it is queued); timing-dependent, fails most runs"]
+fn a_cancel_answer_comes_after_the_dequeue() {
+    for round in 0..10 {
+        let h = Harness::with(GmsConfig::default_config());
+        let first = h.start("chat-delay", "device-a");
+        let second = h.start("chat-delay", "device-b");
+        h.wait_for(
+            "both queued",
+            Duration::from_secs(2),
+            || h.position(&second, "device-b"),
+            |p| p["_total_waiting"] == 2,
+        );
+        let (status, _) = h.call(
+            "DELETE",
+            &format!("service/callback/chat-delay/{first}"),
+            Some("device-a"),
+            None,
+        );
+        assert_eq!(status, 200);
+        let position = h.position(&second, "device-b");
+        assert_eq!(position["_position"], 1, "round {round}: {position}");
+        assert_eq!(position["_total_waiting"], 1, "round {round}: {position}");
+    }
+}
+
+const SHORT_HOLD: &str = r#"
+    [services.short-hold]
+    scenario = "chat-delayed"
+    _target = "Hold@StatServer.GA"
+    _agent_reserve_timeout = 0.5
+    [[routing.agents]]
+    id = "holder"
+    groups = ["Hold"]
+"#;
+
+/// Takes the notifications kept for the device (no push provider is set up for it).
+fn take_notifications(h: &Harness, id: &str) -> Vec<Value> {
+    let (status, list) = h.post(
+        &format!("service/{id}/retrieve-notifications"),
+        Some(DEVICE),
+    );
+    assert_eq!(status, 200, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+/// Waits for the next agent-available notification of a service.
+fn wait_agent_available(h: &Harness, id: &str, within: Duration) {
+    let notifications = h.wait_for(
+        "an agent-available notification",
+        within,
+        || json!(take_notifications(h, id)),
+        |list| !list.as_array().unwrap().is_empty(),
+    );
+    assert_eq!(
+        notifications,
+        json!([{"_id": id, "_action": "get-dialog-user-confirmation-provide_code-false"}])
+    );
+}
+
+#[test]
+fn an_unconfirmed_reservation_lapses_after_agent_reserve_timeout() {
+    let h = Harness::parse(SHORT_HOLD);
+    let id = h.start("short-hold", DEVICE);
+    h.agent_ready("holder");
+    let reserved_at = Instant::now();
+    let record = h.wait_reserved(&id, DEVICE, Duration::from_secs(2));
+    assert_eq!(record["_agent"], "holder");
+    wait_agent_available(&h, &id, Duration::from_secs(1));
+
+    // The customer never confirms: after 0.5 s the reservation ends. With nobody else
+    // waiting, the agent is held again for the same customer, who hears so again.
+    wait_agent_available(&h, &id, Duration::from_secs(2));
+    assert!(reserved_at.elapsed() >= Duration::from_millis(450));
+    assert_eq!(
+        h.agent_state("holder"),
+        json!({"state": "reserved", "request": id})
+    );
+    // The customer confirms late: the renewed reservation still works.
+    let (status, dialog) = h.post(&format!("service/{id}/connect"), Some(DEVICE));
+    assert_eq!(status, 200, "{dialog}");
+    assert_eq!(dialog["_action"], "StartChat");
+}
+
+#[test]
+#[ignore = "bug: a lapsed reservation is renewed for the same customer (router tick: \
+            expire_reservations then dispatch in queue order, the lapsed request keeps its \
+            arrival rank), so a customer who never confirms holds the agent and the next \
+            customer starves"]
+fn a_lapsed_reservation_goes_to_the_next_customer() {
+    let h = Harness::parse(SHORT_HOLD);
+    let first = h.start("short-hold", "device-first");
+    h.agent_ready("holder");
+    let record = h.wait_reserved(&first, "device-first", Duration::from_secs(2));
+    assert_eq!(record["_agent"], "holder");
+    let second = h.start("short-hold", "device-second");
+    assert_eq!(h.position(&second, "device-second")["_position"], 1);
+
+    // The first never confirms: after 0.5 s the agent is released and goes to the second.
+    let started = Instant::now();
+    let state = h.wait_for(
+        "the agent held for the second customer",
+        Duration::from_secs(2),
+        || h.agent_state("holder"),
+        |s| s["request"] == second.as_str(),
+    );
+    assert_eq!(state["state"], "reserved");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let record = h.record(&second, "device-second");
+    assert_eq!(record["_callback_state"], "ROUTING");
+    assert_eq!(record["_agent"], "holder");
+    assert_eq!(h.record(&first, "device-first")["_agent"], Value::Null);
+}
+
+#[test]
+fn multi_target_switches_to_the_second_target_after_its_timeout() {
+    let h = Harness::parse(
+        r#"
+        [services.multi]
+        scenario = "chat-delayed"
+        _target = '[{"target": "First@StatServer.GA", "timeout": 1}, {"target": "Second@StatServer.GA", "clear": true}]'
+        [[routing.agents]]
+        id = "first1"
+        groups = ["First"]
+        [[routing.agents]]
+        id = "second1"
+        groups = ["Second"]
+        "#,
+    );
+    // first1 is logged in but not ready; second1 is ready from the start.
+    let (status, view) = h.post("agents/first1/login", None);
+    assert_eq!(status, 200, "{view}");
+    h.agent_ready("second1");
+    let started = Instant::now();
+    let id = h.start("multi", DEVICE);
+
+    // While the first target is current, the ready agent of the second is not taken.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(h.record(&id, DEVICE)["_callback_state"], "QUEUED");
+    assert_eq!(h.agent_state("second1"), json!({"state": "ready"}));
+
+    let record = h.wait_reserved(&id, DEVICE, Duration::from_secs(2));
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    assert_eq!(record["_agent"], "second1");
+    assert_eq!(
+        h.agent_state("second1"),
+        json!({"state": "reserved", "request": id})
+    );
+    assert_eq!(h.agent_state("first1")["state"], "not_ready");
+}
+
+#[test]
+fn a_skill_expression_target_takes_only_matching_agents() {
+    let h = Harness::parse(
+        r#"
+        [services.english]
+        scenario = "chat-delayed"
+        _target = "?:English>=7@StatServer.GA"
+        [[routing.agents]]
+        id = "novice"
+        skills = { English = 5 }
+        [[routing.agents]]
+        id = "fluent"
+        skills = { English = 8 }
+        "#,
+    );
+    let id = h.start("english", DEVICE);
+    h.agent_ready("novice");
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(h.record(&id, DEVICE)["_callback_state"], "QUEUED");
+    assert_eq!(h.agent_state("novice"), json!({"state": "ready"}));
+
+    h.agent_ready("fluent");
+    let record = h.wait_reserved(&id, DEVICE, Duration::from_secs(2));
+    assert_eq!(record["_agent"], "fluent");
+    assert_eq!(
+        h.agent_state("fluent"),
+        json!({"state": "reserved", "request": id})
+    );
+    assert_eq!(h.agent_state("novice"), json!({"state": "ready"}));
+}
