@@ -1,0 +1,574 @@
+//! Load benchmark of the GMS chat callback application over real HTTP on loopback (not
+//! criterion: it measures complete flows per second under concurrency).
+//!
+//! `cargo bench --bench gms_flows` runs `SCXML_FLOW_CONCURRENCY` (default 32) flows at once for
+//! `SCXML_FLOW_SECONDS` (default 5) seconds. Each concurrent flow is a device (its own
+//! `gms_user`) with its own agent, on its own keep-alive connection, repeating the chat-delay
+//! scenario end to end:
+//!
+//! 1. `POST service/callback/chat-delay` (the service targets the flow's agent, `agent_id`
+//!    fills `$agent_id$` in `_target`), with the agent not ready: the callback is queued;
+//! 2. `POST agents/{agent}/ready`: the agent is reserved for the callback, and the flow pushes
+//!    "agent available"; the device has no push provider, so the notification is kept;
+//! 3. `POST service/{id}/retrieve-notifications`, polled (1 ms apart) until the notification is
+//!    there;
+//! 4. `POST service/{id}/connect` (the start-chat dialog), then `check-queue-position`
+//!    (position 0);
+//! 5. `POST service/{id}/ixn/chat`: the chat interaction (a second session, of
+//!    `inbound_chat.scxml`, hands it to the callback, which routes it to the agent);
+//! 6. `GET agents/{agent}/interactions`, polled until the chat is offered, then `accept`;
+//! 7. one message each way: `POST agents/{agent}/interactions/{ixn}/messages` and
+//!    `POST service/{id}/ixn/chat/send`;
+//! 8. `POST agents/{agent}/interactions/{ixn}/end`, then `POST agents/{agent}/not-ready` so
+//!    that the next callback waits for the agent again.
+//!
+//! It prints complete flows per second and, for each request kind, the count, p50 and p99
+//! latency. Every answer's status (and the fields the next step needs) is checked; the first
+//! failing step is printed and the bench exits with 1. At the end the last callback of every
+//! device is checked to have reached `COMPLETED` (`AGENT_CONNECTED`).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::Method;
+use hyper_util::rt::TokioIo;
+use scxml_runtime::gms::{GmsApp, GmsConfig};
+use scxml_runtime::runtime::engine::EngineConfig;
+use scxml_runtime::server::{self, ServerConfig, StartOptions};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The request kinds, in the order of a flow (and of the report).
+const START: &str = "start (callback/chat-delay)";
+const READY: &str = "agent ready";
+const RETRIEVE: &str = "retrieve-notifications (polled)";
+const CONNECT: &str = "connect";
+const POSITION: &str = "check-queue-position";
+const IXN_CHAT: &str = "ixn/chat";
+const OFFERED: &str = "agent interactions (polled)";
+const ACCEPT: &str = "agent accept";
+const AGENT_MESSAGE: &str = "agent message";
+const CUSTOMER_MESSAGE: &str = "ixn/chat/send (customer message)";
+const END: &str = "agent end";
+const NOT_READY: &str = "agent not-ready";
+const KINDS: [&str; 12] = [
+    START,
+    READY,
+    RETRIEVE,
+    CONNECT,
+    POSITION,
+    IXN_CHAT,
+    OFFERED,
+    ACCEPT,
+    AGENT_MESSAGE,
+    CUSTOMER_MESSAGE,
+    END,
+    NOT_READY,
+];
+
+/// How long a polled step may take before the flow is declared failed, and the pause between
+/// polls.
+const POLL_LIMIT: Duration = Duration::from_secs(5);
+const POLL_PAUSE: Duration = Duration::from_millis(1);
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The application's configuration: one chat-delay service whose target is the agent named
+/// by the request (`agent_id`), and `agents` agents.
+fn config(agents: usize) -> GmsConfig {
+    let mut text = String::from(
+        r#"
+        exchange_timeout_ms = 10000
+        [services.chat-delay]
+        scenario = "chat-delayed"
+        _target = "$agent_id$@StatServer.A"
+        _urs_virtual_queue = "chat_vq"
+        "#,
+    );
+    for i in 0..agents {
+        text.push_str(&format!(
+            "[[routing.agents]]\nid = \"agent{i}\"\nname = \"Agent {i}\"\ngroups = [\"Chat\"]\n"
+        ));
+    }
+    GmsConfig::parse(&text).expect("the bench's GMS configuration")
+}
+
+/// One keep-alive connection, as one device and its agent's desktop; records the latency of
+/// every request by kind.
+struct Client {
+    sender: SendRequest<Full<Bytes>>,
+    user: String,
+    latencies: HashMap<&'static str, Vec<Duration>>,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr, user: String) -> Result<Client, String> {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        stream.set_nodelay(true).ok();
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
+        tokio::spawn(conn);
+        Ok(Client {
+            sender,
+            user,
+            latencies: HashMap::new(),
+        })
+    }
+
+    /// Sends one request (as the device when `as_device`) and checks its status; returns
+    /// the answer's JSON (or its text as a JSON string).
+    async fn expect(
+        &mut self,
+        kind: &'static str,
+        method: Method,
+        path: &str,
+        as_device: bool,
+        body: Option<(&str, String)>,
+        status: u16,
+    ) -> Result<Value, String> {
+        let mut request = hyper::Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("host", "bench");
+        if as_device {
+            request = request.header("gms_user", &self.user);
+        }
+        let body = match body {
+            Some((content_type, text)) => {
+                request = request.header("content-type", content_type);
+                text
+            }
+            None => String::new(),
+        };
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| format!("{kind}: building {method} {path}: {e}"))?;
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| format!("{kind}: connection: {e}"))?;
+        let started = Instant::now();
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("{kind}: {method} {path}: {e}"))?;
+        let got = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("{kind}: {method} {path}: reading the body: {e}"))?
+            .to_bytes();
+        self.latencies
+            .entry(kind)
+            .or_default()
+            .push(started.elapsed());
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        if got != status {
+            return Err(format!(
+                "{kind}: {method} {path}: status {got}, expected {status}: {value}"
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// Checks one field of an answer.
+fn check(kind: &str, value: &Value, field: &str, want: Value) -> Result<(), String> {
+    if value[field] == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "{kind}: {field} is {}, expected {want}: {value}",
+            value[field]
+        ))
+    }
+}
+
+/// One complete chat-delay flow for `agent` (logged in, not ready); returns the service id.
+async fn flow(c: &mut Client, agent: &str, n: usize) -> Result<String, String> {
+    let form = format!("_customer_number=555{n:07}&agent_id={agent}&usr_reason=bench");
+    let path = "/genesys/1/service/callback/chat-delay";
+    let created = c
+        .expect(START, Method::POST, path, true, Some((FORM, form)), 200)
+        .await?;
+    check(
+        START,
+        &created,
+        "_text",
+        json!("We will notify you when agent is available"),
+    )?;
+    let id = created["_id"]
+        .as_str()
+        .ok_or_else(|| format!("{START}: no _id: {created}"))?
+        .to_string();
+    let service = format!("/genesys/1/service/{id}");
+    let desktop = format!("/genesys/1/agents/{agent}");
+
+    c.expect(
+        READY,
+        Method::POST,
+        &format!("{desktop}/ready"),
+        false,
+        None,
+        200,
+    )
+    .await?;
+
+    // The agent-available notification, kept because the device has no push provider.
+    let deadline = Instant::now() + POLL_LIMIT;
+    let path = format!("{service}/retrieve-notifications");
+    loop {
+        let kept = c
+            .expect(RETRIEVE, Method::POST, &path, true, None, 200)
+            .await?;
+        let available = kept.as_array().is_some_and(|list| {
+            list.iter().any(|m| {
+                m["_id"] == id.as_str()
+                    && m["_action"] == "get-dialog-user-confirmation-provide_code-false"
+            })
+        });
+        if available {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{RETRIEVE}: no agent-available notification within {POLL_LIMIT:?}: {kept}"
+            ));
+        }
+        tokio::time::sleep(POLL_PAUSE).await;
+    }
+
+    let dialog = c
+        .expect(
+            CONNECT,
+            Method::POST,
+            &format!("{service}/connect"),
+            true,
+            None,
+            200,
+        )
+        .await?;
+    check(CONNECT, &dialog, "_action", json!("StartChat"))?;
+    check(CONNECT, &dialog, "_id", json!(id))?;
+
+    let position = c
+        .expect(
+            POSITION,
+            Method::POST,
+            &format!("{service}/check-queue-position"),
+            true,
+            None,
+            200,
+        )
+        .await?;
+    check(POSITION, &position, "_position", json!(0))?;
+
+    let chat = c
+        .expect(
+            IXN_CHAT,
+            Method::POST,
+            &format!("{service}/ixn/chat"),
+            true,
+            Some((
+                FORM,
+                "firstName=John&lastName=Hill&subject=bench&email=j.h%40example.com".into(),
+            )),
+            200,
+        )
+        .await?;
+    check(IXN_CHAT, &chat, "_comet_channel", json!("/_genesys"))?;
+
+    // The chat routed to the reserved agent.
+    let deadline = Instant::now() + POLL_LIMIT;
+    let path = format!("{desktop}/interactions");
+    let ixn = loop {
+        let offers = c
+            .expect(OFFERED, Method::GET, &path, false, None, 200)
+            .await?;
+        let offer = offers
+            .as_array()
+            .and_then(|list| list.iter().find(|o| o["service_id"] == id.as_str()));
+        if let Some(ixn) = offer.and_then(|o| o["interaction"].as_str()) {
+            break ixn.to_string();
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{OFFERED}: the chat was not offered to {agent} within {POLL_LIMIT:?}: {offers}"
+            ));
+        }
+        tokio::time::sleep(POLL_PAUSE).await;
+    };
+    let interaction = format!("{desktop}/interactions/{ixn}");
+
+    c.expect(
+        ACCEPT,
+        Method::POST,
+        &format!("{interaction}/accept"),
+        false,
+        None,
+        200,
+    )
+    .await?;
+    let text = json!({"text": "Hello, this is your agent"}).to_string();
+    c.expect(
+        AGENT_MESSAGE,
+        Method::POST,
+        &format!("{interaction}/messages"),
+        false,
+        Some(("application/json", text)),
+        200,
+    )
+    .await?;
+    let transcript = c
+        .expect(
+            CUSTOMER_MESSAGE,
+            Method::POST,
+            &format!("{service}/ixn/chat/send"),
+            true,
+            Some((FORM, "message=Hi%20there".into())),
+            200,
+        )
+        .await?;
+    let texts: Vec<&str> = transcript["messages"]
+        .as_array()
+        .map(|list| list.iter().filter_map(|m| m["text"].as_str()).collect())
+        .unwrap_or_default();
+    if !(texts.contains(&"Hello, this is your agent") && texts.contains(&"Hi there")) {
+        return Err(format!(
+            "{CUSTOMER_MESSAGE}: the transcript lacks a message: {transcript}"
+        ));
+    }
+
+    let ended = c
+        .expect(
+            END,
+            Method::POST,
+            &format!("{interaction}/end"),
+            false,
+            None,
+            200,
+        )
+        .await?;
+    check(END, &ended, "ended", json!(true))?;
+    c.expect(
+        NOT_READY,
+        Method::POST,
+        &format!("{desktop}/not-ready"),
+        false,
+        None,
+        200,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// What one concurrent flow did.
+struct Done {
+    flows: usize,
+    last: Option<String>,
+    /// The device's connection (with the latencies it recorded).
+    client: Client,
+}
+
+/// Repeats flows for device `w` and agent `agent{w}` until the deadline (or another failed).
+async fn worker(
+    addr: SocketAddr,
+    w: usize,
+    deadline: Instant,
+    failed: Arc<AtomicBool>,
+) -> Result<Done, String> {
+    let mut client = Client::connect(addr, format!("bench-device-{w:04}")).await?;
+    let agent = format!("agent{w}");
+    let mut done = 0;
+    let mut last = None;
+    while Instant::now() < deadline && !failed.load(Ordering::Relaxed) {
+        match flow(&mut client, &agent, w * 1_000_000 + done).await {
+            Ok(id) => last = Some(id),
+            Err(e) => {
+                failed.store(true, Ordering::Relaxed);
+                return Err(format!("flow {done} of device {w} ({agent}): {e}"));
+            }
+        }
+        done += 1;
+    }
+    Ok(Done {
+        flows: done,
+        last,
+        client,
+    })
+}
+
+/// CPU time of this process (server and clients together), from `/proc/self/stat`.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces) start at `state`; utime and
+    // stime are in clock ticks (USER_HZ, 100 on Linux).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return 0.0;
+    }
+    sorted[((n as f64 * q) as usize).min(n - 1)].as_secs_f64() * 1e3
+}
+
+async fn run(addr: SocketAddr, concurrency: usize, seconds: f64) -> Result<(), String> {
+    // Every agent logs in (not ready) before the clock starts.
+    let mut setup = Client::connect(addr, "bench-setup".into()).await?;
+    for w in 0..concurrency {
+        let path = format!("/genesys/1/agents/agent{w}/login");
+        let view = setup
+            .expect("login", Method::POST, &path, false, None, 200)
+            .await?;
+        check("login", &view["state"], "state", json!("not_ready"))?;
+    }
+
+    let failed = Arc::new(AtomicBool::new(false));
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|w| tokio::spawn(worker(addr, w, deadline, failed.clone())))
+        .collect();
+    let mut flows = 0;
+    let mut clients = Vec::new();
+    let mut latencies: HashMap<&'static str, Vec<Duration>> = HashMap::new();
+    let mut errors = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(Ok(mut done)) => {
+                flows += done.flows;
+                for (kind, mut l) in done.client.latencies.drain() {
+                    latencies.entry(kind).or_default().append(&mut l);
+                }
+                clients.push((done.client, done.last));
+            }
+            Ok(Err(e)) => errors.push(e),
+            Err(e) => errors.push(format!("a flow task panicked: {e}")),
+        }
+    }
+    let elapsed = started.elapsed();
+    let cpu = cpu_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    if let Some(first) = errors.first() {
+        return Err(format!("{first} ({} flow(s) failed in all)", errors.len()));
+    }
+
+    let requests: usize = latencies.values().map(Vec::len).sum();
+    println!(
+        "gms chat-delay flows over HTTP: {concurrency} concurrent (one device, agent and connection each), {:.1} s",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "complete flows: {flows} = {:.1} flows/s; {:.1} requests per flow ({:.0} requests/s); 2 sessions per flow",
+        flows as f64 / elapsed.as_secs_f64(),
+        requests as f64 / flows.max(1) as f64,
+        requests as f64 / elapsed.as_secs_f64()
+    );
+    if let Some(cpu) = cpu {
+        println!(
+            "CPU (server and clients, one process): {:.2} cores busy, {:.2} ms per flow",
+            cpu.as_secs_f64() / elapsed.as_secs_f64(),
+            cpu.as_secs_f64() * 1e3 / flows.max(1) as f64
+        );
+    }
+    println!(
+        "{:<34} {:>8} {:>9} {:>9} {:>9}",
+        "request", "count", "per flow", "p50 ms", "p99 ms"
+    );
+    for kind in KINDS {
+        let mut l = latencies.remove(kind).unwrap_or_default();
+        l.sort();
+        println!(
+            "{kind:<34} {:>8} {:>9.2} {:>9.2} {:>9.2}",
+            l.len(),
+            l.len() as f64 / flows.max(1) as f64,
+            percentile(&l, 0.50),
+            percentile(&l, 0.99)
+        );
+    }
+
+    // The agent's end reaches the flow as an event (`chat.ended`): every device's last
+    // callback completes.
+    for (mut client, last) in clients {
+        let Some(id) = last else { continue };
+        let path = format!("/genesys/1/service/{id}");
+        let deadline = Instant::now() + POLL_LIMIT;
+        loop {
+            let record = client
+                .expect("record", Method::GET, &path, true, None, 200)
+                .await?;
+            if record["_callback_state"] == "COMPLETED" {
+                check(
+                    "record",
+                    &record,
+                    "_callback_reason",
+                    json!("AGENT_CONNECTED"),
+                )?;
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the callback {id} did not complete: {record}"));
+            }
+            tokio::time::sleep(POLL_PAUSE).await;
+        }
+    }
+    println!("every device's last callback is COMPLETED (AGENT_CONNECTED)");
+    Ok(())
+}
+
+fn main() {
+    let concurrency: usize = env_or("SCXML_FLOW_CONCURRENCY", 32);
+    let seconds: f64 = env_or("SCXML_FLOW_SECONDS", 5.0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = runtime.block_on(async {
+        let gms = GmsApp::new(config(concurrency)).map_err(|e| format!("gms: {e}"))?;
+        let options = StartOptions {
+            listen: ([127, 0, 0, 1], 0).into(),
+            test_protocol: None,
+            public_url: None,
+            engine: EngineConfig {
+                shards: 2,
+                ..EngineConfig::default()
+            },
+            server: ServerConfig::default(),
+            allow_documents: Vec::new(),
+        };
+        let running = server::start_with_gms(options, Some(gms))
+            .await
+            .map_err(|e| format!("server: {e}"))?;
+        let outcome = run(running.api_addr, concurrency, seconds).await;
+        running.stop().await;
+        outcome
+    });
+    if let Err(e) = outcome {
+        eprintln!("gms_flows failed: {e}");
+        std::process::exit(1);
+    }
+}
