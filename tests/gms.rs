@@ -2,9 +2,11 @@
 //! chat-immediate scenarios as a device, an agent desktop and CometD see them, and the error
 //! answers (wrong device, unknown service, requests invalid in the current state).
 
-use scxml_runtime::gms::{GmsApp, GmsConfig};
+mod common;
+
+use scxml_runtime::gms::GmsConfig;
 use scxml_runtime::runtime::engine::{EngineConfig, HibernationPolicy};
-use scxml_runtime::server::{self, RunningServer, ServerConfig, StartOptions};
+use scxml_runtime::server::RunningServer;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -29,29 +31,10 @@ impl Harness {
     }
 
     /// A server with `config` (quick timeouts for tests) on an engine set up by `engine`.
-    fn with(mut config: GmsConfig, engine: EngineConfig) -> Harness {
-        config.exchange_timeout_ms = config.exchange_timeout_ms.min(3000);
-        config.tick_ms = 20;
-        config.comet.timeout_ms = 300;
-        let gms = GmsApp::new(config).unwrap();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let options = StartOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            test_protocol: None,
-            public_url: None,
-            engine,
-            server: ServerConfig::default(),
-            allow_documents: Vec::new(),
-        };
-        let server = rt
-            .block_on(server::start_with_gms(options, Some(gms)))
-            .unwrap();
+    fn with(config: GmsConfig, engine: EngineConfig) -> Harness {
+        let (rt, server) = common::start_gms_server(config, engine);
         let base = format!("http://{}", server.api_addr);
-        let http: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
+        let http = common::http_agent();
         Harness {
             rt,
             server: Some(server),

@@ -2,9 +2,11 @@
 //! paths of `tests/gms.rs`: edited flows loaded from a directory, queue positions with several
 //! customers, a customer who never confirms, multi-target switching and skill targets.
 
-use scxml_runtime::gms::{GmsApp, GmsConfig};
+mod common;
+
+use scxml_runtime::gms::GmsConfig;
 use scxml_runtime::runtime::engine::EngineConfig;
-use scxml_runtime::server::{self, RunningServer, ServerConfig, StartOptions};
+use scxml_runtime::server::RunningServer;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -20,32 +22,14 @@ struct Harness {
 
 impl Harness {
     /// A server running the callback application with `config` (quick timeouts for tests).
-    fn with(mut config: GmsConfig) -> Harness {
-        config.exchange_timeout_ms = config.exchange_timeout_ms.min(3000);
-        config.tick_ms = 20;
-        config.comet.timeout_ms = 300;
-        let gms = GmsApp::new(config).unwrap();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let options = StartOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            test_protocol: None,
-            public_url: None,
-            engine: EngineConfig {
-                shards: 2,
-                ..EngineConfig::default()
-            },
-            server: ServerConfig::default(),
-            allow_documents: Vec::new(),
+    fn with(config: GmsConfig) -> Harness {
+        let engine = EngineConfig {
+            shards: 2,
+            ..EngineConfig::default()
         };
-        let server = rt
-            .block_on(server::start_with_gms(options, Some(gms)))
-            .unwrap();
+        let (rt, server) = common::start_gms_server(config, engine);
         let base = format!("http://{}", server.api_addr);
-        let http: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
+        let http = common::http_agent();
         Harness {
             rt,
             server: Some(server),

@@ -1,6 +1,8 @@
 //! The interpreter server over real HTTP on loopback: the sessions API, the SSE trace, Basic
 //! HTTP in both directions, the test-runner protocol, and the error answers for bad input.
 
+mod common;
+
 use scxml_runtime::runtime::engine::EngineConfig;
 use scxml_runtime::server::{self, RunningServer, ServerConfig, StartOptions};
 use serde_json::{json, Value};
@@ -54,11 +56,7 @@ impl Harness {
         };
         let server = rt.block_on(server::start(options)).unwrap();
         let base = format!("http://{}", server.api_addr);
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
+        let agent = common::http_agent();
         Harness {
             rt,
             server: Some(server),

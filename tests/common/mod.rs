@@ -1,0 +1,42 @@
+//! What the HTTP integration tests share: the client they talk through, and a server running
+//! the callback application with timeouts short enough for tests.
+#![allow(dead_code)] // each test crate uses a part of it
+
+use scxml_runtime::gms::{GmsApp, GmsConfig};
+use scxml_runtime::runtime::engine::EngineConfig;
+use scxml_runtime::server::{self, RunningServer, ServerConfig, StartOptions};
+use std::time::Duration;
+
+/// An HTTP client that returns 4xx/5xx answers instead of failing on them.
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// Starts a server on loopback with the callback application configured by `config`
+/// (exchange, routing and comet timeouts shortened for tests) on an engine set up by `engine`.
+pub fn start_gms_server(
+    mut config: GmsConfig,
+    engine: EngineConfig,
+) -> (tokio::runtime::Runtime, RunningServer) {
+    config.exchange_timeout_ms = config.exchange_timeout_ms.min(3000);
+    config.tick_ms = 20;
+    config.comet.timeout_ms = 300;
+    let gms = GmsApp::new(config).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let options = StartOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        test_protocol: None,
+        public_url: None,
+        engine,
+        server: ServerConfig::default(),
+        allow_documents: Vec::new(),
+    };
+    let server = rt
+        .block_on(server::start_with_gms(options, Some(gms)))
+        .unwrap();
+    (rt, server)
+}
