@@ -51,21 +51,12 @@ impl Harness {
         user: Option<&str>,
         body: Option<(&str, String)>,
     ) -> (u16, Value) {
-        let url = format!("{}{path}", self.base);
-        let mut response = match (method, body) {
-            ("GET", _) => with_user(self.http.get(&url), user).call(),
-            ("DELETE", _) => with_user(self.http.delete(&url), user).call(),
-            (_, Some((content_type, text))) => with_user(self.http.post(&url), user)
-                .header("content-type", content_type)
-                .send(text),
-            (_, None) => with_user(self.http.post(&url), user).send_empty(),
-        }
-        .unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        common::request(
+            &self.http,
+            method,
+            &format!("{}{path}", self.base),
+            user,
+            body,
         )
     }
 
@@ -149,13 +140,6 @@ impl Harness {
             v.as_array().is_some_and(|a| !a.is_empty())
         });
         offers[0].clone()
-    }
-}
-
-fn with_user<B>(request: ureq::RequestBuilder<B>, user: Option<&str>) -> ureq::RequestBuilder<B> {
-    match user {
-        Some(user) => request.header("gms_user", user),
-        None => request,
     }
 }
 

@@ -51,21 +51,8 @@ impl Harness {
         form: Option<&str>,
     ) -> (u16, Value) {
         let url = format!("{}/genesys/1/{path}", self.base);
-        let mut response = match (method, form) {
-            ("GET", _) => with_user(self.http.get(&url), user).call(),
-            ("DELETE", _) => with_user(self.http.delete(&url), user).call(),
-            (_, Some(form)) => with_user(self.http.post(&url), user)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .send(form),
-            (_, None) => with_user(self.http.post(&url), user).send_empty(),
-        }
-        .unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let body = form.map(|f| ("application/x-www-form-urlencoded", f.to_string()));
+        common::request(&self.http, method, &url, user, body)
     }
 
     fn post(&self, path: &str, user: Option<&str>) -> (u16, Value) {
@@ -142,13 +129,6 @@ impl Harness {
             || self.record(id, device),
             |r| r["_callback_state"] == "ROUTING",
         )
-    }
-}
-
-fn with_user<B>(request: ureq::RequestBuilder<B>, user: Option<&str>) -> ureq::RequestBuilder<B> {
-    match user {
-        Some(user) => request.header("gms_user", user),
-        None => request,
     }
 }
 

@@ -40,3 +40,37 @@ pub fn start_gms_server(
         .unwrap();
     (rt, server)
 }
+
+/// One request as a device (`user` is its `gms_user` header) or an agent desktop (`None`):
+/// GET, DELETE, or POST with an optional body (content type, text). Answers the status and
+/// the body as JSON (or as a JSON string when it is not JSON).
+pub fn request(
+    http: &ureq::Agent,
+    method: &str,
+    url: &str,
+    user: Option<&str>,
+    body: Option<(&str, String)>,
+) -> (u16, serde_json::Value) {
+    let mut response = match (method, body) {
+        ("GET", _) => with_user(http.get(url), user).call(),
+        ("DELETE", _) => with_user(http.delete(url), user).call(),
+        (_, Some((content_type, text))) => with_user(http.post(url), user)
+            .header("content-type", content_type)
+            .send(text),
+        (_, None) => with_user(http.post(url), user).send_empty(),
+    }
+    .unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+fn with_user<B>(request: ureq::RequestBuilder<B>, user: Option<&str>) -> ureq::RequestBuilder<B> {
+    match user {
+        Some(user) => request.header("gms_user", user),
+        None => request,
+    }
+}
