@@ -689,3 +689,104 @@ fn a_completed_service_survives_a_restart() {
     drop(h);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn waiting_callbacks_survive_a_restart_and_complete() {
+    let dir = std::env::temp_dir().join(format!("gms-restart-waiting-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    // Sessions hibernate as soon as they are idle, so the waiting callbacks are also woken
+    // from the store while their routing requests are live.
+    let engine = |dir: &std::path::Path| EngineConfig {
+        shards: 2,
+        store: std::sync::Arc::new(scxml_runtime::store::RedbStore::open(dir).unwrap()),
+        hibernation: HibernationPolicy {
+            idle_after: Some(Duration::ZERO),
+            ..HibernationPolicy::default()
+        },
+        ..EngineConfig::default()
+    };
+    let position = |h: &Harness, id: &str| {
+        let (status, p) = h.post(&format!("service/{id}/check-queue-position"), Some(DEVICE));
+        assert_eq!(status, 200, "{p}");
+        (p["_position"].as_u64().unwrap(), p["_total_waiting"].as_u64().unwrap())
+    };
+    let (first, second) = {
+        let h = Harness::with(GmsConfig::default_config(), engine(&dir));
+        let create = |name: &str| {
+            let form = format!("_customer_number=555&usr_name={name}");
+            let (status, created) = h.post_form("service/callback/chat-delay", Some(DEVICE), &form);
+            assert_eq!(status, 200, "{created}");
+            created["_id"].as_str().unwrap().to_string()
+        };
+        let first = create("first");
+        let second = create("second");
+        assert_eq!(position(&h, &first), (1, 2));
+        assert_eq!(position(&h, &second), (2, 2));
+        // The first is offered an agent, and the server stops before the customer confirms.
+        h.agent_ready("agent1");
+        h.wait_get(&format!("service/{first}"), Some(DEVICE), |r| {
+            r["_callback_state"] == "ROUTING"
+        });
+        // A waiting callback hibernates with its routing request live, and wakes for the
+        // next request.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let (_, list) = h.call("GET", "/sessions?status=hibernated", None, None);
+            if list.to_string().contains(&second) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never hibernated: {list}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(position(&h, &second), (1, 1));
+        let (_, view) = h.call("GET", &format!("/sessions/{first}"), None, None);
+        assert_eq!(view["not_persisted"], Value::Null, "{view}");
+        (first, second)
+    };
+
+    // Agents start logged out: the reservation is gone and the first callback waits again,
+    // ahead of the second, as before.
+    let h = Harness::with(GmsConfig::default_config(), engine(&dir));
+    let record = h.wait_get(&format!("service/{first}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "QUEUED"
+    });
+    assert_eq!(record["_agent"], Value::Null);
+    assert_eq!(record["usr_name"], "first");
+    assert_eq!(position(&h, &first), (1, 2));
+    assert_eq!(position(&h, &second), (2, 2));
+    let (status, refused) = h.post(&format!("service/{first}/connect"), Some(DEVICE));
+    assert_error(status, &refused, 409);
+
+    // The flow completes on the new server.
+    h.agent_ready("agent1");
+    h.wait_get(&format!("service/{first}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "ROUTING"
+    });
+    let (status, dialog) = h.post(&format!("service/{first}/connect"), Some(DEVICE));
+    assert_eq!(status, 200, "{dialog}");
+    assert_eq!(dialog["_action"], "StartChat");
+    let (status, chat) = h.post_form(
+        &format!("service/{first}/ixn/chat"),
+        Some(DEVICE),
+        "firstName=John&lastName=Hill&subject=after%20restart",
+    );
+    assert_eq!(status, 200, "{chat}");
+    let offer = h.offered("agent1");
+    assert_eq!(offer["service_id"], first.as_str());
+    let ixn = offer["interaction"].as_str().unwrap().to_string();
+    let (status, _) = h.post(&format!("agents/agent1/interactions/{ixn}/accept"), None);
+    assert_eq!(status, 200);
+    let (status, _) = h.post(&format!("agents/agent1/interactions/{ixn}/end"), None);
+    assert_eq!(status, 200);
+    let record = h.wait_get(&format!("service/{first}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "COMPLETED"
+    });
+    assert_eq!(record["_callback_reason"], "AGENT_CONNECTED");
+
+    // The second is next for the same agent, now free again.
+    h.wait_get(&format!("service/{second}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "ROUTING" && r["_agent"] == "agent1"
+    });
+    drop(h);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -5,6 +5,7 @@
 //! so adapters are written once.
 
 use crate::interpreter::{Event, InvokeRequest, SendError, SendRequest};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -30,6 +31,19 @@ pub trait CustomInvokeType: Send + Sync {
         request: InvokeRequest,
         to_parent: Arc<dyn EventSink>,
     ) -> Result<Box<dyn InvokedService>, String>;
+
+    /// Brings back, in a new process, a service that [`InvokedService::persist`] described:
+    /// `state` is what it returned. The host calls this when it reloads the invoking session
+    /// from its store (after a restart). Types that never persist keep the default.
+    fn resume(
+        &self,
+        invokeid: &str,
+        state: Value,
+        to_parent: Arc<dyn EventSink>,
+    ) -> Result<Box<dyn InvokedService>, String> {
+        let _ = (invokeid, state, to_parent);
+        Err("this invoke type cannot be resumed".into())
+    }
 }
 
 /// A running invoked service.
@@ -38,6 +52,14 @@ pub trait InvokedService: Send {
     fn deliver(&mut self, event: Event);
     /// The invoking state was exited.
     fn cancel(&mut self);
+
+    /// What [`CustomInvokeType::resume`] needs to bring the service back after a restart, as
+    /// plain JSON, or `None` when it cannot be persisted. The host asks each time it stores
+    /// the invoking session; while any of its services answers `None`, the session is neither
+    /// stored nor hibernated (it says why instead).
+    fn persist(&self) -> Option<Value> {
+        None
+    }
 }
 
 /// The custom types a host knows, by type URI.

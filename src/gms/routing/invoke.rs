@@ -17,7 +17,7 @@
 //! - `routing.queued` {virtual_queue, target_index, position, total_waiting}: always first.
 //! - `routing.reserved` {agent, agent_name}: an agent is held for the request.
 //! - `routing.target_switched` {index, target}: a multi-target timeout moved on.
-//! - `routing.reservation_expired` {agent, reason: `timeout`|`agent_unavailable`}: the
+//! - `routing.reservation_expired` {agent, reason: `timeout`|`agent_unavailable`|`restart`}: the
 //!   request waits again; a `routing.reserved` may follow at once.
 //! - `routing.timeout` {}: `_urs_queued_ttl` passed; then `done.invoke.<id>`.
 //! - `routing.position` {position, eta (seconds or "n/a"), total_waiting, threshold_passed,
@@ -39,14 +39,21 @@
 //! Leaving the invoking state cancels the invoke, which dequeues the request and frees any
 //! reserved agent: keep the `<invoke>` in a state that stays active from queuing until
 //! `routing.routed` (e.g. a parent of the queued, agent-ready and waiting-for-chat states).
+//!
+//! **Persistence**: a running invoke is stored with its session (its params and the router's
+//! [`Checkpoint`]: place in line, time waited, target item), so a waiting session hibernates
+//! and survives a restart. Resumed, the request is back in line where it was; a reservation
+//! it held is not (agents start logged out), which the session hears as
+//! `routing.reservation_expired` with reason `restart`.
 
 use super::directory::Media;
 use super::error::RoutingError;
 use super::multi::{number, seconds, TargetSpec};
 use super::router::{
-    Outcome, OutcomeListener, QueueStatus, RequestSpec, Router, DEFAULT_QUEUED_TTL,
+    Checkpoint, Outcome, OutcomeListener, QueueStatus, RequestSpec, Router, DEFAULT_QUEUED_TTL,
     DEFAULT_RESERVATION_TIMEOUT,
 };
+use serde::{Deserialize, Serialize};
 use super::threshold::ThresholdTable;
 use crate::interpreter::{Event, InvokeRequest};
 use crate::io::{CustomInvokeType, EventSink, InvokedService, Registry};
@@ -233,17 +240,11 @@ impl CustomInvokeType for RoutingInvokeType {
             router: self.router.clone(),
             request: id.clone(),
             invokeid: request.invokeid.clone(),
+            params: request.params.clone(),
             to_parent: to_parent.clone(),
             finished: false,
         };
-        let sink = to_parent.clone();
-        let invokeid = request.invokeid.clone();
-        let listener: OutcomeListener = Arc::new(move |outcome: &Outcome| {
-            sink.deliver(outcome_event(outcome));
-            if matches!(outcome, Outcome::TimedOut { .. }) {
-                sink.deliver(done(&invokeid));
-            }
-        });
+        let listener = outcome_listener(to_parent.clone(), &request.invokeid);
         let queued = request_spec(&request.params, &id)
             .and_then(|spec| self.router.enqueue(spec, Instant::now(), Some(listener)));
         if let Err(err) = queued {
@@ -254,6 +255,64 @@ impl CustomInvokeType for RoutingInvokeType {
         }
         Ok(Box::new(service))
     }
+
+    /// Puts the request back in line where it stood (see [`Router::resume`]). A reservation
+    /// held before the restart is gone: the session hears `routing.reservation_expired` with
+    /// reason `restart`, as for any lapsed reservation, and waits again.
+    fn resume(
+        &self,
+        invokeid: &str,
+        state: Value,
+        to_parent: Arc<dyn EventSink>,
+    ) -> Result<Box<dyn InvokedService>, String> {
+        let saved: SavedService =
+            serde_json::from_value(state).map_err(|e| format!("unreadable routing state: {e}"))?;
+        let params: Vec<(String, Value)> = saved.params.into_iter().collect();
+        let service = RoutingService {
+            router: self.router.clone(),
+            request: saved.request.clone(),
+            invokeid: invokeid.to_string(),
+            params,
+            to_parent: to_parent.clone(),
+            finished: saved.checkpoint.is_none(),
+        };
+        let Some(checkpoint) = saved.checkpoint else {
+            return Ok(Box::new(service));
+        };
+        let spec = request_spec(&service.params, &saved.request).map_err(|e| e.to_string())?;
+        let listener = outcome_listener(to_parent.clone(), invokeid);
+        self.router
+            .resume(spec, &checkpoint, Instant::now(), Some(listener))
+            .map_err(|e| e.to_string())?;
+        if let Some(agent) = checkpoint.reserved_agent {
+            to_parent.deliver(make_event(
+                "routing.reservation_expired",
+                json!({"request": saved.request, "agent": agent, "reason": "restart"}),
+            ));
+        }
+        Ok(Box::new(service))
+    }
+}
+
+/// Posts a request's outcomes to the invoking session; a queued ttl timeout also ends the
+/// invocation.
+fn outcome_listener(sink: Arc<dyn EventSink>, invokeid: &str) -> OutcomeListener {
+    let invokeid = invokeid.to_string();
+    Arc::new(move |outcome: &Outcome| {
+        sink.deliver(outcome_event(outcome));
+        if matches!(outcome, Outcome::TimedOut { .. }) {
+            sink.deliver(done(&invokeid));
+        }
+    })
+}
+
+/// A routing invoke as stored with its session: the request, the invoke's params (to rebuild
+/// the request spec) and where it stood; no checkpoint once it has finished.
+#[derive(Serialize, Deserialize)]
+struct SavedService {
+    request: String,
+    params: serde_json::Map<String, Value>,
+    checkpoint: Option<Checkpoint>,
 }
 
 /// One running routing invoke.
@@ -261,6 +320,8 @@ struct RoutingService {
     router: Arc<Router>,
     request: String,
     invokeid: String,
+    /// The invoke's params, kept to rebuild the request after a restart.
+    params: Vec<(String, Value)>,
     to_parent: Arc<dyn EventSink>,
     /// Routed, released or refused: nothing left to cancel.
     finished: bool,
@@ -334,6 +395,21 @@ impl InvokedService for RoutingService {
             }
             other => tracing::trace!(event = other, "routing invoke ignores event"),
         }
+    }
+
+    fn persist(&self) -> Option<Value> {
+        let checkpoint = if self.finished {
+            None
+        } else {
+            // Gone from the router (e.g. its queued ttl passed): nothing to resume.
+            self.router.checkpoint(&self.request, Instant::now())
+        };
+        let saved = SavedService {
+            request: self.request.clone(),
+            params: self.params.iter().cloned().collect(),
+            checkpoint,
+        };
+        serde_json::to_value(saved).ok()
     }
 
     fn cancel(&mut self) {

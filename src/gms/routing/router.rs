@@ -149,6 +149,38 @@ pub struct Offer {
     pub accepted: bool,
 }
 
+/// Where a request stood, to resume it elsewhere ([`Router::checkpoint`], [`Router::resume`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// Its place in line (priority aside).
+    pub arrival: u64,
+    /// Time since it was enqueued.
+    #[serde(with = "millis")]
+    pub waited: Duration,
+    /// The current item of its target list, and the time spent on it.
+    pub step: usize,
+    #[serde(with = "millis")]
+    pub in_step: Duration,
+    /// The agents it may go to then (the target items reached, after their `clear` rules).
+    pub eligible: Vec<String>,
+    /// The agent reserved for it then, if any.
+    pub reserved_agent: Option<String>,
+}
+
+/// Durations as whole milliseconds in checkpoints.
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
 /// A waiting or reserved request, for listings (e.g. the admin queue view).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestView {
@@ -362,24 +394,8 @@ impl Router {
             if spec.target.steps.is_empty() {
                 return Err(RoutingError::BadTargetList("no target".into()));
             }
-            let step_agents = spec
-                .target
-                .steps
-                .iter()
-                .map(|s| s.target.resolve(&st.dir))
-                .collect::<Result<Vec<_>, _>>()?;
-            let arrival = st.next_arrival;
-            st.next_arrival += 1;
-            let mut request = Request {
-                step_agents,
-                step: 0,
-                step_started: now,
-                eligible: BTreeSet::new(),
-                arrival,
-                enqueued_at: now,
-                reservation: None,
-                spec,
-            };
+            let arrival = next_arrival(st);
+            let mut request = new_request(st, spec, arrival, now)?;
             let first = first_usable_step(&request, 0, &st.dir);
             request.step = first;
             request.eligible = request.step_agents[first].clone();
@@ -431,6 +447,52 @@ impl Router {
                 if let Ok(a) = st.dir.agent_mut(&res.agent) {
                     set_state(a, AgentState::Ready, now);
                 }
+            }
+            dispatch(st, now, out);
+            Ok(())
+        })
+    }
+
+    /// Where a request stands in the queue, to bring it back with [`Router::resume`] in
+    /// another process. `None` for an unknown request.
+    pub fn checkpoint(&self, request: &str, now: Instant) -> Option<Checkpoint> {
+        let st = self.lock();
+        let r = st.requests.get(request)?;
+        Some(Checkpoint {
+            arrival: r.arrival,
+            waited: now.saturating_duration_since(r.enqueued_at),
+            step: r.step,
+            in_step: now.saturating_duration_since(r.step_started),
+            eligible: r.eligible.iter().cloned().collect(),
+            reserved_agent: r.reservation.as_ref().map(|res| res.agent.clone()),
+        })
+    }
+
+    /// Puts back a request saved by [`Router::checkpoint`] (after a restart): same place in
+    /// line (its arrival), same wait so far (for `_urs_queued_ttl`), same target item and time
+    /// on it. A reservation is not brought back (agents start logged out); the request waits
+    /// again. No `Queued` outcome: the session heard that before.
+    pub fn resume(
+        &self,
+        spec: RequestSpec,
+        checkpoint: &Checkpoint,
+        now: Instant,
+        listener: Option<OutcomeListener>,
+    ) -> Result<Vec<Outcome>, RoutingError> {
+        self.outcomes(|st, out| {
+            if st.requests.contains_key(&spec.id) {
+                return Err(RoutingError::DuplicateRequest(spec.id.clone()));
+            }
+            st.next_arrival = st.next_arrival.max(checkpoint.arrival + 1);
+            let mut request = new_request(st, spec, checkpoint.arrival, now)?;
+            request.enqueued_at = now.checked_sub(checkpoint.waited).unwrap_or(now);
+            request.step = checkpoint.step.min(request.last_step());
+            request.step_started = now.checked_sub(checkpoint.in_step).unwrap_or(now);
+            request.eligible = checkpoint.eligible.iter().cloned().collect();
+            let id = request.spec.id.clone();
+            st.requests.insert(id.clone(), request);
+            if let Some(listener) = listener {
+                st.listeners.insert(id, listener);
             }
             dispatch(st, now, out);
             Ok(())
@@ -653,6 +715,42 @@ impl Router {
             }
         })
     }
+}
+
+/// The next arrival number: wall-clock microseconds, made strictly increasing, so that line
+/// order survives a restart ([`Router::resume`] keeps a request's number).
+fn next_arrival(st: &mut State) -> u64 {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let arrival = st.next_arrival.max(wall);
+    st.next_arrival = arrival + 1;
+    arrival
+}
+
+/// A request waiting at its first target item, its target list resolved against the agents.
+fn new_request(
+    st: &State,
+    spec: RequestSpec,
+    arrival: u64,
+    now: Instant,
+) -> Result<Request, RoutingError> {
+    let step_agents = spec
+        .target
+        .steps
+        .iter()
+        .map(|s| s.target.resolve(&st.dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Request {
+        step_agents,
+        step: 0,
+        step_started: now,
+        eligible: BTreeSet::new(),
+        arrival,
+        enqueued_at: now,
+        reservation: None,
+        spec,
+    })
 }
 
 fn set_state(agent: &mut Agent, state: AgentState, now: Instant) {

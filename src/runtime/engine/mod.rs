@@ -332,10 +332,25 @@ impl Router {
 }
 
 /// Posts events to one session through the router (what custom types hold).
+///
+/// It holds the router weakly: custom types live in the registry the router owns, and a
+/// service may keep its sink in shared state (the routing adapter keeps one per waiting
+/// request), so a strong reference would be a cycle that keeps the engine, and its store,
+/// alive after shutdown. Events for a stopped engine are dropped.
 pub(crate) struct RouterSink {
-    pub router: Arc<Router>,
-    pub session: String,
-    pub invokeid: Option<String>,
+    router: std::sync::Weak<Router>,
+    session: String,
+    invokeid: Option<String>,
+}
+
+impl RouterSink {
+    pub(crate) fn new(router: &Arc<Router>, session: &str, invokeid: Option<&str>) -> RouterSink {
+        RouterSink {
+            router: Arc::downgrade(router),
+            session: session.to_string(),
+            invokeid: invokeid.map(str::to_string),
+        }
+    }
 }
 
 impl EventSink for RouterSink {
@@ -343,7 +358,10 @@ impl EventSink for RouterSink {
         if let Some(id) = &self.invokeid {
             event.invokeid = Some(id.clone());
         }
-        let _ = self.router.deliver(&self.session, event);
+        let Some(router) = self.router.upgrade() else {
+            return;
+        };
+        let _ = router.deliver(&self.session, event);
     }
 }
 

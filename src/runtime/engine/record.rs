@@ -24,8 +24,20 @@ pub struct SessionRecord {
     pub parent: Option<(String, String)>,
     /// Invoked SCXML child sessions: invoke id -> session id.
     pub children: Vec<(String, String)>,
+    /// Running services of custom invoke types, resumed through the type after a restart.
+    #[serde(default)]
+    pub services: Vec<ServiceRecord>,
     pub timers: Vec<TimerRecord>,
     pub events_processed: u64,
+}
+
+/// A running custom service as [`crate::io::InvokedService::persist`] described it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServiceRecord {
+    pub invokeid: String,
+    /// The invoke type it was started under.
+    pub kind: String,
+    pub state: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

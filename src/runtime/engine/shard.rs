@@ -19,7 +19,7 @@
 //! them (W3C test 201 checks exactly that).
 
 use super::basichttp_client;
-use super::record::{self, DocumentRecord, SessionRecord, TimerRecord};
+use super::record::{self, DocumentRecord, ServiceRecord, SessionRecord, TimerRecord};
 use super::timers::{Timer, Timers};
 use super::{
     Command, CreateOptions, EngineError, PendingSend, Router, RouterSink, SessionSummary,
@@ -29,7 +29,7 @@ use crate::interpreter::{
     is_scxml_invoke_type, is_scxml_processor, Event, Host, Interpreter, InvokeRequest,
     InvokeSource, SendError, SendRequest, SessionOptions, BASIC_HTTP_EVENT_PROCESSOR,
 };
-use crate::io::{InvokedService, ScxmlTarget};
+use crate::io::{CustomSendType, InvokedService, ScxmlTarget};
 use crate::model::{Document, StateId};
 use crate::store::{Table, Write};
 use serde::Serialize;
@@ -67,7 +67,12 @@ pub fn is_basichttp(kind: &str) -> bool {
 
 enum Child {
     Session(String),
-    Service(Box<dyn InvokedService>),
+    /// A custom invoke type's running service, with the type it was started under (to
+    /// resume it after a restart).
+    Service {
+        kind: String,
+        service: Box<dyn InvokedService>,
+    },
 }
 
 /// What a session is linked to.
@@ -90,6 +95,14 @@ enum Effect {
     },
     Cancel(String),
     HttpSend(SendRequest),
+    /// A `<send>` of a custom type. It goes out after the commit that follows the macrostep,
+    /// like every other answer: after the invocations the macrostep started (a flow that
+    /// answers a request and then queues sees the queueing done before its answer arrives),
+    /// and never before the session's new state is durable.
+    CustomSend {
+        processor: Arc<dyn CustomSendType>,
+        request: SendRequest,
+    },
     StartInvoke(InvokeRequest),
     CancelInvoke(String),
     Done(Option<Value>),
@@ -547,9 +560,30 @@ impl Shard {
                     let _ = done.send((session, result));
                 });
             }
+            Effect::CustomSend { processor, request } => {
+                let session = id.to_string();
+                self.defer(move |shard| shard.custom_send(session, processor, request));
+            }
             Effect::StartInvoke(request) => self.start_invoke(id, request),
             Effect::CancelInvoke(invokeid) => self.cancel_invoke(id, &invokeid),
             Effect::Done(donedata) => self.session_done(id, donedata),
+        }
+    }
+
+    /// Hands a custom send to its type. It has left the macrostep by now, so a refusal comes
+    /// back to the session as an external `error.communication` carrying the send id.
+    fn custom_send(
+        &mut self,
+        session: String,
+        processor: Arc<dyn CustomSendType>,
+        request: SendRequest,
+    ) {
+        let sendid = request.sendid.clone();
+        let reply = Arc::new(RouterSink::new(&self.router, &session, None));
+        if let Err(error) = processor.send(request, reply) {
+            let mut event = Event::platform(error.event_name(), Some(Value::String(error.to_string())));
+            event.sendid = Some(sendid);
+            let _ = self.router.deliver(&session, event);
         }
     }
 
@@ -639,18 +673,15 @@ impl Shard {
             );
             return;
         };
-        let sink = Arc::new(RouterSink {
-            router: self.router.clone(),
-            session: parent.to_string(),
-            invokeid: Some(invokeid.clone()),
-        });
+        let sink = Arc::new(RouterSink::new(&self.router, parent, Some(&invokeid)));
+        let kind = request.kind.clone();
         match service.start(request, sink) {
             Ok(service) => {
                 if let Some(slot) = self.sessions.get_mut(parent) {
                     slot.links.cancelled.remove(&invokeid);
                     slot.links
                         .children
-                        .insert(invokeid, Child::Service(service));
+                        .insert(invokeid, Child::Service { kind, service });
                 }
             }
             Err(message) => self.route(
@@ -672,7 +703,7 @@ impl Shard {
         slot.links.cancelled.insert(invokeid.to_string());
         match child {
             Child::Session(child) => self.cancel_session(&child),
-            Child::Service(mut service) => service.cancel(),
+            Child::Service { mut service, .. } => service.cancel(),
         }
     }
 
@@ -738,7 +769,7 @@ impl Shard {
         for (_, child) in slot.links.children {
             match child {
                 Child::Session(k) => self.cancel_session(&k),
-                Child::Service(mut s) => s.cancel(),
+                Child::Service { mut service, .. } => service.cancel(),
             }
         }
     }
@@ -829,14 +860,7 @@ impl Shard {
             let bytes = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
             return Ok(Some((bytes, None)));
         };
-        if slot
-            .links
-            .children
-            .values()
-            .any(|c| matches!(c, Child::Service(_)))
-        {
-            return Err("it has a running custom invocation, which cannot be persisted".into());
-        }
+        let services = persist_services(&slot.links)?;
         let snapshot = interpreter.snapshot().map_err(|e| e.to_string())?;
         let doc_key = record::document_key(&slot.doc)
             .ok_or_else(|| "its document has no source text".to_string())?;
@@ -869,9 +893,10 @@ impl Shard {
                 .iter()
                 .filter_map(|(inv, c)| match c {
                     Child::Session(s) => Some((inv.clone(), s.clone())),
-                    Child::Service(_) => None,
+                    Child::Service { .. } => None,
                 })
                 .collect(),
+            services,
             timers,
             events_processed: slot.events_processed,
         };
@@ -895,11 +920,6 @@ impl Shard {
                     && s.outbox.is_empty()
                     && !s.http_in_flight
                     && !self.dirty.contains(*id)
-                    && !s
-                        .links
-                        .children
-                        .values()
-                        .any(|c| matches!(c, Child::Service(_)))
             })
             .map(|(id, s)| (s.last_active, id.clone()))
             .collect();
@@ -971,12 +991,17 @@ impl Shard {
                 .iter()
                 .filter_map(|s| doc.state_by_id(s))
                 .collect();
-            let children = record
+            let mut children: HashMap<String, Child> = record
                 .children
                 .into_iter()
                 .map(|(inv, s)| (inv, Child::Session(s)))
                 .collect();
             self.router.register(&id);
+            for service in record.services {
+                if let Some(child) = self.resume_service(&id, &service) {
+                    children.insert(service.invokeid, child);
+                }
+            }
             self.router.stats.hibernated.fetch_add(1, Ordering::Relaxed);
             if !running && record.parent.is_none() {
                 self.expiries.push_back((now + DONE_RETENTION, id.clone()));
@@ -1015,6 +1040,33 @@ impl Shard {
                 sessions = restored,
                 "restored sessions from the store"
             );
+        }
+    }
+
+    /// Brings back a custom service of a session loaded from the store. A service that
+    /// cannot be resumed is reported to the session as `error.execution`, as a failed start
+    /// would be, so the flow can decide what to do.
+    fn resume_service(&mut self, session: &str, record: &ServiceRecord) -> Option<Child> {
+        let sink = Arc::new(RouterSink::new(&self.router, session, Some(&record.invokeid)));
+        let resumed = match self.router.config.registry.invoke_type(&record.kind) {
+            Some(kind) => kind.resume(&record.invokeid, record.state.clone(), sink),
+            None => Err(format!("unsupported invoke type {}", record.kind)),
+        };
+        match resumed {
+            Ok(service) => Some(Child::Service {
+                kind: record.kind.clone(),
+                service,
+            }),
+            Err(reason) => {
+                tracing::error!(%session, invokeid = %record.invokeid, %reason,
+                    "cannot resume an invocation");
+                let message = format!("invocation {} was lost: {reason}", record.invokeid);
+                let _ = self.router.deliver(
+                    session,
+                    Event::platform("error.execution", Some(Value::String(message))),
+                );
+                None
+            }
         }
     }
 
@@ -1090,6 +1142,25 @@ impl Shard {
     }
 }
 
+/// The records of a session's running custom services; an error names the first one that
+/// cannot be persisted.
+fn persist_services(links: &Links) -> Result<Vec<ServiceRecord>, String> {
+    let mut services = Vec::new();
+    for (invokeid, child) in &links.children {
+        if let Child::Service { kind, service } = child {
+            let state = service.persist().ok_or_else(|| {
+                format!("it has a running invocation of type {kind}, which cannot be persisted")
+            })?;
+            services.push(ServiceRecord {
+                invokeid: invokeid.clone(),
+                kind: kind.clone(),
+                state,
+            });
+        }
+    }
+    Ok(services)
+}
+
 fn atomic_ids(doc: &Document, configuration: &[StateId]) -> Vec<String> {
     configuration
         .iter()
@@ -1156,12 +1227,8 @@ impl Host for ShardHost<'_> {
             else {
                 return Err(SendError::UnsupportedType(request.kind));
             };
-            let reply = Arc::new(RouterSink {
-                router: self.router.clone(),
-                session: self.session.to_string(),
-                invokeid: None,
-            });
-            return processor.send(request, reply);
+            self.effects.push(Effect::CustomSend { processor, request });
+            return Ok(());
         }
         let SendRequest {
             mut event,
@@ -1190,7 +1257,7 @@ impl Host for ShardHost<'_> {
             }
             ScxmlTarget::Invoked(id) => match self.links.children.get_mut(id) {
                 Some(Child::Session(child)) => child.clone(),
-                Some(Child::Service(service)) => {
+                Some(Child::Service { service, .. }) => {
                     service.deliver(event);
                     return Ok(());
                 }
@@ -1238,7 +1305,7 @@ impl Host for ShardHost<'_> {
                 sendid: String::new(),
                 delay: Duration::ZERO,
             }),
-            Some(Child::Service(service)) => service.deliver(event.clone()),
+            Some(Child::Service { service, .. }) => service.deliver(event.clone()),
             None => {}
         }
     }
