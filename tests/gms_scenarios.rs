@@ -428,10 +428,6 @@ fn an_unconfirmed_reservation_lapses_after_agent_reserve_timeout() {
 }
 
 #[test]
-#[ignore = "bug: a lapsed reservation is renewed for the same customer (router tick: \
-            expire_reservations then dispatch in queue order, the lapsed request keeps its \
-            arrival rank), so a customer who never confirms holds the agent and the next \
-            customer starves"]
 fn a_lapsed_reservation_goes_to_the_next_customer() {
     let h = Harness::parse(SHORT_HOLD);
     let first = h.start("short-hold", "device-first");
