@@ -520,3 +520,42 @@ fn a_skill_expression_target_takes_only_matching_agents() {
     );
     assert_eq!(h.agent_state("novice"), json!({"state": "ready"}));
 }
+
+#[test]
+fn multi_target_skips_a_target_by_its_statistic() {
+    let h = Harness::parse(
+        r#"
+        [services.multi]
+        scenario = "chat-delayed"
+        _target = '[{"target": "First@StatServer.GA", "timeout": 30, "stat_to_check": "RStatAgentsReady", "stat_operator": "<", "stat_value": "1"}, {"target": "Second@StatServer.GA"}]'
+        [[routing.agents]]
+        id = "first1"
+        groups = ["First"]
+        [[routing.agents]]
+        id = "second1"
+        groups = ["Second"]
+        "#,
+    );
+    // No agent of First is ready (RStatAgentsReady < 1): First is skipped at once rather than
+    // waited on for its 30 s, and the ready agent of Second is taken.
+    let (status, view) = h.post("agents/first1/login", None);
+    assert_eq!(status, 200, "{view}");
+    h.agent_ready("second1");
+    let started = Instant::now();
+    let skipped = h.start("multi", "device-skipped");
+    let record = h.wait_reserved(&skipped, "device-skipped", Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(record["_agent"], "second1");
+    assert_eq!(
+        h.agent_state("second1"),
+        json!({"state": "reserved", "request": skipped})
+    );
+    assert_eq!(h.agent_state("first1")["state"], "not_ready");
+
+    // With an agent of First ready the statistic does not hold: First is used (Second's only
+    // agent is held anyway).
+    h.agent_ready("first1");
+    let used = h.start("multi", "device-used");
+    let record = h.wait_reserved(&used, "device-used", Duration::from_secs(2));
+    assert_eq!(record["_agent"], "first1");
+}
