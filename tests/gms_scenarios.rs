@@ -559,3 +559,110 @@ fn multi_target_skips_a_target_by_its_statistic() {
     let record = h.wait_reserved(&used, "device-used", Duration::from_secs(2));
     assert_eq!(record["_agent"], "first1");
 }
+
+/// One agent and two chat-delayed services whose customers get 0.3 s per confirmation
+/// attempt and two attempts; then one service fails, the other connects anyway.
+const NO_CONFIRM: &str = r#"
+    [services.confirm-or-fail]
+    scenario = "chat-delayed"
+    _target = "Hold@StatServer.GA"
+    _user_confirm_timeout = 0.3
+    _max_number_of_user_availability_confirmation_attempts = 2
+    _on_user_confirm_timeout = "FAIL"
+    [services.confirm-or-connect]
+    scenario = "chat-delayed"
+    _target = "Hold@StatServer.GA"
+    _user_confirm_timeout = 0.3
+    _max_number_of_user_availability_confirmation_attempts = 2
+    [[routing.agents]]
+    id = "holder"
+    groups = ["Hold"]
+"#;
+
+#[test]
+fn a_customer_who_never_confirms_fails_after_the_last_attempt() {
+    let h = Harness::parse(NO_CONFIRM);
+    let id = h.start("confirm-or-fail", DEVICE);
+    h.agent_ready("holder");
+    wait_agent_available(&h, &id, Duration::from_secs(2));
+    let first_push = Instant::now();
+
+    // No connect within 0.3 s: notified again, the agent still held.
+    wait_agent_available(&h, &id, Duration::from_secs(2));
+    assert!(first_push.elapsed() >= Duration::from_millis(200));
+    assert_eq!(
+        h.agent_state("holder"),
+        json!({"state": "reserved", "request": id})
+    );
+    assert_eq!(h.record(&id, DEVICE)["_callback_state"], "ROUTING");
+
+    // None after the last attempt either: the service ends and the agent is free.
+    let record = h.wait_for(
+        "the service to fail",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "COMPLETED",
+    );
+    assert!(first_push.elapsed() >= Duration::from_millis(500));
+    assert_eq!(record["_callback_reason"], "FAIL_USER_NO_CONFIRM");
+    assert_eq!(record["_agent"], Value::Null);
+    assert!(take_notifications(&h, &id).is_empty());
+    let (status, late) = h.post(&format!("service/{id}/connect"), Some(DEVICE));
+    assert_eq!(status, 409, "{late}");
+    h.wait_for(
+        "the agent released",
+        Duration::from_secs(1),
+        || h.agent_state("holder"),
+        |s| s["state"] == "ready",
+    );
+
+    // The next customer gets the agent.
+    let next = h.start("confirm-or-fail", "device-next");
+    let record = h.wait_reserved(&next, "device-next", Duration::from_secs(2));
+    assert_eq!(record["_agent"], "holder");
+}
+
+#[test]
+fn a_customer_who_never_confirms_is_connected_anyway() {
+    let h = Harness::parse(NO_CONFIRM);
+    let id = h.start("confirm-or-connect", DEVICE);
+    h.agent_ready("holder");
+    wait_agent_available(&h, &id, Duration::from_secs(2));
+    let chat = |h: &Harness| {
+        h.call(
+            "POST",
+            &format!("service/{id}/ixn/chat"),
+            Some(DEVICE),
+            Some("firstName=Ann"),
+        )
+    };
+    // While attempts remain, the chat waits for the confirmation.
+    let (status, refused) = chat(&h);
+    assert_eq!(status, 409, "{refused}");
+    wait_agent_available(&h, &id, Duration::from_secs(2));
+
+    // After the last attempt the service goes on as if confirmed, with the agent still held:
+    // the chat may start and is routed to it.
+    let (status, accepted) = h
+        .wait_for(
+            "the chat accepted",
+            Duration::from_secs(2),
+            || json!(chat(&h)),
+            |answer| answer[0] == 200,
+        )
+        .as_array()
+        .map(|a| (a[0].clone(), a[1].clone()))
+        .unwrap();
+    assert_eq!(status, 200, "{accepted}");
+    let record = h.wait_for(
+        "the chat routed",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "PROCESSING",
+    );
+    assert_eq!(record["_agent"], "holder");
+    let (_, offers) = h.get("agents/holder/interactions", None);
+    assert_eq!(offers[0]["service_id"], id.as_str());
+    assert_eq!(offers[0]["interaction"], record["_interaction"]);
+    assert!(take_notifications(&h, &id).is_empty());
+}
