@@ -1,6 +1,8 @@
 //! Scenarios of the GMS callback application over real HTTP on loopback, beyond the happy
 //! paths of `tests/gms.rs`: edited flows loaded from a directory, queue positions with several
-//! customers, a customer who never confirms, multi-target switching and skill targets.
+//! customers, a customer who never confirms (lapsed reservations, confirmation attempts),
+//! multi-target switching (timeout, statistic), skill targets, and the inbound chat script's
+//! fallback group.
 
 mod common;
 
@@ -665,4 +667,117 @@ fn a_customer_who_never_confirms_is_connected_anyway() {
     assert_eq!(offers[0]["service_id"], id.as_str());
     assert_eq!(offers[0]["interaction"], record["_interaction"]);
     assert!(take_notifications(&h, &id).is_empty());
+}
+
+/// A chat-immediate service whose target has no agent available, and a fallback group;
+/// app_find_agent_timeout is 0.5 s.
+const FALLBACK: &str = r#"
+    [services.lonely]
+    scenario = "chat-immediate"
+    _target = "Nobody@StatServer.GA"
+    app_find_agent_timeout = 0.5
+    app_selected_agent_group = "Backup"
+    [[routing.agents]]
+    id = "absent"
+    groups = ["Nobody"]
+    [[routing.agents]]
+    id = "backup1"
+    groups = ["Backup"]
+"#;
+
+/// Starts a chat-immediate callback and its chat; returns the service id.
+fn start_immediate_chat(h: &Harness) -> String {
+    let (status, created) = h.call(
+        "POST",
+        "service/callback/lonely",
+        Some(DEVICE),
+        Some("_customer_number=5551234"),
+    );
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["_action"], "StartChat");
+    let id = created["_id"].as_str().unwrap().to_string();
+    let (status, chat) = h.call(
+        "POST",
+        &format!("service/{id}/ixn/chat"),
+        Some(DEVICE),
+        Some("firstName=Ann"),
+    );
+    assert_eq!(status, 200, "{chat}");
+    id
+}
+
+#[test]
+fn a_chat_the_target_cannot_take_in_time_goes_to_the_fallback_group() {
+    let h = Harness::parse(FALLBACK);
+    h.agent_ready("backup1");
+    let started = Instant::now();
+    let id = start_immediate_chat(&h);
+    let record = h.wait_for(
+        "the chat delegated to the service",
+        Duration::from_secs(1),
+        || h.record(&id, DEVICE),
+        |r| r["_interaction"].is_string(),
+    );
+    let interaction = record["_interaction"].clone();
+    // The service keeps the chat while it looks for an agent of its own target.
+    assert_eq!(record["_callback_state"], "QUEUED");
+    assert_eq!(h.agent_state("backup1"), json!({"state": "ready"}));
+
+    // After app_find_agent_timeout the chat goes to the group's agent.
+    let offers = h.wait_for(
+        "the chat offered to backup1",
+        Duration::from_secs(2),
+        || h.get("agents/backup1/interactions", None).1,
+        |v| v.as_array().is_some_and(|a| !a.is_empty()),
+    );
+    assert!(started.elapsed() >= Duration::from_millis(450));
+    assert_eq!(offers[0]["interaction"], interaction);
+    let record = h.wait_for(
+        "the service processing",
+        Duration::from_secs(1),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "PROCESSING",
+    );
+    assert_eq!(record["_agent"], "backup1");
+    // The target's agent coming ready later is not taken: the service left the queue.
+    h.agent_ready("absent");
+    assert_eq!(h.agent_state("absent"), json!({"state": "ready"}));
+
+    // The agent ends the chat: the service completes.
+    let ixn = interaction.as_str().unwrap();
+    let (status, ended) = h.post(&format!("agents/backup1/interactions/{ixn}/end"), None);
+    assert_eq!(status, 200, "{ended}");
+    let record = h.wait_for(
+        "the service completed",
+        Duration::from_secs(1),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "COMPLETED",
+    );
+    assert_eq!(record["_callback_reason"], "AGENT_CONNECTED");
+    assert_eq!(record["_agent"], "backup1");
+}
+
+#[test]
+fn a_chat_nobody_takes_in_time_ends_the_service() {
+    let h = Harness::parse(FALLBACK);
+    let (status, view) = h.post("agents/backup1/login", None);
+    assert_eq!(status, 200, "{view}");
+    let started = Instant::now();
+    let id = start_immediate_chat(&h);
+
+    // app_find_agent_timeout on the target, then again on the fallback group.
+    let record = h.wait_for(
+        "the service to give up",
+        Duration::from_secs(3),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "COMPLETED",
+    );
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    assert_eq!(record["_callback_reason"], "FAIL_AGENT_CONNECT");
+    assert_eq!(record["_agent"], Value::Null);
+    // Nobody waits for an agent any more.
+    h.agent_ready("backup1");
+    h.agent_ready("absent");
+    assert_eq!(h.agent_state("backup1"), json!({"state": "ready"}));
+    assert_eq!(h.agent_state("absent"), json!({"state": "ready"}));
 }
