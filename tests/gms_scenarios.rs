@@ -1,6 +1,8 @@
 //! Scenarios of the GMS callback application over real HTTP on loopback, beyond the happy
 //! paths of `tests/gms.rs`: edited flows loaded from a directory, queue positions with several
-//! customers, a customer who never confirms, multi-target switching and skill targets.
+//! customers, a customer who never confirms (lapsed reservations, confirmation attempts),
+//! multi-target switching (timeout, statistic), skill targets, and the inbound chat script's
+//! fallback group.
 
 mod common;
 
@@ -410,10 +412,6 @@ fn an_unconfirmed_reservation_lapses_after_agent_reserve_timeout() {
 }
 
 #[test]
-#[ignore = "bug: a lapsed reservation is renewed for the same customer (router tick: \
-            expire_reservations then dispatch in queue order, the lapsed request keeps its \
-            arrival rank), so a customer who never confirms holds the agent and the next \
-            customer starves"]
 fn a_lapsed_reservation_goes_to_the_next_customer() {
     let h = Harness::parse(SHORT_HOLD);
     let first = h.start("short-hold", "device-first");
@@ -505,4 +503,263 @@ fn a_skill_expression_target_takes_only_matching_agents() {
         json!({"state": "reserved", "request": id})
     );
     assert_eq!(h.agent_state("novice"), json!({"state": "ready"}));
+}
+
+#[test]
+fn multi_target_skips_a_target_by_its_statistic() {
+    let h = Harness::parse(
+        r#"
+        [services.multi]
+        scenario = "chat-delayed"
+        _target = '[{"target": "First@StatServer.GA", "timeout": 30, "stat_to_check": "RStatAgentsReady", "stat_operator": "<", "stat_value": "1"}, {"target": "Second@StatServer.GA"}]'
+        [[routing.agents]]
+        id = "first1"
+        groups = ["First"]
+        [[routing.agents]]
+        id = "second1"
+        groups = ["Second"]
+        "#,
+    );
+    // No agent of First is ready (RStatAgentsReady < 1): First is skipped at once rather than
+    // waited on for its 30 s, and the ready agent of Second is taken.
+    let (status, view) = h.post("agents/first1/login", None);
+    assert_eq!(status, 200, "{view}");
+    h.agent_ready("second1");
+    let started = Instant::now();
+    let skipped = h.start("multi", "device-skipped");
+    let record = h.wait_reserved(&skipped, "device-skipped", Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(record["_agent"], "second1");
+    assert_eq!(
+        h.agent_state("second1"),
+        json!({"state": "reserved", "request": skipped})
+    );
+    assert_eq!(h.agent_state("first1")["state"], "not_ready");
+
+    // With an agent of First ready the statistic does not hold: First is used (Second's only
+    // agent is held anyway).
+    h.agent_ready("first1");
+    let used = h.start("multi", "device-used");
+    let record = h.wait_reserved(&used, "device-used", Duration::from_secs(2));
+    assert_eq!(record["_agent"], "first1");
+}
+
+/// One agent and two chat-delayed services whose customers get 0.3 s per confirmation
+/// attempt and two attempts; then one service fails, the other connects anyway.
+const NO_CONFIRM: &str = r#"
+    [services.confirm-or-fail]
+    scenario = "chat-delayed"
+    _target = "Hold@StatServer.GA"
+    _user_confirm_timeout = 0.3
+    _max_number_of_user_availability_confirmation_attempts = 2
+    _on_user_confirm_timeout = "FAIL"
+    [services.confirm-or-connect]
+    scenario = "chat-delayed"
+    _target = "Hold@StatServer.GA"
+    _user_confirm_timeout = 0.3
+    _max_number_of_user_availability_confirmation_attempts = 2
+    [[routing.agents]]
+    id = "holder"
+    groups = ["Hold"]
+"#;
+
+#[test]
+fn a_customer_who_never_confirms_fails_after_the_last_attempt() {
+    let h = Harness::parse(NO_CONFIRM);
+    let id = h.start("confirm-or-fail", DEVICE);
+    h.agent_ready("holder");
+    wait_agent_available(&h, &id, Duration::from_secs(2));
+    let first_push = Instant::now();
+
+    // No connect within 0.3 s: notified again, the agent still held.
+    wait_agent_available(&h, &id, Duration::from_secs(2));
+    assert!(first_push.elapsed() >= Duration::from_millis(200));
+    assert_eq!(
+        h.agent_state("holder"),
+        json!({"state": "reserved", "request": id})
+    );
+    assert_eq!(h.record(&id, DEVICE)["_callback_state"], "ROUTING");
+
+    // None after the last attempt either: the service ends and the agent is free.
+    let record = h.wait_for(
+        "the service to fail",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "COMPLETED",
+    );
+    assert!(first_push.elapsed() >= Duration::from_millis(500));
+    assert_eq!(record["_callback_reason"], "FAIL_USER_NO_CONFIRM");
+    assert_eq!(record["_agent"], Value::Null);
+    assert!(take_notifications(&h, &id).is_empty());
+    let (status, late) = h.post(&format!("service/{id}/connect"), Some(DEVICE));
+    assert_eq!(status, 409, "{late}");
+    h.wait_for(
+        "the agent released",
+        Duration::from_secs(1),
+        || h.agent_state("holder"),
+        |s| s["state"] == "ready",
+    );
+
+    // The next customer gets the agent.
+    let next = h.start("confirm-or-fail", "device-next");
+    let record = h.wait_reserved(&next, "device-next", Duration::from_secs(2));
+    assert_eq!(record["_agent"], "holder");
+}
+
+#[test]
+fn a_customer_who_never_confirms_is_connected_anyway() {
+    let h = Harness::parse(NO_CONFIRM);
+    let id = h.start("confirm-or-connect", DEVICE);
+    h.agent_ready("holder");
+    wait_agent_available(&h, &id, Duration::from_secs(2));
+    let chat = |h: &Harness| {
+        h.call(
+            "POST",
+            &format!("service/{id}/ixn/chat"),
+            Some(DEVICE),
+            Some("firstName=Ann"),
+        )
+    };
+    // While attempts remain, the chat waits for the confirmation.
+    let (status, refused) = chat(&h);
+    assert_eq!(status, 409, "{refused}");
+    wait_agent_available(&h, &id, Duration::from_secs(2));
+
+    // After the last attempt the service goes on as if confirmed, with the agent still held:
+    // the chat may start and is routed to it.
+    let (status, accepted) = h
+        .wait_for(
+            "the chat accepted",
+            Duration::from_secs(2),
+            || json!(chat(&h)),
+            |answer| answer[0] == 200,
+        )
+        .as_array()
+        .map(|a| (a[0].clone(), a[1].clone()))
+        .unwrap();
+    assert_eq!(status, 200, "{accepted}");
+    let record = h.wait_for(
+        "the chat routed",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "PROCESSING",
+    );
+    assert_eq!(record["_agent"], "holder");
+    let (_, offers) = h.get("agents/holder/interactions", None);
+    assert_eq!(offers[0]["service_id"], id.as_str());
+    assert_eq!(offers[0]["interaction"], record["_interaction"]);
+    assert!(take_notifications(&h, &id).is_empty());
+}
+
+/// A chat-immediate service whose target has no agent available, and a fallback group;
+/// app_find_agent_timeout is 0.5 s.
+const FALLBACK: &str = r#"
+    [services.lonely]
+    scenario = "chat-immediate"
+    _target = "Nobody@StatServer.GA"
+    app_find_agent_timeout = 0.5
+    app_selected_agent_group = "Backup"
+    [[routing.agents]]
+    id = "absent"
+    groups = ["Nobody"]
+    [[routing.agents]]
+    id = "backup1"
+    groups = ["Backup"]
+"#;
+
+/// Starts a chat-immediate callback and its chat; returns the service id.
+fn start_immediate_chat(h: &Harness) -> String {
+    let (status, created) = h.call(
+        "POST",
+        "service/callback/lonely",
+        Some(DEVICE),
+        Some("_customer_number=5551234"),
+    );
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["_action"], "StartChat");
+    let id = created["_id"].as_str().unwrap().to_string();
+    let (status, chat) = h.call(
+        "POST",
+        &format!("service/{id}/ixn/chat"),
+        Some(DEVICE),
+        Some("firstName=Ann"),
+    );
+    assert_eq!(status, 200, "{chat}");
+    id
+}
+
+#[test]
+fn a_chat_the_target_cannot_take_in_time_goes_to_the_fallback_group() {
+    let h = Harness::parse(FALLBACK);
+    h.agent_ready("backup1");
+    let started = Instant::now();
+    let id = start_immediate_chat(&h);
+    let record = h.wait_for(
+        "the chat delegated to the service",
+        Duration::from_secs(1),
+        || h.record(&id, DEVICE),
+        |r| r["_interaction"].is_string(),
+    );
+    let interaction = record["_interaction"].clone();
+    // The service keeps the chat while it looks for an agent of its own target.
+    assert_eq!(record["_callback_state"], "QUEUED");
+    assert_eq!(h.agent_state("backup1"), json!({"state": "ready"}));
+
+    // After app_find_agent_timeout the chat goes to the group's agent.
+    let offers = h.wait_for(
+        "the chat offered to backup1",
+        Duration::from_secs(2),
+        || h.get("agents/backup1/interactions", None).1,
+        |v| v.as_array().is_some_and(|a| !a.is_empty()),
+    );
+    assert!(started.elapsed() >= Duration::from_millis(450));
+    assert_eq!(offers[0]["interaction"], interaction);
+    let record = h.wait_for(
+        "the service processing",
+        Duration::from_secs(1),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "PROCESSING",
+    );
+    assert_eq!(record["_agent"], "backup1");
+    // The target's agent coming ready later is not taken: the service left the queue.
+    h.agent_ready("absent");
+    assert_eq!(h.agent_state("absent"), json!({"state": "ready"}));
+
+    // The agent ends the chat: the service completes.
+    let ixn = interaction.as_str().unwrap();
+    let (status, ended) = h.post(&format!("agents/backup1/interactions/{ixn}/end"), None);
+    assert_eq!(status, 200, "{ended}");
+    let record = h.wait_for(
+        "the service completed",
+        Duration::from_secs(1),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "COMPLETED",
+    );
+    assert_eq!(record["_callback_reason"], "AGENT_CONNECTED");
+    assert_eq!(record["_agent"], "backup1");
+}
+
+#[test]
+fn a_chat_nobody_takes_in_time_ends_the_service() {
+    let h = Harness::parse(FALLBACK);
+    let (status, view) = h.post("agents/backup1/login", None);
+    assert_eq!(status, 200, "{view}");
+    let started = Instant::now();
+    let id = start_immediate_chat(&h);
+
+    // app_find_agent_timeout on the target, then again on the fallback group.
+    let record = h.wait_for(
+        "the service to give up",
+        Duration::from_secs(3),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "COMPLETED",
+    );
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    assert_eq!(record["_callback_reason"], "FAIL_AGENT_CONNECT");
+    assert_eq!(record["_agent"], Value::Null);
+    // Nobody waits for an agent any more.
+    h.agent_ready("backup1");
+    h.agent_ready("absent");
+    assert_eq!(h.agent_state("backup1"), json!({"state": "ready"}));
+    assert_eq!(h.agent_state("absent"), json!({"state": "ready"}));
 }

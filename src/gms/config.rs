@@ -106,6 +106,12 @@ fn defaults() -> Vec<(&'static str, Value)> {
         ("_urs_virtual_queue", Value::from("default")),
         ("_use_debug_push_certificate", Value::from(false)),
         ("_agent_reserve_timeout", Value::from(300)),
+        ("_user_confirm_timeout", Value::from(30)),
+        ("_on_user_confirm_timeout", Value::from("CONNECT-ANYWAY")),
+        (
+            "_max_number_of_user_availability_confirmation_attempts",
+            Value::from(3),
+        ),
         ("app_find_agent_timeout", Value::from(60)),
     ]
 }
@@ -184,6 +190,28 @@ fn resolve(name: &str, table: &BTreeMap<String, toml::Value>) -> Result<Service,
             "service {name}: _wait_for_user_confirm = true needs _wait_for_agent = true"
         ));
     }
+    let positive = |key: &str, whole: bool| {
+        let Some(value) = options.get(key) else {
+            return Ok(());
+        };
+        let n = match value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if n > 0.0 && (!whole || n.fract() == 0.0) => Ok(()),
+            _ => Err(format!(
+                "service {name}: {key} = {value} is not a positive {}",
+                if whole { "integer" } else { "number" }
+            )),
+        }
+    };
+    positive("_user_confirm_timeout", false)?;
+    positive(
+        "_max_number_of_user_availability_confirmation_attempts",
+        true,
+    )?;
     let target = options
         .get("_target")
         .ok_or_else(|| format!("service {name}: _target is required"))?;
@@ -240,6 +268,29 @@ mod tests {
         assert_eq!(delay["_media_type"], "chat");
         let immediate = &services["chat-immediate"].options;
         assert_eq!(immediate["_wait_for_agent"], false);
+        assert_eq!(delay["_user_confirm_timeout"], 30);
+        assert_eq!(delay["_on_user_confirm_timeout"], "CONNECT-ANYWAY");
+        assert_eq!(
+            delay["_max_number_of_user_availability_confirmation_attempts"],
+            3
+        );
+    }
+
+    #[test]
+    fn confirmation_options_must_be_positive() {
+        let service = |extra: &str| {
+            GmsConfig::parse(&format!(
+                "[services.x]\nscenario = \"chat-delayed\"\n_target = \"a@S.A\"\n{extra}\n"
+            ))
+            .unwrap()
+            .services()
+        };
+        assert!(service("_user_confirm_timeout = 0.5").is_ok());
+        assert!(service("_user_confirm_timeout = \"0\"").is_err());
+        let err =
+            service("_max_number_of_user_availability_confirmation_attempts = 1.5").unwrap_err();
+        assert!(err.contains("positive integer"), "{err}");
+        assert!(service("_max_number_of_user_availability_confirmation_attempts = \"2\"").is_ok());
     }
 
     #[test]

@@ -9,6 +9,12 @@
 //! out (agent ready again, request waits again and may be re-reserved), or when the request
 //! is cancelled or released.
 //!
+//! A request whose reservation lapsed keeps its place in line, but the agent it let lapse
+//! goes first to the other waiting requests that may take it: the lapsed request gets that
+//! agent again only when no one else can use it (then at once, even in the same tick). This
+//! lasts until the request is reserved again, so a customer who never confirms cannot hold an
+//! agent against the customers behind.
+//!
 //! Time is always passed in (`now`), and [`Router::tick`] advances multi-target timeouts, the
 //! queued ttl and reservation timeouts, so everything is deterministic under test;
 //! [`Router::spawn_ticker`] drives it from a tokio interval in a server. Every change the
@@ -213,6 +219,9 @@ struct Request {
     arrival: u64,
     enqueued_at: Instant,
     reservation: Option<Reservation>,
+    /// The agent whose reservation for this request timed out: offered to the other waiting
+    /// requests first (see [`dispatch`]); cleared by the next reservation.
+    lapsed_agent: Option<String>,
 }
 
 impl Request {
@@ -749,6 +758,7 @@ fn new_request(
         arrival,
         enqueued_at: now,
         reservation: None,
+        lapsed_agent: None,
         spec,
     })
 }
@@ -798,7 +808,9 @@ fn rank(st: &State, request: &str) -> (usize, usize) {
 }
 
 /// Reserves ready agents: requests in queue order (priority, then arrival, across virtual
-/// queues) each take the longest-idle ready agent they may go to.
+/// queues) each take the longest-idle ready agent they may go to. A request passes over the
+/// agent whose reservation for it lapsed; a second pass lets it take that agent when nobody
+/// else did.
 fn dispatch(st: &mut State, now: Instant, out: &mut Vec<Outcome>) {
     let mut order: Vec<(std::cmp::Reverse<i64>, u64, String)> = st
         .requests
@@ -810,39 +822,52 @@ fn dispatch(st: &mut State, now: Instant, out: &mut Vec<Outcome>) {
         })
         .collect();
     order.sort();
-    for (_, _, id) in order {
-        let r = &st.requests[&id];
-        let chosen = r
-            .eligible
-            .iter()
-            .filter_map(|a| st.dir.agent(a))
-            .filter(|a| a.state == AgentState::Ready && a.can_handle(r.spec.media))
-            .min_by_key(|a| (a.since, a.id.clone()))
-            .map(|a| (a.id.clone(), a.name.clone()));
-        let Some((agent, agent_name)) = chosen else {
-            continue;
-        };
-        let until = now + r.spec.reservation_timeout;
-        if let Ok(a) = st.dir.agent_mut(&agent) {
-            set_state(
-                a,
-                AgentState::Reserved {
-                    request: id.clone(),
-                },
-                now,
-            );
-        }
-        if let Some(r) = st.requests.get_mut(&id) {
-            r.reservation = Some(Reservation {
-                agent: agent.clone(),
-                until,
+    for pass_over_lapsed in [true, false] {
+        for (_, _, id) in &order {
+            let r = &st.requests[id];
+            if r.reservation.is_some() {
+                continue;
+            }
+            let lapsed = r.lapsed_agent.as_deref().filter(|_| pass_over_lapsed);
+            let chosen = r
+                .eligible
+                .iter()
+                .filter(|a| Some(a.as_str()) != lapsed)
+                .filter_map(|a| st.dir.agent(a))
+                .filter(|a| a.state == AgentState::Ready && a.can_handle(r.spec.media))
+                .min_by_key(|a| (a.since, a.id.clone()))
+                .map(|a| (a.id.clone(), a.name.clone()));
+            let Some((agent, agent_name)) = chosen else {
+                continue;
+            };
+            reserve(st, id, &agent, now);
+            out.push(Outcome::Reserved {
+                request: id.clone(),
+                agent,
+                agent_name,
             });
         }
-        out.push(Outcome::Reserved {
-            request: id,
-            agent,
-            agent_name,
+    }
+}
+
+/// Holds `agent` for request `id` (both known and free).
+fn reserve(st: &mut State, id: &str, agent: &str, now: Instant) {
+    if let Ok(a) = st.dir.agent_mut(agent) {
+        set_state(
+            a,
+            AgentState::Reserved {
+                request: id.to_string(),
+            },
+            now,
+        );
+    }
+    if let Some(r) = st.requests.get_mut(id) {
+        let until = now + r.spec.reservation_timeout;
+        r.reservation = Some(Reservation {
+            agent: agent.to_string(),
+            until,
         });
+        r.lapsed_agent = None;
     }
 }
 
@@ -860,6 +885,7 @@ fn expire_reservations(st: &mut State, now: Instant, out: &mut Vec<Outcome>) {
                     set_state(a, AgentState::Ready, now);
                 }
             }
+            r.lapsed_agent = Some(res.agent.clone());
             out.push(Outcome::ReservationExpired {
                 request: r.spec.id.clone(),
                 agent: res.agent,

@@ -320,6 +320,41 @@ fn reservation_timeout_releases_then_re_reserves() {
 }
 
 #[test]
+fn a_lapsed_reservation_passes_the_agent_to_the_next_request() {
+    let (r, c) = (router(), Clock(Instant::now()));
+    for id in ["r1", "r2"] {
+        let mut s = spec(id, "vq", "a1@SS.A");
+        s.reservation_timeout = Duration::from_secs(10);
+        r.enqueue(s, c.at(0), None).unwrap();
+    }
+    assert_eq!(ready(&r, "a1", c.at(1)), [reserved("r1", "a1", "Alice")]);
+    // r1 lets the reservation lapse: a1 goes to r2, though r1 is ahead in line.
+    let expired = |request: &str| Outcome::ReservationExpired {
+        request: request.into(),
+        agent: "a1".into(),
+        reason: "timeout",
+    };
+    assert_eq!(
+        r.tick(c.at(11)),
+        [expired("r1"), reserved("r2", "a1", "Alice")]
+    );
+    assert_eq!(r.status("r1").unwrap().position, 1);
+    // r2 lets it lapse too: both passed a1 over, so line order decides (r1 first).
+    assert_eq!(
+        r.tick(c.at(21)),
+        [expired("r2"), reserved("r1", "a1", "Alice")]
+    );
+    // Cancelled, r1 frees a1, which r2 (passing it over only for others) takes back.
+    r.cancel("r1", c.at(22)).unwrap();
+    assert_eq!(
+        state(&r, "a1"),
+        AgentState::Reserved {
+            request: "r2".into()
+        }
+    );
+}
+
+#[test]
 fn routing_to_the_reserved_agent_and_agent_side() {
     let (r, c) = (router(), Clock(Instant::now()));
     r.enqueue(spec("r1", "vq", "Sales@SS.GA"), c.at(0), None)
