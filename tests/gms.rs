@@ -708,7 +708,10 @@ fn waiting_callbacks_survive_a_restart_and_complete() {
     let position = |h: &Harness, id: &str| {
         let (status, p) = h.post(&format!("service/{id}/check-queue-position"), Some(DEVICE));
         assert_eq!(status, 200, "{p}");
-        (p["_position"].as_u64().unwrap(), p["_total_waiting"].as_u64().unwrap())
+        (
+            p["_position"].as_u64().unwrap(),
+            p["_total_waiting"].as_u64().unwrap(),
+        )
     };
     let (first, second) = {
         let h = Harness::with(GmsConfig::default_config(), engine(&dir));

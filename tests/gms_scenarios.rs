@@ -714,6 +714,8 @@ fn a_chat_the_target_cannot_take_in_time_goes_to_the_fallback_group() {
     );
     assert!(started.elapsed() >= Duration::from_millis(450));
     assert_eq!(offers[0]["interaction"], interaction);
+    // The desktop names the callback service, not the inbound script that routed it.
+    assert_eq!(offers[0]["service_id"], id.as_str());
     let record = h.wait_for(
         "the service processing",
         Duration::from_secs(1),
@@ -757,6 +759,29 @@ fn a_chat_nobody_takes_in_time_ends_the_service() {
     assert!(started.elapsed() >= Duration::from_millis(950));
     assert_eq!(record["_callback_reason"], "FAIL_AGENT_CONNECT");
     assert_eq!(record["_agent"], Value::Null);
+    // The customer's chat is closed with a word, not left open.
+    let transcript = h.wait_for(
+        "the chat to be closed",
+        Duration::from_secs(2),
+        || {
+            let path = format!("service/{id}/ixn/chat/refresh");
+            h.call("POST", &path, Some(DEVICE), Some("transcriptPosition=1"))
+                .1
+        },
+        |t| t["chatEnded"] == true,
+    );
+    let notices: Vec<&Value> = transcript["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] == "Notice")
+        .collect();
+    assert_eq!(notices.len(), 1, "{transcript}");
+    assert_eq!(notices[0]["from"]["type"], "External");
+    assert!(notices[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("No agent is available"));
     // Nobody waits for an agent any more.
     h.agent_ready("backup1");
     h.agent_ready("absent");

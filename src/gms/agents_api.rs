@@ -70,12 +70,20 @@ fn interactions(app: &Arc<GmsApp>, agent: &str) -> GmsResponse {
                 offers
                     .into_iter()
                     .map(|o| {
+                        let chat = app.chat.get(&o.interaction);
+                        // The service the chat belongs to; the routing request is another
+                        // session when inbound_chat.scxml routed it to its fallback group.
+                        let service_id = chat
+                            .as_ref()
+                            .map(|c| c.service_id.clone())
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or(o.request);
                         json!({
                             "interaction": o.interaction,
-                            "service_id": o.request,
+                            "service_id": service_id,
                             "virtual_queue": o.virtual_queue,
                             "accepted": o.accepted,
-                            "chat": app.chat.get(&o.interaction),
+                            "chat": chat,
                         })
                     })
                     .collect(),

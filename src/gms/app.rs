@@ -13,7 +13,7 @@
 //! - `/genesys/1/service/...`: the callback API ([`super::api`]).
 //! - `/genesys/1/agents/{agent}/...`: the agent desktop API ([`super::agents_api`]).
 
-use super::chat::{handle_cometd_for_user, ChatServer, CometServer};
+use super::chat::{handle_cometd_for_user, ChatSendType, ChatServer, CometServer};
 use super::config::{GmsConfig, Service};
 use super::documents::FlowDocuments;
 use super::exchange::{Exchanges, GmsResponseSendType};
@@ -139,9 +139,11 @@ impl GmsApp {
         }))
     }
 
-    /// Adds `<invoke type="routing">`, `<send type="push">` and `<send type="gms-response">`.
+    /// Adds `<invoke type="routing">`, `<send type="push">`, `<send type="chat">` and
+    /// `<send type="gms-response">`.
     pub fn register(&self, registry: &mut Registry) {
         RoutingInvokeType::new(self.router.clone()).register(registry);
+        ChatSendType::new(self.chat.clone()).register(registry);
         registry.register_send(
             &super::push::PUSH_SEND_TYPE_NAMES,
             Arc::new(PushSendType::new(self.pusher.clone())),

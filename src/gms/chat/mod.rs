@@ -23,6 +23,7 @@ mod handler;
 mod ids;
 mod interaction;
 mod model;
+mod send_type;
 mod server;
 mod v2;
 
@@ -33,6 +34,7 @@ pub use model::{
     ChatError, ChatState, ChatSummary, ChatUpdate, EntryType, Joined, NewChat, Participant,
     ParticipantType, Transcript, TranscriptEntry,
 };
+pub use send_type::{ChatSendType, CHAT_SEND_TYPE_NAMES};
 pub use server::ChatServer;
 pub use v2::CHANNEL_PREFIX as CHAT_V2_CHANNEL_PREFIX;
 

@@ -53,10 +53,10 @@ use super::router::{
     Checkpoint, Outcome, OutcomeListener, QueueStatus, RequestSpec, Router, DEFAULT_QUEUED_TTL,
     DEFAULT_RESERVATION_TIMEOUT,
 };
-use serde::{Deserialize, Serialize};
 use super::threshold::ThresholdTable;
 use crate::interpreter::{Event, InvokeRequest};
 use crate::io::{CustomInvokeType, EventSink, InvokedService, Registry};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;

@@ -581,7 +581,8 @@ impl Shard {
         let sendid = request.sendid.clone();
         let reply = Arc::new(RouterSink::new(&self.router, &session, None));
         if let Err(error) = processor.send(request, reply) {
-            let mut event = Event::platform(error.event_name(), Some(Value::String(error.to_string())));
+            let mut event =
+                Event::platform(error.event_name(), Some(Value::String(error.to_string())));
             event.sendid = Some(sendid);
             let _ = self.router.deliver(&session, event);
         }
@@ -1047,7 +1048,11 @@ impl Shard {
     /// cannot be resumed is reported to the session as `error.execution`, as a failed start
     /// would be, so the flow can decide what to do.
     fn resume_service(&mut self, session: &str, record: &ServiceRecord) -> Option<Child> {
-        let sink = Arc::new(RouterSink::new(&self.router, session, Some(&record.invokeid)));
+        let sink = Arc::new(RouterSink::new(
+            &self.router,
+            session,
+            Some(&record.invokeid),
+        ));
         let resumed = match self.router.config.registry.invoke_type(&record.kind) {
             Some(kind) => kind.resume(&record.invokeid, record.state.clone(), sink),
             None => Err(format!("unsupported invoke type {}", record.kind)),
