@@ -8,14 +8,15 @@
 //! hands the interaction to the callback session (`chat.interaction`), which routes it.
 //! When the flow refuses, the chat is ended and forgotten.
 //!
-//! The customer's chat operations, `POST service/{id}/ixn/chat/{send|refresh|disconnect}`,
-//! act on the chat server directly (they are transport, not flow logic): `send` takes
-//! `message`, `refresh` takes `transcriptPosition`; both answer the transcript from that
-//! position (`{chatId, messages, nextPosition, chatEnded}`).
+//! The customer's chat operations, `POST service/{id}/ixn/chat/{operation}` with `send`,
+//! `refresh`, `startTyping`, `stopTyping` or `disconnect`, act on the chat server directly
+//! (they are transport, not flow logic): `send` takes `message`, typing takes an optional
+//! `message` preview, `refresh` takes `transcriptPosition`; each answers the transcript from
+//! that position (`{chatId, messages, nextPosition, chatEnded}`).
 
 use super::api::{ask_flow, request_fields, unknown_service};
 use super::app::{CustomerChat, GmsApp, GmsRequest};
-use super::chat::{NewChat, Recipient, GENESYS_CHANNEL};
+use super::chat::{ChatServer, NewChat, Recipient, GENESYS_CHANNEL};
 use super::response::GmsResponse;
 use crate::runtime::engine::CreateOptions;
 use serde_json::{json, Map, Value};
@@ -150,6 +151,16 @@ pub fn operation(
             .send_message(&chat.chat_id, &chat.participant_id, field("message"))
             .map(|_| ()),
         "refresh" => Ok(()),
+        "startTyping" | "stopTyping" => {
+            // The typed text so far, if the app sends a preview (`message`).
+            let preview = Some(field("message")).filter(|m| !m.is_empty());
+            let typing = if operation == "startTyping" {
+                ChatServer::start_typing
+            } else {
+                ChatServer::stop_typing
+            };
+            typing(&app.chat, &chat.chat_id, &chat.participant_id, preview).map(|_| ())
+        }
         "disconnect" => app
             .chat
             .leave(&chat.chat_id, &chat.participant_id)
