@@ -98,12 +98,25 @@ impl Scenario {
 /// `_overwritable_options`.
 const OVERWRITABLE: [&str; 2] = ["_target", "_ors"];
 
+/// The routing strategy our router runs: wait for the target (and its multi-target list,
+/// priority and aging) until an agent is reserved. It is the GMS default, and the only one;
+/// a service naming another is refused rather than silently routed differently.
+const STRATEGY: &str = "WaitForTarget";
+/// The strategy's update hook: the router applies priority changes at once, which is what
+/// `SetRouteDelay` is for in URS.
+const UPDATE_SUB_ROUTINE: &str = "SetRouteDelay";
+
 /// Defaults of options a service does not set.
 fn defaults() -> Vec<(&'static str, Value)> {
     vec![
         ("_ttl", Value::from(86_400)),
         ("_type", Value::from("ors")),
         ("_urs_virtual_queue", Value::from("default")),
+        ("_urs_prioritization_strategy", Value::from(STRATEGY)),
+        (
+            "_urs_strategy_update_sub_routine",
+            Value::from(UPDATE_SUB_ROUTINE),
+        ),
         ("_use_debug_push_certificate", Value::from(false)),
         ("_agent_reserve_timeout", Value::from(300)),
         ("_user_confirm_timeout", Value::from(30)),
@@ -207,6 +220,24 @@ fn resolve(name: &str, table: &BTreeMap<String, toml::Value>) -> Result<Service,
             )),
         }
     };
+    let text = |key: &str| options.get(key).and_then(Value::as_str).unwrap_or_default();
+    for (key, known) in [
+        ("_urs_prioritization_strategy", STRATEGY),
+        ("_urs_strategy_update_sub_routine", UPDATE_SUB_ROUTINE),
+    ] {
+        if text(key) != known {
+            return Err(format!(
+                "service {name}: {key} = {} is not a strategy of this router (it runs {known})",
+                options[key]
+            ));
+        }
+    }
+    if !["ors", "builtin"].contains(&text("_type")) {
+        return Err(format!(
+            "service {name}: _type = {} must be ors or builtin",
+            options["_type"]
+        ));
+    }
     positive("_user_confirm_timeout", false)?;
     positive(
         "_max_number_of_user_availability_confirmation_attempts",
@@ -291,6 +322,29 @@ mod tests {
             service("_max_number_of_user_availability_confirmation_attempts = 1.5").unwrap_err();
         assert!(err.contains("positive integer"), "{err}");
         assert!(service("_max_number_of_user_availability_confirmation_attempts = \"2\"").is_ok());
+    }
+
+    #[test]
+    fn only_the_routers_strategy_and_known_types_are_accepted() {
+        let service = |extra: &str| {
+            GmsConfig::parse(&format!(
+                "[services.x]\nscenario = \"chat-delayed\"\n_target = \"a@S.A\"\n{extra}\n"
+            ))
+            .unwrap()
+            .services()
+        };
+        let defaults = service("").unwrap();
+        assert_eq!(
+            defaults["x"].options["_urs_prioritization_strategy"],
+            "WaitForTarget"
+        );
+        assert!(service("_urs_strategy_update_sub_routine = \"SetRouteDelay\"").is_ok());
+        let err = service("_urs_prioritization_strategy = \"Lottery\"").unwrap_err();
+        assert!(err.contains("not a strategy of this router"), "{err}");
+        assert!(service("_type = \"builtin\"").is_ok());
+        assert!(service("_type = \"soap\"")
+            .unwrap_err()
+            .contains("ors or builtin"));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! **Params** (each also accepted under its GMS option name): `target`/`_target` (a target
 //! string, a JSON list, or a string holding one; required), `virtual_queue`/
 //! `_urs_virtual_queue` (default `default`), `priority`/`_urs_vq_priority` (default 0),
+//! `priority_increment`/`_urs_vq_priority_increment` with
+//! `priority_interval`/`_urs_vq_priority_increment_interval` (seconds; priority aging),
 //! `media`/`_media_type` (`chat` or `voice`, default `chat`), `queued_ttl`/`_urs_queued_ttl`
 //! (seconds, default 660, 0 = no limit), `reservation_timeout`/`_agent_reserve_timeout`
 //! (seconds, default 30), `eta_pos_threshold`/`_eta_pos_threshold`, and `request` (the request
@@ -50,8 +52,8 @@ use super::directory::Media;
 use super::error::RoutingError;
 use super::multi::{number, seconds, TargetSpec};
 use super::router::{
-    Checkpoint, Outcome, OutcomeListener, QueueStatus, RequestSpec, Router, DEFAULT_QUEUED_TTL,
-    DEFAULT_RESERVATION_TIMEOUT,
+    Checkpoint, Outcome, OutcomeListener, PriorityAging, QueueStatus, RequestSpec, Router,
+    DEFAULT_QUEUED_TTL, DEFAULT_RESERVATION_TIMEOUT,
 };
 use super::threshold::ThresholdTable;
 use crate::interpreter::{Event, InvokeRequest};
@@ -116,6 +118,35 @@ pub fn request_spec(params: &[(String, Value)], id: &str) -> Result<RequestSpec,
             .ok_or_else(|| RoutingError::bad_param("priority", format!("not an integer: {p}")))?;
         spec.priority = n as i64;
     }
+    let increment = param(
+        params,
+        &["priority_increment", "_urs_vq_priority_increment"],
+    );
+    let interval = param(
+        params,
+        &["priority_interval", "_urs_vq_priority_increment_interval"],
+    );
+    spec.aging = match (increment, interval) {
+        (None, None) => None,
+        (Some(inc), Some(every)) => {
+            let increment = number(inc).filter(|n| n.fract() == 0.0).ok_or_else(|| {
+                RoutingError::bad_param("priority_increment", format!("not an integer: {inc}"))
+            })?;
+            let interval = seconds(every).filter(|d| !d.is_zero()).ok_or_else(|| {
+                RoutingError::bad_param("priority_interval", format!("not seconds: {every}"))
+            })?;
+            Some(PriorityAging {
+                increment: increment as i64,
+                interval,
+            })
+        }
+        _ => {
+            return Err(RoutingError::bad_param(
+                "priority_increment",
+                "priority aging needs both the increment and its interval",
+            ))
+        }
+    };
     if let Some(m) = param(params, &["media", "_media_type"]) {
         spec.media = Media::parse(&text(m)).ok_or_else(|| {
             RoutingError::bad_param("media", format!("expected chat or voice: {m}"))
@@ -352,7 +383,7 @@ impl InvokedService for RoutingService {
         let field = |name: &str| data.and_then(|d| d.get(name)).filter(|v| !v.is_null());
         match event.name.as_str() {
             "routing.position" => {
-                let status = self.router.status(&self.request);
+                let status = self.router.status(&self.request, Instant::now());
                 self.reply(status.map(|s| status_event(&s)), &event.name);
             }
             "routing.route" => {

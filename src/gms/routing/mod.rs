@@ -36,7 +36,7 @@ pub use error::{RoutingError, TargetError};
 pub use invoke::{RoutingInvokeType, INVOKE_TYPE_NAMES};
 pub use multi::{Stat, StatCheck, TargetSpec, TargetStep, MAX_TARGETS};
 pub use router::{
-    Offer, Outcome, OutcomeListener, QueueStatus, RequestSpec, RequestView, Router,
+    Offer, Outcome, OutcomeListener, PriorityAging, QueueStatus, RequestSpec, RequestView, Router,
     DEFAULT_QUEUED_TTL, DEFAULT_RESERVATION_TIMEOUT,
 };
 pub use skill::{CompareOp, SkillError, SkillExpr};

@@ -37,6 +37,22 @@ pub const DEFAULT_QUEUED_TTL: Duration = Duration::from_secs(660);
 /// Default `_agent_reserve_timeout`.
 pub const DEFAULT_RESERVATION_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How a waiting request's priority grows with its wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriorityAging {
+    pub increment: i64,
+    pub interval: Duration,
+}
+
+impl PriorityAging {
+    /// The priority after waiting `waited`.
+    pub fn priority(&self, base: i64, waited: Duration) -> i64 {
+        let steps = waited.as_nanos() / self.interval.as_nanos().max(1);
+        let steps = i64::try_from(steps).unwrap_or(i64::MAX);
+        base.saturating_add(self.increment.saturating_mul(steps))
+    }
+}
+
 /// Receives the outcomes of one request (runs under the router's lock: hand on, don't call
 /// back).
 pub type OutcomeListener = Arc<dyn Fn(&Outcome) + Send + Sync>;
@@ -49,6 +65,10 @@ pub struct RequestSpec {
     pub virtual_queue: String,
     /// Higher goes first.
     pub priority: i64,
+    /// Priority aging (`_urs_vq_priority_increment` every
+    /// `_urs_vq_priority_increment_interval`): the priority grows by `increment` for each full
+    /// `interval` the request has waited, so long waits climb past newer, higher-priority ones.
+    pub aging: Option<PriorityAging>,
     pub target: TargetSpec,
     pub media: Media,
     /// `_urs_queued_ttl`: the longest total wait; `None`: no limit.
@@ -70,6 +90,7 @@ impl RequestSpec {
             id: id.into(),
             virtual_queue: virtual_queue.into(),
             priority: 0,
+            aging: None,
             target,
             media: Media::Chat,
             queued_ttl: Some(DEFAULT_QUEUED_TTL),
@@ -225,8 +246,20 @@ struct Request {
 }
 
 impl Request {
-    fn key(&self) -> (std::cmp::Reverse<i64>, u64) {
-        queue_key(self.spec.priority, self.arrival)
+    /// Its priority now, aging included.
+    fn priority(&self, now: Instant) -> i64 {
+        match self.spec.aging {
+            Some(aging) => aging.priority(
+                self.spec.priority,
+                now.saturating_duration_since(self.enqueued_at),
+            ),
+            None => self.spec.priority,
+        }
+    }
+
+    /// Its place in line now: priority (aged) descending, then arrival.
+    fn key(&self, now: Instant) -> (std::cmp::Reverse<i64>, u64) {
+        queue_key(self.priority(now), self.arrival)
     }
 
     fn last_step(&self) -> usize {
@@ -414,7 +447,7 @@ impl Router {
             if let Some(listener) = listener {
                 st.listeners.insert(id.clone(), listener);
             }
-            let (position, total_waiting) = rank(st, &id);
+            let (position, total_waiting) = rank(st, &id, now);
             out.push(Outcome::Queued {
                 request: id,
                 virtual_queue,
@@ -514,13 +547,13 @@ impl Router {
     }
 
     /// Position, ETA, total waiting and the `_eta_pos_threshold` decision for a request.
-    pub fn status(&self, request: &str) -> Result<QueueStatus, RoutingError> {
+    pub fn status(&self, request: &str, now: Instant) -> Result<QueueStatus, RoutingError> {
         let st = self.lock();
         let r = st
             .requests
             .get(request)
             .ok_or_else(|| RoutingError::UnknownRequest(request.into()))?;
-        let (position, total_waiting) = rank(&st, request);
+        let (position, total_waiting) = rank(&st, request, now);
         let base = QueueStatus {
             request: request.to_string(),
             virtual_queue: r.spec.virtual_queue.clone(),
@@ -565,12 +598,12 @@ impl Router {
             .values()
             .filter(|r| virtual_queue.is_none_or(|vq| r.spec.virtual_queue == vq))
             .collect();
-        list.sort_by_key(|r| r.key());
+        list.sort_by_key(|r| r.key(now));
         list.into_iter()
             .map(|r| RequestView {
                 request: r.spec.id.clone(),
                 virtual_queue: r.spec.virtual_queue.clone(),
-                priority: r.spec.priority,
+                priority: r.priority(now),
                 media: r.spec.media,
                 target_index: r.step,
                 target: r.spec.target.steps[r.step].target.text.clone(),
@@ -783,7 +816,7 @@ fn first_usable_step(r: &Request, from: usize, dir: &Directory) -> usize {
 
 /// (1-based position among waiting requests of the same virtual queue, number waiting there).
 /// A reserved request gets position 0.
-fn rank(st: &State, request: &str) -> (usize, usize) {
+fn rank(st: &State, request: &str, now: Instant) -> (usize, usize) {
     let Some(r) = st.requests.get(request) else {
         return (0, 0);
     };
@@ -795,7 +828,7 @@ fn rank(st: &State, request: &str) -> (usize, usize) {
     let mut ahead = 0;
     for o in waiting {
         total += 1;
-        if o.key() < r.key() {
+        if o.key(now) < r.key(now) {
             ahead += 1;
         }
     }
@@ -817,7 +850,7 @@ fn dispatch(st: &mut State, now: Instant, out: &mut Vec<Outcome>) {
         .values()
         .filter(|r| r.reservation.is_none())
         .map(|r| {
-            let (p, a) = r.key();
+            let (p, a) = r.key(now);
             (p, a, r.spec.id.clone())
         })
         .collect();

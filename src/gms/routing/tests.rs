@@ -105,7 +105,7 @@ fn reserves_an_agent_when_it_becomes_ready() {
             request: "r1".into()
         }
     );
-    let s = r.status("r1").unwrap();
+    let s = r.status("r1", c.at(0)).unwrap();
     assert_eq!((s.position, s.reserved_agent.as_deref()), (0, Some("a1")));
     assert_eq!(
         (s.total_waiting, s.eta, s.threshold_passed),
@@ -140,7 +140,7 @@ fn reservation_follows_priority_then_arrival_and_eligibility() {
     assert_eq!(ready(&r, "a1", c.at(2)), [reserved("high", "a1", "Alice")]);
     // Bob serves both Sales and Support: "low" arrived first.
     assert_eq!(ready(&r, "a2", c.at(3)), [reserved("low", "a2", "Bob")]);
-    assert_eq!(r.status("support").unwrap().position, 1);
+    assert_eq!(r.status("support", c.at(0)).unwrap().position, 1);
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn queue_positions_by_priority_then_arrival() {
         r.enqueue(s, c.at(0), None).unwrap();
     }
     let pos = |id: &str| {
-        let s = r.status(id).unwrap();
+        let s = r.status(id, c.at(0)).unwrap();
         (s.position, s.total_waiting)
     };
     assert_eq!(pos("r3"), (1, 4));
@@ -178,7 +178,7 @@ fn queue_positions_by_priority_then_arrival() {
     assert_eq!(pos("r5"), (1, 1));
     // r5 (priority 9) takes the first agent; then r3 moves out of vq1's waiting count.
     ready(&r, "a1", c.at(1));
-    assert_eq!(r.status("r5").unwrap().position, 0);
+    assert_eq!(r.status("r5", c.at(0)).unwrap().position, 0);
     ready(&r, "a2", c.at(2));
     assert_eq!(pos("r4"), (1, 3));
     assert_eq!(pos("r2"), (3, 3));
@@ -188,6 +188,68 @@ fn queue_positions_by_priority_then_arrival() {
         .map(|v| v.request)
         .collect();
     assert_eq!(listed, ["r3", "r4", "r1", "r2"]);
+}
+
+#[test]
+fn aged_priority_lets_a_long_wait_pass_newer_higher_priority_requests() {
+    let (r, c) = (router(), Clock(Instant::now()));
+    let mut old = spec("old", "vq", "Sales@SS.GA");
+    old.aging = Some(PriorityAging {
+        increment: 1,
+        interval: Duration::from_secs(10),
+    });
+    r.enqueue(old, c.at(0), None).unwrap();
+    let mut urgent = spec("urgent", "vq", "Sales@SS.GA");
+    urgent.priority = 2;
+    r.enqueue(urgent, c.at(5), None).unwrap();
+    let pos = |id: &str, at: u64| r.status(id, c.at(at)).unwrap().position;
+    // At 5 s "old" has priority 0 against 2; at 20 s, 2 against 2 and it arrived first.
+    assert_eq!((pos("old", 5), pos("urgent", 5)), (2, 1));
+    assert_eq!((pos("old", 20), pos("urgent", 20)), (1, 2));
+    let listed: Vec<(String, i64)> = r
+        .requests(Some("vq"), c.at(30))
+        .into_iter()
+        .map(|v| (v.request, v.priority))
+        .collect();
+    assert_eq!(listed, [("old".to_string(), 3), ("urgent".to_string(), 2)]);
+    assert_eq!(ready(&r, "a1", c.at(30)), [reserved("old", "a1", "Alice")]);
+}
+
+#[test]
+fn a_checkpointed_request_resumes_in_its_place_with_its_wait() {
+    let (r, c) = (router(), Clock(Instant::now()));
+    for id in ["first", "second"] {
+        let mut s = spec(id, "vq", "Sales@SS.GA");
+        s.queued_ttl = Some(Duration::from_secs(100));
+        r.enqueue(s, c.at(0), None).unwrap();
+    }
+    ready(&r, "a1", c.at(10));
+    let first = r.checkpoint("first", c.at(40)).unwrap();
+    let second = r.checkpoint("second", c.at(40)).unwrap();
+    assert_eq!(first.reserved_agent.as_deref(), Some("a1"));
+    assert_eq!(first.waited, Duration::from_secs(40));
+    // Another process, later: resumed in the other order, still in line by arrival.
+    let again = router();
+    let later = Clock(c.at(1000));
+    for (id, point) in [("second", &second), ("first", &first)] {
+        let mut s = spec(id, "vq", "Sales@SS.GA");
+        s.queued_ttl = Some(Duration::from_secs(100));
+        again.resume(s, point, later.at(0), None).unwrap();
+    }
+    let late = spec("late", "vq", "Sales@SS.GA");
+    again.enqueue(late, later.at(1), None).unwrap();
+    let pos = |id: &str| again.status(id, later.at(1)).unwrap().position;
+    assert_eq!((pos("first"), pos("second"), pos("late")), (1, 2, 3));
+    // No reservation came back; the queued ttl counts the wait before the restart.
+    assert_eq!(
+        again.status("first", later.at(1)).unwrap().reserved_agent,
+        None
+    );
+    let timed_out = again.tick(later.at(61));
+    assert!(timed_out.contains(&Outcome::TimedOut {
+        request: "first".into()
+    }));
+    assert!(again.contains("late"));
 }
 
 /// Runs one interaction of `secs` seconds through `agent` (which must be the only ready one).
@@ -206,7 +268,7 @@ fn eta_is_na_without_history_then_estimated() {
         .unwrap();
     r.enqueue(spec("w2", "vq", "Sales@SS.GA"), c.at(0), None)
         .unwrap();
-    let s = r.status("w2").unwrap();
+    let s = r.status("w2", c.at(0)).unwrap();
     assert_eq!(
         (s.eta, s.threshold_passed, s.reason.as_str()),
         (None, true, "eta n/a")
@@ -231,30 +293,30 @@ fn eta_is_na_without_history_then_estimated() {
         r.enqueue(spec(id, "vq", "Sales@SS.GA"), c.at(201), None)
             .unwrap();
     }
-    let s = r.status("w1").unwrap();
+    let s = r.status("w1", c.at(0)).unwrap();
     assert_eq!(
         (s.position, s.eta, s.reason.as_str()),
         (1, Some(45), "position 1")
     );
-    let s = r.status("w2").unwrap();
+    let s = r.status("w2", c.at(0)).unwrap();
     assert_eq!(
         (s.position, s.eta, s.threshold_passed),
         (2, Some(90), false)
     );
     assert_eq!(s.reason, "eta >= 40: only position 1 passes (position 2)");
-    assert_eq!(r.status("w3").unwrap().eta, Some(135));
+    assert_eq!(r.status("w3", c.at(0)).unwrap().eta, Some(135));
     // A target nobody works on: n/a even with history.
     r.enqueue(spec("x", "vq_es", "a3@SS.A"), c.at(202), None)
         .unwrap();
     r.enqueue(spec("y", "vq_es", "a3@SS.A"), c.at(202), None)
         .unwrap();
-    let s = r.status("y").unwrap();
+    let s = r.status("y", c.at(0)).unwrap();
     assert_eq!((s.position, s.eta, s.reason.as_str()), (2, None, "eta n/a"));
     // A custom threshold table.
     let mut z = spec("z", "vq", "Sales@SS.GA");
     z.threshold = ThresholdTable::parse("0:3,200:1").unwrap();
     r.enqueue(z, c.at(203), None).unwrap();
-    let s = r.status("z").unwrap();
+    let s = r.status("z", c.at(0)).unwrap();
     assert_eq!(s.position, 4);
     assert_eq!((s.eta, s.threshold_passed), (Some(180), false));
 }
@@ -309,7 +371,7 @@ fn reservation_timeout_releases_then_re_reserves() {
             reason: "agent_unavailable"
         }]
     );
-    assert_eq!(r.status("r1").unwrap().position, 1);
+    assert_eq!(r.status("r1", c.at(0)).unwrap().position, 1);
     // Another agent then takes it.
     assert_eq!(ready(&r, "a2", c.at(12)), [reserved("r1", "a2", "Bob")]);
     // release with requeue: back in line; the agent is free (and, being first, re-reserved).
@@ -338,7 +400,7 @@ fn a_lapsed_reservation_passes_the_agent_to_the_next_request() {
         r.tick(c.at(11)),
         [expired("r1"), reserved("r2", "a1", "Alice")]
     );
-    assert_eq!(r.status("r1").unwrap().position, 1);
+    assert_eq!(r.status("r1", c.at(0)).unwrap().position, 1);
     // r2 lets it lapse too: both passed a1 over, so line order decides (r1 first).
     assert_eq!(
         r.tick(c.at(21)),
@@ -473,7 +535,7 @@ fn multi_target_switches_on_timeout_with_clear_false() {
     // The last target stays; its timeout does not end the wait.
     assert!(r.tick(c.at(100)).is_empty());
     // Now on Alice's target.
-    assert_eq!(r.status("m").unwrap().target_index, 1);
+    assert_eq!(r.status("m", c.at(0)).unwrap().target_index, 1);
     assert_eq!(
         r.set_ready("a1", c.at(101)).unwrap(),
         [reserved("m", "a1", "Alice")]
