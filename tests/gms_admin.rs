@@ -6,7 +6,7 @@ mod common;
 
 use scxml_runtime::gms::time::{format_iso, now_ms, parse_iso};
 use scxml_runtime::gms::GmsConfig;
-use scxml_runtime::runtime::engine::EngineConfig;
+use scxml_runtime::runtime::engine::{EngineConfig, HibernationPolicy};
 use scxml_runtime::server::RunningServer;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -533,14 +533,22 @@ fn availability_lists_free_slots_with_their_capacity() {
 fn the_service_index_survives_a_restart() {
     let dir = std::env::temp_dir().join(format!("gms-admin-restart-{}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
+    // Sessions hibernate as soon as they are idle: the queries must not need them.
     let engine = |dir: &std::path::Path| EngineConfig {
         shards: 2,
         store: std::sync::Arc::new(scxml_runtime::store::RedbStore::open(dir).unwrap()),
+        hibernation: HibernationPolicy {
+            idle_after: Some(Duration::ZERO),
+            ..HibernationPolicy::default()
+        },
         ..EngineConfig::default()
     };
     let t = hour_ahead(2);
-    let (queued, scheduled, cancelled) = {
+    // Due in three seconds: its wake-up is still ahead when the server stops.
+    let soon = now_ms() + 3_000;
+    let (queued, scheduled, cancelled, waking) = {
         let h = Harness::with(engine(&dir));
+        let waking = h.start("sched", &format!("usr_name=w&_desired_time={}", at(soon)));
         let queued = h.start("sched", "_customer_number=42&usr_name=q");
         let scheduled = h.start(
             "sched",
@@ -557,7 +565,7 @@ fn the_service_index_survives_a_restart() {
         h.wait_get("service/callback/sched?_callback_state=COMPLETED", |v| {
             ids(v).len() == 1
         });
-        (queued, scheduled, cancelled)
+        (queued, scheduled, cancelled, waking)
     };
 
     let h = Harness::with(engine(&dir));
@@ -600,6 +608,13 @@ fn the_service_index_survives_a_restart() {
         at(t)
     ));
     assert_eq!(slots[format_iso(t)], 2, "{slots}");
+    // The wake-up survived too: the callback queues when its time comes.
+    let (_, found) = h.get("service/callback/sched?usr_name=w");
+    assert_eq!(found[0]["_callback_state"], "SCHEDULED", "{found}");
+    h.wait_get(&format!("service/callback/sched?_id={waking}"), |v| {
+        v[0]["_callback_state"] == "QUEUED"
+    });
+    assert!(now_ms() >= soon - 1_000, "queued before its time");
     drop(h);
     std::fs::remove_dir_all(&dir).ok();
 }
