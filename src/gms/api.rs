@@ -4,19 +4,32 @@
 //! **The event contract** (Rust to SCXML): name `gms.<verb>` with `verb` one of `start`,
 //! `connect`, `check_queue_position`, `ixn_chat`, `internal_notification`,
 //! `retrieve_notifications`, `agent_notification`, `retrieve_agent_notifications`, `get`,
-//! `cancel`; `origin` the exchange id and `origintype` [`RESPONSE_TYPE_URI`]; `data` the
-//! request's fields plus `_gms_user` (the header, or `""`) and `_service_id`. The flow
+//! `cancel`, `reschedule`; `origin` the exchange id and `origintype` [`RESPONSE_TYPE_URI`];
+//! `data` the request's fields plus `_gms_user` (the header, or `""`) and `_service_id`. The flow
 //! answers with `<send type="gms-response" targetexpr="_event.origin">` and params `status`
 //! and `body` (see [`super::exchange`]); no answer within the timeout is a 504.
 //!
 //! `POST service/callback/{service}` creates the flow's session with initial data
 //! `options` (the service's options), `fields` (the request's fields), `gms_user`,
 //! `service_name` and `base_url`, then delivers `gms.start`. The service id is the session id.
+//! A start the flow refuses or does not answer (a status of 400 or more) leaves no service:
+//! its session is deleted.
+//!
+//! `PUT service/callback/{service}/{id}` (`_new_desired_time`) becomes `gms.reschedule`. With a
+//! desired time, `gms.start` and `gms.reschedule` also carry `_bucket_booked`: how many
+//! callbacks are already booked in that time's bucket ([`super::availability`]); the flow
+//! decides whether the slot is full.
+//!
+//! The queries over services (`GET service/callback[/{service}]?...`,
+//! `GET service/callback/{service}/availability`) are answered from the service index
+//! ([`super::query`], [`super::availability`]).
 
 use super::app::{CallbackLink, GmsApp, GmsRequest};
+use super::availability::{self, Schedule};
 use super::exchange::{FlowAnswer, RESPONSE_TYPE_URI};
 use super::form::parse_fields;
 use super::ixn_chat;
+use super::query;
 use super::response::GmsResponse;
 use crate::interpreter::Event;
 use crate::runtime::engine::{CreateOptions, EngineError};
@@ -39,6 +52,27 @@ pub async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> G
     let method = &request.method;
     match rest {
         ["callback", name] if method == Method::POST => create(app, request, name).await,
+        ["callback"] if method == Method::GET => match request_fields(request) {
+            Ok(filters) => query::by_properties(&app.index, None, &filters),
+            Err(answer) => answer,
+        },
+        ["callback", name, rest @ ..] if method == Method::GET && rest.len() <= 1 => {
+            let Some(service) = app.services.get(*name) else {
+                return unknown_service_name(name);
+            };
+            let fields = match request_fields(request) {
+                Ok(f) => f,
+                Err(answer) => return answer,
+            };
+            match rest {
+                [] => query::by_properties(&app.index, Some(name), &fields),
+                ["availability"] => {
+                    availability::handle(&app.index, name, &service.options, &fields)
+                }
+                _ => GmsResponse::not_found(format!("no callback resource GET {}", request.path)),
+            }
+        }
+        ["callback", name, id] if method == Method::PUT => reschedule(app, request, name, id).await,
         ["callback", _, id] | [id] if method == Method::DELETE => {
             deliver(app, request, id, "cancel", Map::new()).await
         }
@@ -69,11 +103,7 @@ pub(crate) fn request_fields(request: &GmsRequest) -> Result<Map<String, Value>,
 /// `POST service/callback/{service}`: a new callback service.
 async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsResponse {
     let Some(service) = app.services.get(name) else {
-        return GmsResponse::error(
-            404,
-            "ServiceNotFound",
-            format!("no callback service named {name}"),
-        );
+        return unknown_service_name(name);
     };
     let Some(attached) = app.attached() else {
         return GmsResponse::error(503, "NotReady", "the callback service is starting");
@@ -123,7 +153,68 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
             service_name: name.to_string(),
         },
     );
-    deliver(app, request, &id, "start", fields).await
+    let mut fields = fields;
+    add_bookings(
+        app,
+        &service.options,
+        name,
+        &mut fields,
+        "_desired_time",
+        None,
+    );
+    let answer = ask_flow(app, &id, "start", fields, request.gms_user.as_deref()).await;
+    if answer.status >= 400 {
+        // Refused: the service does not exist.
+        GmsApp::lock(&app.callbacks).remove(&id);
+        let _ = attached.engine.delete(&id).await;
+    }
+    answer
+}
+
+/// `PUT service/callback/{service}/{id}`: `gms.reschedule` with the request's fields.
+async fn reschedule(app: &Arc<GmsApp>, request: &GmsRequest, name: &str, id: &str) -> GmsResponse {
+    let Some(service) = app.services.get(name) else {
+        return unknown_service_name(name);
+    };
+    match callback(app, id).await {
+        Some(link) if link.service_name == name => {}
+        _ => return unknown_service(id),
+    }
+    let mut fields = match request_fields(request) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    add_bookings(
+        app,
+        &service.options,
+        name,
+        &mut fields,
+        "_new_desired_time",
+        Some(id),
+    );
+    ask_flow(app, id, "reschedule", fields, request.gms_user.as_deref()).await
+}
+
+/// Adds `_bucket_booked` when `fields[field]` is a desired time: the callbacks of the service
+/// (but `except`) already booked in its bucket.
+fn add_bookings(
+    app: &GmsApp,
+    options: &Map<String, Value>,
+    service: &str,
+    fields: &mut Map<String, Value>,
+    field: &str,
+    except: Option<&str>,
+) {
+    // Only the server says how full a slot is.
+    fields.remove("_bucket_booked");
+    let at = fields
+        .get(field)
+        .and_then(Value::as_str)
+        .and_then(super::time::parse_iso);
+    if let (Some(at), Ok(schedule)) = (at, Schedule::of(options)) {
+        let booked = availability::booked(&app.index, &schedule, service, at, except);
+        fields.insert("_bucket_booked".into(), Value::from(booked));
+    }
 }
 
 /// Delivers `gms.<verb>` to the service `id` and waits for the flow's answer. `fields`, when
@@ -262,6 +353,14 @@ pub(crate) async fn callback(app: &Arc<GmsApp>, id: &str) -> Option<CallbackLink
     let link = CallbackLink { service_name };
     GmsApp::lock(&app.callbacks).insert(id.to_string(), link.clone());
     Some(link)
+}
+
+fn unknown_service_name(name: &str) -> GmsResponse {
+    GmsResponse::error(
+        404,
+        "ServiceNotFound",
+        format!("no callback service named {name}"),
+    )
 }
 
 pub(crate) fn unknown_service(id: &str) -> GmsResponse {

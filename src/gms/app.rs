@@ -2,27 +2,33 @@
 //! entry point for requests under `/genesys/`.
 //!
 //! Life cycle: [`GmsApp::new`] builds the adapters (router, chat server, comet server,
-//! pusher, the exchange table) from a [`GmsConfig`]; [`GmsApp::register`] adds the custom
-//! types the flows use (`routing`, `push`, `gms-response`) to the engine's registry before
-//! the engine starts; [`GmsApp::attach`] hands it the running engine and the public URL and
-//! starts the router's ticker. Then [`GmsApp::handle`] serves requests.
+//! pusher, the exchange table, the service index) from a [`GmsConfig`]; [`GmsApp::register`]
+//! adds the custom types the flows use (`routing`, `push`, `gms-response`, `gms-index`) to
+//! the engine's registry before the engine starts; [`GmsApp::open_store`] loads the service
+//! index from the engine's store and keeps it there; [`GmsApp::attach`] hands it the running
+//! engine and the public URL and starts the router's ticker. Then [`GmsApp::handle`] serves
+//! requests; [`GmsApp::close`] writes what the index has pending when the server stops.
 //!
 //! Routes (all answers JSON, errors `{"message", "exception"}`):
 //! - `POST /genesys/cometd`: CometD ([`crate::gms::chat::handle_cometd_for_user`]).
 //! - `GET /genesys/1/document/service_template/callback/src/{file}`: the flows.
-//! - `/genesys/1/service/...`: the callback API ([`super::api`]).
+//! - `/genesys/1/service/...`: the callback API ([`super::api`]), with the queries over
+//!   services ([`super::query`], [`super::availability`]).
+//! - `GET /genesys/1/admin/callback/queues`: outstanding callbacks by queue ([`super::query`]).
 //! - `/genesys/1/agents/{agent}/...`: the agent desktop API ([`super::agents_api`]).
 
 use super::chat::{handle_cometd_for_user, ChatSendType, ChatServer, CometServer};
 use super::config::{GmsConfig, Service};
 use super::documents::FlowDocuments;
 use super::exchange::{Exchanges, GmsResponseSendType};
+use super::index::{GmsIndexSendType, ServiceIndex};
 use super::push::{PushSendType, Pusher};
 use super::response::GmsResponse;
 use super::routing::{Router, RoutingInvokeType};
-use super::{agents_api, api};
+use super::{agents_api, api, query};
 use crate::io::Registry;
 use crate::runtime::engine::Engine;
+use crate::store::Store;
 use bytes::Bytes;
 use hyper::Method;
 use std::collections::{BTreeMap, HashMap};
@@ -95,6 +101,8 @@ pub struct GmsApp {
     pub comet: Arc<CometServer>,
     pub pusher: Arc<Pusher>,
     pub exchanges: Arc<Exchanges>,
+    /// The latest record of every callback service, for queries over services.
+    pub index: Arc<ServiceIndex>,
     /// Callback services by id (the id is the session id of the service's flow).
     pub(crate) callbacks: Mutex<HashMap<String, CallbackLink>>,
     /// Chats created by `ixn/chat`, by callback service id.
@@ -132,6 +140,7 @@ impl GmsApp {
             comet,
             pusher,
             exchanges: Arc::new(Exchanges::new()),
+            index: Arc::new(ServiceIndex::new()),
             callbacks: Mutex::new(HashMap::new()),
             customer_chats: Mutex::new(HashMap::new()),
             agent_seats: Mutex::new(HashMap::new()),
@@ -139,8 +148,8 @@ impl GmsApp {
         }))
     }
 
-    /// Adds `<invoke type="routing">`, `<send type="push">`, `<send type="chat">` and
-    /// `<send type="gms-response">`.
+    /// Adds `<invoke type="routing">`, `<send type="push">`, `<send type="chat">`,
+    /// `<send type="gms-response">` and `<send type="gms-index">`.
     pub fn register(&self, registry: &mut Registry) {
         RoutingInvokeType::new(self.router.clone()).register(registry);
         ChatSendType::new(self.chat.clone()).register(registry);
@@ -149,6 +158,20 @@ impl GmsApp {
             Arc::new(PushSendType::new(self.pusher.clone())),
         );
         GmsResponseSendType::new(self.exchanges.clone()).register(registry);
+        GmsIndexSendType::new(self.index.clone()).register(registry);
+    }
+
+    /// Loads the service index from `store` (the engine's) and keeps it there from now on.
+    /// Call before the engine starts. Answers how many records were loaded.
+    pub fn open_store(&self, store: Arc<dyn Store>) -> Result<usize, String> {
+        self.index
+            .open(store)
+            .map_err(|e| format!("loading the service index: {e}"))
+    }
+
+    /// Writes what the service index has pending and stops writing to the store.
+    pub fn close(&self) {
+        self.index.close();
     }
 
     /// Connects the running engine and starts the router's ticker (inside a tokio runtime).
@@ -197,6 +220,12 @@ impl GmsApp {
                 agents_api::handle(self, &request, agent, rest).await
             }
             ["genesys", "1", "service", rest @ ..] => api::handle(self, &request, rest).await,
+            ["genesys", "1", "admin", "callback", "queues"] if request.method == Method::GET => {
+                match api::request_fields(&request) {
+                    Ok(query) => query::queues(&self.index, &self.router, &query),
+                    Err(answer) => answer,
+                }
+            }
             _ => GmsResponse::not_found(format!("no GMS resource {path}")),
         }
     }

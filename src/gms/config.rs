@@ -22,6 +22,7 @@
 //! groups = ["Chat"]
 //! ```
 
+use super::availability::Schedule;
 use super::chat::CometConfig;
 use super::push::PushConfig;
 use super::routing::{DirectoryConfig, TargetSpec};
@@ -126,6 +127,12 @@ fn defaults() -> Vec<(&'static str, Value)> {
             Value::from(3),
         ),
         ("app_find_agent_timeout", Value::from(60)),
+        // Scheduled callbacks: bucket minutes, callbacks per bucket, seconds submitted ahead
+        // of the desired time, how far ahead a desired time may be.
+        ("_request_time_bucket", Value::from(5)),
+        ("_max_request_by_time_bucket", Value::from(100)),
+        ("_request_execution_time_buffer", Value::from(120)),
+        ("_reject_future_desired_time", Value::from("1M")),
     ]
 }
 
@@ -243,6 +250,17 @@ fn resolve(name: &str, table: &BTreeMap<String, toml::Value>) -> Result<Service,
         "_max_number_of_user_availability_confirmation_attempts",
         true,
     )?;
+    Schedule::of(&options).map_err(|e| format!("service {name}: {e}"))?;
+    let buffer = options.get("_request_execution_time_buffer");
+    if !buffer.is_some_and(|b| {
+        b.as_f64()
+            .or_else(|| b.as_str()?.trim().parse().ok())
+            .is_some_and(|n| n >= 0.0)
+    }) {
+        return Err(format!(
+            "service {name}: _request_execution_time_buffer must be a number of seconds"
+        ));
+    }
     let target = options
         .get("_target")
         .ok_or_else(|| format!("service {name}: _target is required"))?;

@@ -328,6 +328,8 @@ pub async fn start_with_gms(
     engine_config.basichttp_prefix = Some(format!("{}/basichttp/", public.trim_end_matches('/')));
     if let Some(gms) = &gms {
         gms.register(&mut engine_config.registry);
+        gms.open_store(engine_config.store.clone())
+            .map_err(std::io::Error::other)?;
     }
     let engine = Engine::start(engine_config);
     if let Some(gms) = &gms {
@@ -371,5 +373,8 @@ impl RunningServer {
         }
         let engine = self.app.engine.clone();
         let _ = tokio::task::spawn_blocking(move || engine.shutdown()).await;
+        if let Some(gms) = &self.app.gms {
+            gms.close();
+        }
     }
 }

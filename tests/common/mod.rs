@@ -42,7 +42,7 @@ pub fn start_gms_server(
 }
 
 /// One request as a device (`user` is its `gms_user` header) or an agent desktop (`None`):
-/// GET, DELETE, or POST with an optional body (content type, text). Answers the status and
+/// GET, DELETE, or POST or PUT with an optional body (content type, text). Answers the status and
 /// the body as JSON (or as a JSON string when it is not JSON).
 pub fn request(
     http: &ureq::Agent,
@@ -54,6 +54,10 @@ pub fn request(
     let mut response = match (method, body) {
         ("GET", _) => with_user(http.get(url), user).call(),
         ("DELETE", _) => with_user(http.delete(url), user).call(),
+        ("PUT", Some((content_type, text))) => with_user(http.put(url), user)
+            .header("content-type", content_type)
+            .send(text),
+        ("PUT", None) => with_user(http.put(url), user).send_empty(),
         (_, Some((content_type, text))) => with_user(http.post(url), user)
             .header("content-type", content_type)
             .send(text),

@@ -1,0 +1,359 @@
+//! Queries over many callback services, answered from the service index (no session is
+//! woken):
+//!
+//! - `GET service/callback/{service}?{property}={value}[&...]` ([`by_properties`]): the
+//!   records of the service's callbacks whose properties all equal the given values (any record
+//!   key: `_id`, `_customer_number`, `_callback_state`, `usr_*`, ...), oldest desired time
+//!   first. Several values for one property may be given comma-separated for
+//!   `_callback_state` and `_callback_reason` (`_callback_state=QUEUED,SCHEDULED`).
+//!   Without `{service}`, over every service.
+//! - `GET admin/callback/queues?target=&states=&start_time=&end_time=&max=&{property}=`
+//!   ([`queues`]): the outstanding callbacks grouped by virtual queue,
+//!   `{"<vq>": [record, ...]}`. `target`: comma-separated virtual queues (default all);
+//!   `states`: comma-separated states (default every state but `COMPLETED`); `start_time`,
+//!   `end_time`: bounds on `_desired_time` (default: no lower bound, 24 hours ahead);
+//!   `max`: the most callbacks listed per queue; other `_`/`usr_` keys filter as above. In each
+//!   queue, the callbacks routing holds come first in queue order, with their `_position`,
+//!   then the others by desired time.
+//!
+//! A parameter that is not understood is refused (400), so a mistyped filter does not
+//! silently answer everything.
+
+use super::index::ServiceIndex;
+use super::response::GmsResponse;
+use super::routing::Router;
+use super::time::{now_ms, parse_iso};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// The states a callback may be in.
+const STATES: [&str; 5] = ["SCHEDULED", "QUEUED", "ROUTING", "PROCESSING", "COMPLETED"];
+/// Properties whose value may be a comma-separated list.
+const LISTS: [&str; 2] = ["_callback_state", "_callback_reason"];
+const HOUR_MS: i64 = 3_600_000;
+
+/// One property filter: the record's value, as text, must be one of `values`.
+struct Filter {
+    key: String,
+    values: Vec<String>,
+}
+
+impl Filter {
+    fn matches(&self, record: &Value) -> bool {
+        let value = match record.get(&self.key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => return false,
+            Some(other) => other.to_string(),
+        };
+        self.values.contains(&value)
+    }
+}
+
+/// Reads the property filters of a query (keys starting with `_` or `usr_`); other keys must
+/// be in `allowed`.
+fn filters(query: &Map<String, Value>, allowed: &[&str]) -> Result<Vec<Filter>, String> {
+    let mut out = Vec::new();
+    for (key, value) in query {
+        if allowed.contains(&key.as_str()) {
+            continue;
+        }
+        if !(key.starts_with('_') || key.starts_with("usr_")) {
+            let also = if allowed.is_empty() {
+                String::new()
+            } else {
+                format!(" or one of {}", allowed.join(", "))
+            };
+            return Err(format!(
+                "unknown parameter {key:?}: filter on record properties (_name or usr_name){also}"
+            ));
+        }
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
+        let values = if LISTS.contains(&key.as_str()) {
+            text.split(',').map(|v| v.trim().to_string()).collect()
+        } else {
+            vec![text]
+        };
+        if key == "_callback_state" {
+            check_states(&values)?;
+        }
+        out.push(Filter {
+            key: key.clone(),
+            values,
+        });
+    }
+    Ok(out)
+}
+
+fn check_states(states: &[String]) -> Result<(), String> {
+    match states.iter().find(|s| !STATES.contains(&s.as_str())) {
+        Some(bad) => Err(format!(
+            "unknown callback state {bad:?} (one of {})",
+            STATES.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+fn by_desired_time(records: &mut [Value]) {
+    records.sort_by(|a, b| {
+        let key = |r: &Value| {
+            (
+                super::availability::desired_time(r).unwrap_or(i64::MAX),
+                r["_id"].as_str().unwrap_or_default().to_string(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+}
+
+/// `GET service/callback[/{service}]?{property}={value}`: the matching records.
+pub fn by_properties(
+    index: &ServiceIndex,
+    service: Option<&str>,
+    query: &Map<String, Value>,
+) -> GmsResponse {
+    let filters = match filters(query, &[]) {
+        Ok(f) => f,
+        Err(message) => return GmsResponse::bad_request(message),
+    };
+    let mut found = index.select(|r| {
+        service.is_none_or(|s| r["_service_name"] == s) && filters.iter().all(|f| f.matches(r))
+    });
+    by_desired_time(&mut found);
+    GmsResponse::json(200, &Value::Array(found))
+}
+
+/// `GET admin/callback/queues?...`: outstanding callbacks by virtual queue.
+pub fn queues(index: &ServiceIndex, router: &Router, query: &Map<String, Value>) -> GmsResponse {
+    match queue_listing(index, router, query, now_ms()) {
+        Ok(listing) => GmsResponse::json(200, &Value::Object(listing)),
+        Err(message) => GmsResponse::bad_request(message),
+    }
+}
+
+fn queue_listing(
+    index: &ServiceIndex,
+    router: &Router,
+    query: &Map<String, Value>,
+    now: i64,
+) -> Result<Map<String, Value>, String> {
+    const OWN: [&str; 5] = ["target", "states", "start_time", "end_time", "max"];
+    let filters = filters(query, &OWN)?;
+    let text = |name: &str| {
+        query
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    };
+    let list = |name: &str| -> Option<Vec<String>> {
+        text(name).map(|t| t.split(',').map(|v| v.trim().to_string()).collect())
+    };
+    let time = |name: &str| -> Result<Option<i64>, String> {
+        text(name)
+            .map(|t| {
+                parse_iso(t).ok_or_else(|| {
+                    format!("{name} must be an ISO 8601 date-time such as 2030-01-31T14:30:00.000Z, not {t:?}")
+                })
+            })
+            .transpose()
+    };
+    let targets = list("target");
+    let states =
+        list("states").unwrap_or_else(|| STATES[..4].iter().map(|s| s.to_string()).collect());
+    check_states(&states)?;
+    let start = time("start_time")?.unwrap_or(i64::MIN);
+    let end = time("end_time")?.unwrap_or(now + 24 * HOUR_MS);
+    if end < start {
+        return Err("end_time is before start_time".into());
+    }
+    let max = match text("max") {
+        None => usize::MAX,
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("max must be a positive whole number, not {t:?}"))?,
+    };
+    let records = index.select(|r| {
+        let state = r["_callback_state"].as_str().unwrap_or_default();
+        let vq = r["_urs_virtual_queue"].as_str().unwrap_or_default();
+        let at = super::availability::desired_time(r).unwrap_or(now);
+        states.iter().any(|s| s == state)
+            && targets.as_ref().is_none_or(|t| t.iter().any(|q| q == vq))
+            && (start..=end).contains(&at)
+            && filters.iter().all(|f| f.matches(r))
+    });
+    let mut by_queue: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for record in records {
+        let vq = record["_urs_virtual_queue"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        by_queue.entry(vq).or_default().push(record);
+    }
+    let mut listing = Map::new();
+    for (vq, mut records) in by_queue {
+        // Queue order from routing: position by request id (the service id).
+        let order: BTreeMap<String, usize> = router
+            .requests(Some(&vq), Instant::now())
+            .into_iter()
+            .enumerate()
+            .map(|(i, view)| (view.request, i + 1))
+            .collect();
+        by_desired_time(&mut records);
+        records.sort_by_key(|r| {
+            order
+                .get(r["_id"].as_str().unwrap_or_default())
+                .copied()
+                .unwrap_or(usize::MAX)
+        });
+        let records: Vec<Value> = records
+            .into_iter()
+            .take(max)
+            .map(|mut r| {
+                if let Some(p) = r["_id"].as_str().and_then(|id| order.get(id)).copied() {
+                    r["_position"] = Value::from(p);
+                }
+                r
+            })
+            .collect();
+        listing.insert(vq, Value::Array(records));
+    }
+    Ok(listing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn query(pairs: &[(&str, &str)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect()
+    }
+
+    fn index() -> ServiceIndex {
+        let index = ServiceIndex::new();
+        for (id, service, state, vq, at, number) in [
+            (
+                "a",
+                "s1",
+                "QUEUED",
+                "vq1",
+                "2030-01-01T10:00:00.000Z",
+                "555",
+            ),
+            (
+                "b",
+                "s1",
+                "SCHEDULED",
+                "vq1",
+                "2030-01-01T09:00:00.000Z",
+                "555",
+            ),
+            (
+                "c",
+                "s1",
+                "COMPLETED",
+                "vq1",
+                "2030-01-01T08:00:00.000Z",
+                "555",
+            ),
+            (
+                "d",
+                "s2",
+                "QUEUED",
+                "vq2",
+                "2030-01-01T10:00:00.000Z",
+                "777",
+            ),
+            (
+                "e",
+                "s2",
+                "SCHEDULED",
+                "vq2",
+                "2030-01-05T10:00:00.000Z",
+                "777",
+            ),
+        ] {
+            index
+                .put(
+                    json!({"_id": id, "_service_name": service, "_callback_state": state,
+                    "_urs_virtual_queue": vq, "_desired_time": at, "_customer_number": number,
+                    "usr_tag": id}),
+                )
+                .unwrap();
+        }
+        index
+    }
+
+    fn ids(value: &Value) -> Vec<&str> {
+        value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["_id"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn records_match_every_given_property() {
+        let index = index();
+        let answer = |service, pairs: &[(&str, &str)]| {
+            let r = by_properties(&index, service, &query(pairs));
+            (r.status, serde_json::from_slice::<Value>(&r.body).unwrap())
+        };
+        let (_, found) = answer(Some("s1"), &[("_customer_number", "555")]);
+        assert_eq!(ids(&found), ["c", "b", "a"]);
+        let (_, found) = answer(Some("s1"), &[("_callback_state", "QUEUED,SCHEDULED")]);
+        assert_eq!(ids(&found), ["b", "a"]);
+        let (_, found) = answer(None, &[("usr_tag", "d")]);
+        assert_eq!(ids(&found), ["d"]);
+        let (_, found) = answer(Some("s2"), &[("_customer_number", "555")]);
+        assert!(ids(&found).is_empty());
+        assert_eq!(answer(Some("s1"), &[("customer", "555")]).0, 400);
+        assert_eq!(answer(Some("s1"), &[("_callback_state", "WAITING")]).0, 400);
+    }
+
+    #[test]
+    fn queues_list_outstanding_callbacks_by_virtual_queue() {
+        let index = index();
+        let router = Router::new(Default::default()).unwrap();
+        let now = parse_iso("2030-01-01T10:00:00Z").unwrap();
+        let listing = queue_listing(&index, &router, &query(&[]), now).unwrap();
+        assert_eq!(ids(&listing["vq1"]), ["b", "a"]);
+        assert_eq!(ids(&listing["vq2"]), ["d"], "e is more than 24 hours ahead");
+        let q = query(&[("target", "vq2"), ("end_time", "2030-02-01T00:00:00Z")]);
+        let listing = queue_listing(&index, &router, &q, now).unwrap();
+        assert_eq!(listing.keys().collect::<Vec<_>>(), ["vq2"]);
+        assert_eq!(ids(&listing["vq2"]), ["d", "e"]);
+        let q = query(&[
+            ("states", "SCHEDULED"),
+            ("max", "1"),
+            ("_customer_number", "555"),
+        ]);
+        let listing = queue_listing(&index, &router, &q, now).unwrap();
+        assert_eq!(ids(&listing["vq1"]), ["b"]);
+        for bad in [
+            query(&[("max", "-1")]),
+            query(&[("states", "DONE")]),
+            query(&[("end_time", "later")]),
+            query(&[("traget", "vq1")]),
+            query(&[
+                ("start_time", "2030-01-02T00:00:00Z"),
+                ("end_time", "2030-01-01T00:00:00Z"),
+            ]),
+        ] {
+            assert!(
+                queue_listing(&index, &router, &bad, now).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+}
