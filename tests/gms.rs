@@ -514,6 +514,14 @@ fn errors_wrong_device_unknown_service_and_cancel() {
     let (status, record) = h.get(&format!("service/{id}"), Some(DEVICE));
     assert_eq!(status, 200);
     assert_eq!(record["_callback_state"], "QUEUED");
+    // Also under its service's name, and only there.
+    let (status, named) = h.get(&format!("service/callback/chat-delay/{id}"), Some(DEVICE));
+    assert_eq!((status, &named), (200, &record));
+    let (status, body) = h.get(
+        &format!("service/callback/chat-immediate/{id}"),
+        Some(DEVICE),
+    );
+    assert_error(status, &body, 404);
 
     // Cancel: dequeued, so a ready agent is not reserved for it.
     let (status, record) = h.call(
@@ -816,4 +824,44 @@ fn waiting_callbacks_survive_a_restart_and_complete() {
     });
     drop(h);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_service_still_waiting_when_its_ttl_passes_is_removed_and_dequeued() {
+    let config = GmsConfig::parse(
+        r#"
+        [services.quick]
+        scenario = "chat-delayed"
+        _target = "agent1@StatServer.A"
+        _ttl = 0.5
+        [[routing.agents]]
+        id = "agent1"
+        "#,
+    )
+    .unwrap();
+    let h = Harness::with(
+        config,
+        EngineConfig {
+            shards: 1,
+            ..EngineConfig::default()
+        },
+    );
+    let (status, created) = h.post("service/callback/quick", Some(DEVICE));
+    assert_eq!(status, 200, "{created}");
+    let id = created["_id"].as_str().unwrap().to_string();
+    let (_, record) = h.get(&format!("service/{id}"), Some(DEVICE));
+    assert_eq!(record["_callback_state"], "QUEUED");
+    let expires = record["_expiration_time"].as_str().unwrap().to_string();
+    assert!(expires > record["_desired_time"].as_str().unwrap().to_string());
+    // _ttl after its desired time (the creation) the service is gone, queued or not.
+    h.wait_get(&format!("service/{id}"), Some(DEVICE), |r| {
+        r["exception"] == "ServiceNotFound"
+    });
+    let (_, found) = h.get(&format!("service/callback/quick?_id={id}"), None);
+    assert_eq!(found, json!([]));
+    // Its routing request went with it: a ready agent is not reserved for it.
+    h.agent_ready("agent1");
+    std::thread::sleep(Duration::from_millis(100));
+    let (_, agent) = h.get("agents/agent1", None);
+    assert_eq!(agent["state"]["state"], "ready", "{agent}");
 }

@@ -69,6 +69,16 @@ pub async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> G
                 ["availability"] => {
                     availability::handle(&app.index, name, &service.options, &fields)
                 }
+                [id] => {
+                    // The record, when the service is the one named in the path.
+                    let answer = deliver(app, request, id, "get", Map::new()).await;
+                    let other = answer.status == 200
+                        && service_name_of(&answer).is_some_and(|found| found != *name);
+                    if other {
+                        return unknown_service(id);
+                    }
+                    answer
+                }
                 _ => GmsResponse::not_found(format!("no callback resource GET {}", request.path)),
             }
         }
@@ -374,4 +384,13 @@ fn engine_error(e: &EngineError) -> GmsResponse {
         EngineError::TooManySessions(_) | EngineError::ShuttingDown => 503,
     };
     GmsResponse::error(status, "Unavailable", e.to_string())
+}
+
+/// The `_service_name` of a record answered by a flow.
+fn service_name_of(answer: &GmsResponse) -> Option<String> {
+    let record: Value = serde_json::from_slice(&answer.body).ok()?;
+    record
+        .get("_service_name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
