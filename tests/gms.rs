@@ -852,7 +852,7 @@ fn a_service_still_waiting_when_its_ttl_passes_is_removed_and_dequeued() {
     let (_, record) = h.get(&format!("service/{id}"), Some(DEVICE));
     assert_eq!(record["_callback_state"], "QUEUED");
     let expires = record["_expiration_time"].as_str().unwrap().to_string();
-    assert!(expires > record["_desired_time"].as_str().unwrap().to_string());
+    assert!(expires.as_str() > record["_desired_time"].as_str().unwrap());
     // _ttl after its desired time (the creation) the service is gone, queued or not.
     h.wait_get(&format!("service/{id}"), Some(DEVICE), |r| {
         r["exception"] == "ServiceNotFound"
