@@ -15,8 +15,9 @@ const DEVICE: &str = "device-admin-1";
 const HOUR_MS: i64 = 3_600_000;
 
 /// Two chat-delay services on their own virtual queues; `sched` books at most two callbacks
-/// per hour, up to two days ahead, and queues them one second before their time; `short`
-/// forgets completed callbacks quickly.
+/// per hour, up to two days ahead, and queues them one second before their time (and takes
+/// any number of callbacks for one customer); `short` forgets completed callbacks quickly;
+/// `limited` takes one outstanding callback per number and three in all.
 const CONFIG: &str = r#"
     [services.sched]
     scenario = "chat-delayed"
@@ -26,6 +27,13 @@ const CONFIG: &str = r#"
     _max_request_by_time_bucket = 2
     _request_execution_time_buffer = 1
     _reject_future_desired_time = "2d"
+    _enable_in_queue_checking = false
+
+    [services.limited]
+    scenario = "chat-delayed"
+    _target = "agent2@StatServer.A"
+    _enable_in_queue_checking = "strict"
+    _max_queued_callbacks_per_service = 3
 
     [services.short]
     scenario = "chat-delayed"
@@ -617,4 +625,35 @@ fn the_service_index_survives_a_restart() {
     assert!(now_ms() >= soon - 1_000, "queued before its time");
     drop(h);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn queue_management_refuses_duplicate_numbers_and_a_full_service() {
+    let h = Harness::new();
+    let first = h.start("limited", "_customer_number=1");
+    let (status, body) = h.create("limited", "_customer_number=1");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["exception"], "CallbackExceptionInQueue");
+    h.start("limited", "_customer_number=2");
+    h.start("limited", "_customer_number=3");
+    let (status, body) = h.create("limited", "_customer_number=4");
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["exception"], "CallbackExceptionThrottled");
+    // Refused requests left no service behind.
+    let (_, outstanding) = h.get("service/callback/limited");
+    assert_eq!(ids(&outstanding).len(), 3, "{outstanding}");
+    // Once the first is cancelled, its number and its place are free again.
+    let (status, _) = h.call("DELETE", &format!("service/{first}"), Some(DEVICE), None);
+    assert_eq!(status, 200);
+    h.start("limited", "_customer_number=1");
+
+    // The default check allows two outstanding callbacks per number.
+    h.start("short", "_customer_number=9");
+    h.start("short", "_customer_number=9");
+    let (status, body) = h.create("short", "_customer_number=9");
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("2 callbacks outstanding"));
 }

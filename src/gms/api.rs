@@ -20,6 +20,10 @@
 //! callbacks are already booked in that time's bucket ([`super::availability`]); the flow
 //! decides whether the slot is full.
 //!
+//! `gms.start` also carries `_queued_in_service` and, with a `_customer_number`,
+//! `_queued_for_customer` (outstanding callbacks, from the service index), so the flow can
+//! apply `_max_queued_callbacks_per_service` and `_enable_in_queue_checking`.
+//!
 //! The queries over services (`GET service/callback[/{service}]?...`,
 //! `GET service/callback/{service}/availability`) are answered from the service index
 //! ([`super::query`], [`super::availability`]).
@@ -172,6 +176,7 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
         "_desired_time",
         None,
     );
+    add_queue_counts(app, name, &mut fields);
     let answer = ask_flow(app, &id, "start", fields, request.gms_user.as_deref()).await;
     if answer.status >= 400 {
         // Refused: the service does not exist.
@@ -224,6 +229,31 @@ fn add_bookings(
     if let (Some(at), Ok(schedule)) = (at, Schedule::of(options)) {
         let booked = availability::booked(&app.index, &schedule, service, at, except);
         fields.insert("_bucket_booked".into(), Value::from(booked));
+    }
+}
+
+/// Adds what the flow's queue management needs (`_enable_in_queue_checking`,
+/// `_max_queued_callbacks_per_service`): `_queued_in_service`, the service's outstanding
+/// callbacks, and `_queued_for_customer`, those of the request's `_customer_number`.
+fn add_queue_counts(app: &GmsApp, service: &str, fields: &mut Map<String, Value>) {
+    // Only the server counts.
+    fields.remove("_queued_in_service");
+    fields.remove("_queued_for_customer");
+    let outstanding =
+        |r: &Value| r["_service_name"] == service && r["_callback_state"] != "COMPLETED";
+    let in_service = app.index.count(outstanding);
+    fields.insert("_queued_in_service".into(), Value::from(in_service));
+    let number = fields
+        .get("_customer_number")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    if let Some(number) = number {
+        let for_customer = app
+            .index
+            .count(|r| outstanding(r) && r["_customer_number"] == number.as_str());
+        fields.insert("_queued_for_customer".into(), Value::from(for_customer));
     }
 }
 

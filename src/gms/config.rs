@@ -127,6 +127,10 @@ fn defaults() -> Vec<(&'static str, Value)> {
             Value::from(3),
         ),
         ("app_find_agent_timeout", Value::from(60)),
+        // Queue management: refuse a callback for a number that already has two outstanding
+        // ("strict": one; false: no check), or past this many outstanding in the service.
+        ("_enable_in_queue_checking", Value::from("true")),
+        ("_max_queued_callbacks_per_service", Value::from(1000)),
         // Scheduled callbacks: bucket minutes, callbacks per bucket, seconds submitted ahead
         // of the desired time, how far ahead a desired time may be.
         ("_request_time_bucket", Value::from(5)),
@@ -245,6 +249,17 @@ fn resolve(name: &str, table: &BTreeMap<String, toml::Value>) -> Result<Service,
             options["_type"]
         ));
     }
+    let checking = match &options["_enable_in_queue_checking"] {
+        Value::Bool(b) => b.to_string(),
+        other => other.as_str().unwrap_or_default().to_ascii_lowercase(),
+    };
+    if !["true", "false", "strict"].contains(&checking.as_str()) {
+        return Err(format!(
+            "service {name}: _enable_in_queue_checking = {} must be true, false or strict",
+            options["_enable_in_queue_checking"]
+        ));
+    }
+    positive("_max_queued_callbacks_per_service", true)?;
     positive("_user_confirm_timeout", false)?;
     positive(
         "_max_number_of_user_availability_confirmation_attempts",

@@ -128,6 +128,11 @@ impl ServiceIndex {
             .collect()
     }
 
+    /// How many records `keep` accepts.
+    pub fn count(&self, keep: impl Fn(&Value) -> bool) -> usize {
+        self.read_records().values().filter(|r| keep(r)).count()
+    }
+
     pub fn len(&self) -> usize {
         self.read_records().len()
     }
