@@ -239,20 +239,14 @@ fn add_queue_counts(app: &GmsApp, service: &str, fields: &mut Map<String, Value>
     // Only the server counts.
     fields.remove("_queued_in_service");
     fields.remove("_queued_for_customer");
-    let outstanding =
-        |r: &Value| r["_service_name"] == service && r["_callback_state"] != "COMPLETED";
-    let in_service = app.index.count(outstanding);
-    fields.insert("_queued_in_service".into(), Value::from(in_service));
     let number = fields
         .get("_customer_number")
         .and_then(Value::as_str)
-        .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_string);
-    if let Some(number) = number {
-        let for_customer = app
-            .index
-            .count(|r| outstanding(r) && r["_customer_number"] == number.as_str());
+    let (in_service, for_customer) = app.index.outstanding(service, number.as_deref());
+    fields.insert("_queued_in_service".into(), Value::from(in_service));
+    if number.is_some() {
         fields.insert("_queued_for_customer".into(), Value::from(for_customer));
     }
 }

@@ -18,7 +18,7 @@ use crate::interpreter::{SendError, SendRequest};
 use crate::io::{CustomSendType, EventSink, Registry};
 use crate::store::{Store, StoreError, Table, Write};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -28,8 +28,66 @@ pub const INDEX_TYPE_NAMES: [&str; 2] = ["gms-index", "http://scxml-runtime/gms/
 /// The records of the existing services, by id.
 #[derive(Default)]
 pub struct ServiceIndex {
-    records: RwLock<BTreeMap<String, Value>>,
+    records: RwLock<Records>,
     writer: Mutex<Option<Writer>>,
+}
+
+/// The records, with counts of the outstanding (not `COMPLETED`) ones kept up to date on each
+/// change, so that creating a callback (queue management) costs no scan.
+#[derive(Default)]
+struct Records {
+    by_id: BTreeMap<String, Value>,
+    /// Outstanding records per `_service_name`.
+    outstanding: HashMap<String, usize>,
+    /// Outstanding records per (`_service_name`, `_customer_number`).
+    outstanding_by_number: HashMap<(String, String), usize>,
+}
+
+impl Records {
+    fn insert(&mut self, id: String, record: Value) {
+        self.count(&record, true);
+        if let Some(old) = self.by_id.insert(id, record) {
+            self.count(&old, false);
+        }
+    }
+
+    fn remove(&mut self, id: &str) -> bool {
+        let Some(old) = self.by_id.remove(id) else {
+            return false;
+        };
+        self.count(&old, false);
+        true
+    }
+
+    /// Adds (or takes away) an outstanding record to the counts.
+    fn count(&mut self, record: &Value, add: bool) {
+        if record["_callback_state"] == "COMPLETED" {
+            return;
+        }
+        let service = record["_service_name"].as_str().unwrap_or_default();
+        let number = record["_customer_number"].as_str();
+        let keys = std::iter::once(CountKey::Service(service))
+            .chain(number.map(|n| CountKey::Number(service, n)));
+        for key in keys {
+            let slot = match key {
+                CountKey::Service(s) => self.outstanding.entry(s.to_string()).or_default(),
+                CountKey::Number(s, n) => self
+                    .outstanding_by_number
+                    .entry((s.to_string(), n.to_string()))
+                    .or_default(),
+            };
+            *slot = if add {
+                *slot + 1
+            } else {
+                slot.saturating_sub(1)
+            };
+        }
+    }
+}
+
+enum CountKey<'a> {
+    Service(&'a str),
+    Number(&'a str, &'a str),
 }
 
 struct Writer {
@@ -71,7 +129,11 @@ impl ServiceIndex {
         }
         store.apply(&stale)?;
         let count = loaded.len();
-        self.write_records().extend(loaded);
+        let mut records = self.write_records();
+        for (id, record) in loaded {
+            records.insert(id, record);
+        }
+        drop(records);
         let (to_store, from_index) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("gms-index".into())
@@ -110,31 +172,42 @@ impl ServiceIndex {
 
     /// Removes a record (nothing when there is none).
     pub fn remove(&self, id: &str) {
-        if self.write_records().remove(id).is_some() {
+        if self.write_records().remove(id) {
             self.to_store(id.to_string(), None);
         }
     }
 
     pub fn get(&self, id: &str) -> Option<Value> {
-        self.read_records().get(id).cloned()
+        self.read_records().by_id.get(id).cloned()
     }
 
     /// The records `keep` accepts, in id order.
     pub fn select(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
         self.read_records()
+            .by_id
             .values()
             .filter(|r| keep(r))
             .cloned()
             .collect()
     }
 
-    /// How many records `keep` accepts.
-    pub fn count(&self, keep: impl Fn(&Value) -> bool) -> usize {
-        self.read_records().values().filter(|r| keep(r)).count()
+    /// How many callbacks of `service` are outstanding (not `COMPLETED`), and of those how
+    /// many are for `customer_number`.
+    pub fn outstanding(&self, service: &str, customer_number: Option<&str>) -> (usize, usize) {
+        let records = self.read_records();
+        let in_service = records.outstanding.get(service).copied().unwrap_or(0);
+        let for_number = customer_number.map_or(0, |n| {
+            records
+                .outstanding_by_number
+                .get(&(service.to_string(), n.to_string()))
+                .copied()
+                .unwrap_or(0)
+        });
+        (in_service, for_number)
     }
 
     pub fn len(&self) -> usize {
-        self.read_records().len()
+        self.read_records().by_id.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -155,11 +228,11 @@ impl ServiceIndex {
     }
 
     // Every update of the map is one insert or remove, so a poisoned lock is still consistent.
-    fn read_records(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Value>> {
+    fn read_records(&self) -> std::sync::RwLockReadGuard<'_, Records> {
         self.records.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write_records(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Value>> {
+    fn write_records(&self) -> std::sync::RwLockWriteGuard<'_, Records> {
         self.records.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -229,6 +302,32 @@ mod tests {
     use super::*;
     use crate::store::MemoryStore;
     use serde_json::json;
+
+    #[test]
+    fn outstanding_callbacks_are_counted_per_service_and_number() {
+        let index = ServiceIndex::new();
+        let put = |id: &str, service: &str, number: &str, state: &str| {
+            index
+                .put(json!({"_id": id, "_service_name": service,
+                            "_customer_number": number, "_callback_state": state}))
+                .unwrap();
+        };
+        put("a", "s", "1", "QUEUED");
+        put("b", "s", "1", "SCHEDULED");
+        put("c", "s", "2", "QUEUED");
+        put("d", "t", "1", "QUEUED");
+        assert_eq!(index.outstanding("s", Some("1")), (3, 2));
+        assert_eq!(index.outstanding("t", Some("1")), (1, 1));
+        // A state change, a completion and a removal each move the counts once.
+        put("a", "s", "1", "ROUTING");
+        assert_eq!(index.outstanding("s", Some("1")), (3, 2));
+        put("b", "s", "1", "COMPLETED");
+        assert_eq!(index.outstanding("s", Some("1")), (2, 1));
+        index.remove("b");
+        index.remove("c");
+        assert_eq!(index.outstanding("s", Some("2")), (1, 0));
+        assert_eq!(index.outstanding("nobody", None), (0, 0));
+    }
 
     #[test]
     fn records_are_stored_and_come_back_while_their_session_exists() {
