@@ -7,7 +7,10 @@
 //! variable (ReferenceError) or to a read-only system variable (TypeError) fails. The common
 //! `<assign location="x..." expr="...">`, where `x` is an existing global variable, runs as
 //! one fused script `(location) = (expr)` instead. A syntax error is cached too and reported
-//! (as an evaluation error) each time the expression is evaluated.
+//! (as an evaluation error) each time the expression is evaluated. Literals and plain reads
+//! of variables and their properties (`'QUEUED'`, `[]`, `_event.data.agent`), and stores of
+//! such values in plain variables, skip the compiler altogether ([`simple`]): for a
+//! short-lived session, compiling was most of what they cost.
 //!
 //! Data are properties of the global object. The system variables `_sessionid`, `_name`,
 //! `_ioprocessors` and `_x` are non-writable, `_event` is non-writable but configurable so that
@@ -19,10 +22,16 @@
 //! an error rather than a hang; sources nested deeply enough to overflow boa's recursive
 //! parser are rejected before parsing ([`too_deep`]).
 //!
+//! A new context is the bulk of a session's cost (boa builds every builtin object for it), so
+//! what does not depend on the session is not redone per context: the set of builtin global
+//! names is computed once per thread, and the helpers are read from the intrinsics rather
+//! than compiled. Export remembers the source text of the functions it has exported.
+//!
 //! XML values (markup in `<data>`, `<assign>`, event data) are a small DOM ([`xml_dom`]);
 //! values cross the trait as JSON ([`convert`]), a DOM as its markup.
 
 mod convert;
+mod simple;
 #[cfg(test)]
 mod tests;
 mod xml_dom;
@@ -38,8 +47,9 @@ use boa_engine::{
 };
 use convert::{json_to_js, normalize_space, ToJson};
 use serde_json::{Map, Value};
+use simple::{may_declare_global_lexicals, own_data_descriptor, Simple};
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -126,12 +136,20 @@ struct Helpers {
 pub struct EcmaScriptDatamodel {
     doc: Arc<Document>,
     cache: Vec<Option<Compiled>>,
+    /// The simple form of each expression, by [`ExprId`]: `None` until first looked at,
+    /// `Some(None)` when it needs the compiler (see [`simple`]).
+    simple: Vec<Option<Option<Simple>>>,
+    /// Set once a script may have declared a global `let`/`const`/`class`, which would
+    /// shadow the global object's properties: variables are then only read by compiled code.
+    global_lexicals: bool,
     active: Rc<RefCell<StateSet>>,
     /// Shallow copies of the arrays of the `<foreach>` elements running.
     foreach: Vec<Vec<JsValue>>,
     /// Global names that are not user variables (builtins, `In`, system variables).
-    builtins: HashSet<String>,
+    builtins: Rc<HashSet<JsString>>,
     helpers: Helpers,
+    /// Function variables already exported: name -> (function, source text).
+    function_sources: HashMap<String, (JsObject, String)>,
     system_bound: bool,
     /// Last, so that the handles above are dropped before the context.
     ctx: Context,
@@ -167,10 +185,49 @@ fn helper(source: &str, ctx: &mut Context) -> JsObject {
         .expect("datamodel helper evaluates to an object")
 }
 
+/// A property of a builtin object, read without compiling any script.
+fn builtin_property(object: &JsObject, name: JsString, ctx: &mut Context) -> JsObject {
+    object
+        .get(name, ctx)
+        .ok()
+        .and_then(|v| v.as_object())
+        .expect("the builtin property is an object")
+}
+
+thread_local! {
+    /// The names of the global object's properties in a fresh context (builtins and `In`) and
+    /// the system variables: every context is built the same way, so the set is computed
+    /// once per thread and shared by its sessions.
+    static BUILTIN_GLOBALS: std::cell::OnceCell<Rc<HashSet<JsString>>> =
+        const { std::cell::OnceCell::new() };
+}
+
+/// The global names that are not user variables, for a context built by [`new_context`].
+fn builtin_globals(ctx: &mut Context) -> Rc<HashSet<JsString>> {
+    BUILTIN_GLOBALS.with(|cell| {
+        cell.get_or_init(|| {
+            let mut names: HashSet<JsString> = SYSTEM_VARIABLES
+                .iter()
+                .map(|&s| JsString::from(s))
+                .collect();
+            let global = ctx.global_object();
+            if let Ok(keys) = global.own_property_keys(ctx) {
+                for key in keys {
+                    if let PropertyKey::String(s) = key {
+                        names.insert(s);
+                    }
+                }
+            }
+            Rc::new(names)
+        })
+        .clone()
+    })
+}
+
 fn new_context(
     doc: &Arc<Document>,
     active: &Rc<RefCell<StateSet>>,
-) -> (Context, Helpers, HashSet<String>) {
+) -> (Context, Helpers, Rc<HashSet<JsString>>) {
     let mut ctx = Context::default();
     let limits = ctx.runtime_limits_mut();
     limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
@@ -186,17 +243,11 @@ fn new_context(
         NativeFunction::from_fn_ptr(in_state),
     )
     .expect("In() can be registered");
-    let keys = helper("Object.keys", &mut ctx);
-    let fn_to_string = helper("Function.prototype.toString", &mut ctx);
-    let mut builtins: HashSet<String> = SYSTEM_VARIABLES.iter().map(|s| s.to_string()).collect();
-    let global = ctx.global_object();
-    if let Ok(names) = global.own_property_keys(&mut ctx) {
-        for key in names {
-            if let PropertyKey::String(s) = key {
-                builtins.insert(s.to_std_string_escaped());
-            }
-        }
-    }
+    let object = ctx.intrinsics().constructors().object().constructor();
+    let keys = builtin_property(&object, js_string!("keys"), &mut ctx);
+    let function_prototype = ctx.intrinsics().constructors().function().prototype();
+    let fn_to_string = builtin_property(&function_prototype, js_string!("toString"), &mut ctx);
+    let builtins = builtin_globals(&mut ctx);
     (
         ctx,
         Helpers {
@@ -314,10 +365,13 @@ impl EcmaScriptDatamodel {
         let mut dm = EcmaScriptDatamodel {
             doc: doc.clone(),
             cache,
+            simple: Vec::new(),
+            global_lexicals: false,
             active,
             foreach: Vec::new(),
             builtins,
             helpers,
+            function_sources: HashMap::new(),
             system_bound: false,
             ctx,
         };
@@ -352,6 +406,9 @@ impl EcmaScriptDatamodel {
     fn compile(&mut self, expr: &Expr, kind: Kind, value: Option<&Expr>) -> Compiled {
         if too_deep(&expr.source) || value.is_some_and(|v| too_deep(&v.source)) {
             return Compiled::Failed(kind, "SyntaxError: expression nested too deeply".into());
+        }
+        if kind == Kind::Script && may_declare_global_lexicals(&expr.source) {
+            self.global_lexicals = true;
         }
         let text = match kind {
             Kind::Expr => format!("({}\n)", expression_text(&expr.source)),
@@ -456,13 +513,70 @@ impl EcmaScriptDatamodel {
     }
 
     fn eval_js(&mut self, expr: &Expr, cx: &EvalContext<'_>) -> DmResult<JsValue> {
+        if let Some(value) = self.eval_simple(expr) {
+            return Ok(value);
+        }
         self.sync_active(cx);
         self.run(expr, Kind::Expr, &[])
     }
 
+    /// The simple form of an expression (or location), parsed on first use.
+    fn simple_form(&mut self, expr: &Expr) -> Option<&Simple> {
+        let index = expr.id.0 as usize;
+        if index >= MAX_CACHED_ID {
+            return None;
+        }
+        if index >= self.simple.len() {
+            self.simple.resize_with(index + 1, || None);
+        }
+        self.simple[index]
+            .get_or_insert_with(|| Simple::parse(expression_text(&expr.source)))
+            .as_ref()
+    }
+
+    /// The value of a simple expression without compiling it; `None` when the compiled
+    /// expression must run (nothing observable has happened then).
+    fn eval_simple(&mut self, expr: &Expr) -> Option<JsValue> {
+        let reads_variables = self.global_lexicals;
+        let simple = self.simple_form(expr)?;
+        if reads_variables && matches!(simple, Simple::Path(_)) {
+            return None;
+        }
+        let simple = simple.clone();
+        simple.evaluate(&mut self.ctx)
+    }
+
+    /// Stores a value directly when the location is a global variable that is a plain
+    /// writable data property (what the compiled setter would do, without compiling it);
+    /// gives the value back otherwise.
+    fn store_simple(&mut self, location: &Expr, value: JsValue) -> Result<(), JsValue> {
+        if self.global_lexicals {
+            return Err(value);
+        }
+        let name = match self.simple_form(location) {
+            Some(Simple::Path(names)) if names.len() == 1 => names[0].clone(),
+            _ => return Err(value),
+        };
+        let global = self.ctx.global_object();
+        if name == js_string!(SETTER_PARAM)
+            || !simple::strict_assignable(&name)
+            || !matches!(own_data_descriptor(&global, &name), Some((_, true)))
+        {
+            return Err(value);
+        }
+        // An own writable data property of an ordinary object: setting it runs no code.
+        match global.set(name, value.clone(), true, &mut self.ctx) {
+            Ok(true) => Ok(()),
+            _ => Err(value),
+        }
+    }
+
     /// Stores a value in a location through its compiled setter.
     fn store(&mut self, location: &Expr, value: JsValue) -> DmResult<()> {
-        self.run(location, Kind::Setter, &[value]).map(|_| ())
+        match self.store_simple(location, value) {
+            Ok(()) => Ok(()),
+            Err(value) => self.run(location, Kind::Setter, &[value]).map(|_| ()),
+        }
     }
 
     fn value_to_json(&mut self, value: &JsValue) -> DmResult<Value> {
@@ -604,6 +718,31 @@ impl EcmaScriptDatamodel {
         Ok(obj.into())
     }
 
+    /// The source text of a function variable, for export. A function's text never changes,
+    /// so it is remembered per variable with the function object it came from: exporting
+    /// after every macrostep does not stringify the document's functions again and again.
+    fn function_source(&mut self, name: &str, function: &JsObject) -> DmResult<String> {
+        if let Some((known, source)) = self.function_sources.get(name) {
+            if JsObject::equals(known, function) {
+                return Ok(source.clone());
+            }
+        }
+        let f = self.helpers.fn_to_string.clone();
+        let source = f
+            .call(&function.clone().into(), &[], &mut self.ctx)
+            .and_then(|s| s.to_string(&mut self.ctx))
+            .map_err(|e| self.js_error(e))?
+            .to_std_string_escaped();
+        if source.contains("[native code]") {
+            return Err(dm_error(format!(
+                "{name} is a native function and cannot be exported"
+            )));
+        }
+        self.function_sources
+            .insert(name.to_string(), (function.clone(), source.clone()));
+        Ok(source)
+    }
+
     /// One exported variable: JSON, or a marker object for what JSON cannot hold.
     fn export_value(&mut self, name: &str, value: &JsValue) -> DmResult<Option<Value>> {
         let marker = |key: &str, v: Value| {
@@ -616,17 +755,7 @@ impl EcmaScriptDatamodel {
         }
         if let Some(obj) = value.as_object() {
             if obj.is_callable() {
-                let f = self.helpers.fn_to_string.clone();
-                let source = f
-                    .call(value, &[], &mut self.ctx)
-                    .and_then(|s| s.to_string(&mut self.ctx))
-                    .map_err(|e| self.js_error(e))?
-                    .to_std_string_escaped();
-                if source.contains("[native code]") {
-                    return Err(dm_error(format!(
-                        "{name} is a native function and cannot be exported"
-                    )));
-                }
+                let source = self.function_source(name, &obj)?;
                 return Ok(Some(marker(FUNCTION_KEY, Value::String(source))));
             }
             let is_dom = match (&self.helpers.dom, obj.prototype()) {
@@ -706,7 +835,7 @@ impl Datamodel for EcmaScriptDatamodel {
     }
 
     fn declare(&mut self, id: &str) -> DmResult<()> {
-        if self.has_global(id)? && !self.builtins.contains(id) {
+        if self.has_global(id)? && !self.builtins.contains(&JsString::from(id)) {
             return Ok(());
         }
         self.define_var(id, JsValue::undefined())
@@ -779,6 +908,13 @@ impl Datamodel for EcmaScriptDatamodel {
     ) -> DmResult<()> {
         let value = match value {
             AssignValue::Expr(expr) => {
+                // Fastest path: a simple value stored in a plain global variable. Otherwise
+                // the value is computed again below (a simple expression has no effects).
+                if let Some(value) = self.eval_simple(expr) {
+                    if self.store_simple(location, value).is_ok() {
+                        return Ok(());
+                    }
+                }
                 self.sync_active(&cx);
                 // Fast path: one fused sloppy-mode script. Sloppy mode would create an
                 // undeclared variable or ignore a read-only one, so it is taken only when the
@@ -897,10 +1033,10 @@ impl Datamodel for EcmaScriptDatamodel {
             let PropertyKey::String(name) = &key else {
                 continue;
             };
-            let name = name.to_std_string_escaped();
-            if self.builtins.contains(&name) {
+            if self.builtins.contains(name) {
                 continue;
             }
+            let name = name.to_std_string_escaped();
             let value = global
                 .get(key.clone(), &mut self.ctx)
                 .map_err(|e| self.js_error(e))?;

@@ -780,3 +780,60 @@ fn error_messages() {
     assert!(message(f.assign("a, b", "1")).starts_with("`a, b` is not a valid location"));
     assert!(message(f.script("while (true) {}")).starts_with("RuntimeLimitError"));
 }
+
+/// Literals and variable reads skip the compiler (see `simple`); what programs observe must
+/// not change.
+#[test]
+fn simple_expressions_behave_as_compiled_ones() {
+    let mut f = Fixture::new();
+    assert_eq!(f.value("'QUEUED'").unwrap(), json!("QUEUED"));
+    assert_eq!(f.value("200").unwrap(), json!(200));
+    assert_eq!(f.value("[]").unwrap(), json!([]));
+    assert_eq!(f.value("({})").unwrap(), json!({}));
+    assert!(f.cond("[] !== []").unwrap());
+    f.data_expr("o", "({a: {b: 'deep'}})").unwrap();
+    assert_eq!(f.value("o.a.b").unwrap(), json!("deep"));
+    assert_eq!(f.value("o.missing").unwrap(), Value::Null);
+    // Missing variables, members of undefined: the compiled expression's error.
+    let err = f.value("nosuch").unwrap_err();
+    assert!(err.message.contains("ReferenceError"), "{}", err.message);
+    let err = f.value("o.missing.x").unwrap_err();
+    assert!(err.message.contains("TypeError"), "{}", err.message);
+    // Inherited properties and exotic objects.
+    assert_eq!(
+        f.value("o.a.hasOwnProperty === Object.prototype.hasOwnProperty")
+            .unwrap(),
+        json!(true)
+    );
+    f.data_expr("list", "[1, 2]").unwrap();
+    assert_eq!(f.value("list.length").unwrap(), json!(2));
+    // A getter runs once per read.
+    f.data_expr("reads", "0").unwrap();
+    f.script(
+        "Object.defineProperty(this, 'counted', {get: function () { reads += 1; return reads; }})",
+    )
+    .unwrap();
+    assert_eq!(f.value("counted").unwrap(), json!(1));
+    assert_eq!(f.value("reads").unwrap(), json!(1));
+    // Read-only globals ignore the (sloppy) assignment, strict-only names are stored by the
+    // fused assignment, and the strict setter still refuses them.
+    f.assign("NaN", "1").unwrap();
+    assert_eq!(f.value("NaN").unwrap(), Value::Null);
+    f.data_expr("private", "1").unwrap();
+    f.assign("private", "2").unwrap();
+    assert_eq!(f.value("private").unwrap(), json!(2));
+    let l = f.expr("private");
+    let cx = EvalContext {
+        doc: &f.doc,
+        active: &f.active,
+    };
+    assert!(f.dm.assign_value(&l, &json!(3), cx).is_err());
+    // A global lexical binding shadows the global object's property of the same name.
+    f.data_expr("shadowed", "'property'").unwrap();
+    assert_eq!(f.value("shadowed").unwrap(), json!("property"));
+    f.script("let shadowed = 'lexical';").unwrap();
+    assert_eq!(f.value("shadowed").unwrap(), json!("lexical"));
+    f.assign("shadowed", "'assigned'").unwrap();
+    assert_eq!(f.value("shadowed").unwrap(), json!("assigned"));
+    assert_eq!(f.value("this.shadowed").unwrap(), json!("property"));
+}
