@@ -32,6 +32,7 @@
 
 mod convert;
 mod simple;
+mod spare;
 #[cfg(test)]
 mod tests;
 mod xml_dom;
@@ -50,6 +51,7 @@ use serde_json::{Map, Value};
 use simple::{may_declare_global_lexicals, own_data_descriptor, Simple};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -151,8 +153,11 @@ pub struct EcmaScriptDatamodel {
     /// Function variables already exported: name -> (function, source text).
     function_sources: HashMap<String, (JsObject, String)>,
     system_bound: bool,
-    /// Last, so that the handles above are dropped before the context.
-    ctx: Context,
+    /// Set once compiled code may have run in the context (or a builtin global was
+    /// redefined): the context then cannot serve another session (see [`spare`]).
+    ran_code: bool,
+    /// Taken by `Drop`, which drops it or keeps it for the next session.
+    ctx: ManuallyDrop<Context>,
 }
 
 impl std::fmt::Debug for EcmaScriptDatamodel {
@@ -160,6 +165,22 @@ impl std::fmt::Debug for EcmaScriptDatamodel {
         f.debug_struct("EcmaScriptDatamodel")
             .field("document", &self.doc.name)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for EcmaScriptDatamodel {
+    fn drop(&mut self) {
+        // Handles into the context go first.
+        self.cache.clear();
+        self.foreach.clear();
+        self.function_sources.clear();
+        self.helpers.dom = None;
+        let reusable = self.reset_for_next_session();
+        // SAFETY: `ctx` is taken exactly once, here, and not used afterwards.
+        let ctx = unsafe { ManuallyDrop::take(&mut self.ctx) };
+        if reusable {
+            spare::give_back(ctx);
+        }
     }
 }
 
@@ -228,21 +249,24 @@ fn new_context(
     doc: &Arc<Document>,
     active: &Rc<RefCell<StateSet>>,
 ) -> (Context, Helpers, Rc<HashSet<JsString>>) {
-    let mut ctx = Context::default();
-    let limits = ctx.runtime_limits_mut();
-    limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
-    limits.set_recursion_limit(RECURSION_LIMIT);
-    limits.set_stack_size_limit(STACK_SIZE_LIMIT);
+    let mut ctx = spare::take().unwrap_or_else(|| {
+        let mut ctx = Context::default();
+        let limits = ctx.runtime_limits_mut();
+        limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
+        limits.set_recursion_limit(RECURSION_LIMIT);
+        limits.set_stack_size_limit(STACK_SIZE_LIMIT);
+        ctx.register_global_builtin_callable(
+            js_string!("In"),
+            1,
+            NativeFunction::from_fn_ptr(in_state),
+        )
+        .expect("In() can be registered");
+        ctx
+    });
     ctx.insert_data(InState {
         doc: doc.clone(),
         active: active.clone(),
     });
-    ctx.register_global_builtin_callable(
-        js_string!("In"),
-        1,
-        NativeFunction::from_fn_ptr(in_state),
-    )
-    .expect("In() can be registered");
     let object = ctx.intrinsics().constructors().object().constructor();
     let keys = builtin_property(&object, js_string!("keys"), &mut ctx);
     let function_prototype = ctx.intrinsics().constructors().function().prototype();
@@ -373,7 +397,8 @@ impl EcmaScriptDatamodel {
             helpers,
             function_sources: HashMap::new(),
             system_bound: false,
-            ctx,
+            ran_code: false,
+            ctx: ManuallyDrop::new(ctx),
         };
         // `_event` exists (undefined) before the first event.
         let _ = dm.define_system("_event", JsValue::undefined(), true);
@@ -407,6 +432,7 @@ impl EcmaScriptDatamodel {
         if too_deep(&expr.source) || value.is_some_and(|v| too_deep(&v.source)) {
             return Compiled::Failed(kind, "SyntaxError: expression nested too deeply".into());
         }
+        self.ran_code = true;
         if kind == Kind::Script && may_declare_global_lexicals(&expr.source) {
             self.global_lexicals = true;
         }
@@ -559,6 +585,7 @@ impl EcmaScriptDatamodel {
         };
         let global = self.ctx.global_object();
         if name == js_string!(SETTER_PARAM)
+            || self.builtins.contains(&name)
             || !simple::strict_assignable(&name)
             || !matches!(own_data_descriptor(&global, &name), Some((_, true)))
         {
@@ -601,6 +628,7 @@ impl EcmaScriptDatamodel {
         let dom = match &self.helpers.dom {
             Some((dom, _)) => dom.clone(),
             None => {
+                self.ran_code = true;
                 let dom = helper(xml_dom::DOM_BUILDER, &mut self.ctx);
                 let proto = dom
                     .get(js_string!("proto"), &mut self.ctx)
@@ -636,6 +664,11 @@ impl EcmaScriptDatamodel {
         if SYSTEM_VARIABLES.contains(&id) {
             return Err(dm_error(format!("{id} is a read-only system variable")));
         }
+        let name = JsString::from(id);
+        if self.builtins.contains(&name) {
+            // A redefined builtin would not be undone when the context is reset.
+            self.ran_code = true;
+        }
         let desc = PropertyDescriptor::builder()
             .value(value)
             .writable(true)
@@ -643,11 +676,14 @@ impl EcmaScriptDatamodel {
             .configurable(true);
         let global = self.ctx.global_object();
         global
-            .define_property_or_throw(JsString::from(id), desc, &mut self.ctx)
+            .define_property_or_throw(name, desc, &mut self.ctx)
             .map(|_| ())
             .map_err(|e| self.js_error(e))
     }
 
+    /// Binds a system variable. The non-configurable ones are bound once per session, but a
+    /// context kept from an earlier session (see [`spare`]) already has them: they are
+    /// written as is, without the checks of `[[DefineOwnProperty]]`.
     fn define_system(&mut self, id: &str, value: JsValue, configurable: bool) -> DmResult<()> {
         let desc = PropertyDescriptor::builder()
             .value(value)
@@ -655,10 +691,52 @@ impl EcmaScriptDatamodel {
             .enumerable(false)
             .configurable(configurable);
         let global = self.ctx.global_object();
+        if !configurable {
+            global.insert_property(JsString::from(id), desc);
+            return Ok(());
+        }
         global
             .define_property_or_throw(JsString::from(id), desc, &mut self.ctx)
             .map(|_| ())
             .map_err(|e| self.js_error(e))
+    }
+
+    /// Makes the context as good as a new one, when no compiled code ran in it: deletes the
+    /// session's variables and unbinds the system variables. False when it cannot be reused.
+    fn reset_for_next_session(&mut self) -> bool {
+        if self.ran_code {
+            return false;
+        }
+        let global = self.ctx.global_object();
+        let Ok(keys) = global.own_property_keys(&mut self.ctx) else {
+            return false;
+        };
+        for key in keys {
+            let variable = match &key {
+                PropertyKey::String(name) => !self.builtins.contains(name),
+                PropertyKey::Index(_) => true,
+                // Only compiled code adds symbol-keyed properties.
+                PropertyKey::Symbol(_) => false,
+            };
+            if variable
+                && !matches!(
+                    global.delete_property_or_throw(key, &mut self.ctx),
+                    Ok(true)
+                )
+            {
+                return false;
+            }
+        }
+        for id in SYSTEM_VARIABLES {
+            if self
+                .define_system(id, JsValue::undefined(), id == "_event")
+                .is_err()
+            {
+                return false;
+            }
+        }
+        self.ctx.remove_data::<InState>();
+        true
     }
 
     fn has_global(&mut self, id: &str) -> DmResult<bool> {
@@ -791,6 +869,7 @@ impl EcmaScriptDatamodel {
                             return Err(dm_error("function nested too deeply"));
                         }
                         let text = format!("({source}\n)");
+                        self.ran_code = true;
                         let result = self.ctx.eval(Source::from_bytes(&text));
                         return result.map_err(|e| self.js_error(e));
                     }

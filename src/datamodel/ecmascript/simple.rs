@@ -33,6 +33,10 @@ pub(super) enum Simple {
     EmptyObject,
     /// A global variable followed by property reads: `a`, `a.b.c`.
     Path(Vec<JsString>),
+    /// A string literal followed by `+` and string literals or paths whose values are
+    /// primitives: `'#_scxml_' + service_id`. Starting with a string, every `+` is a string
+    /// concatenation, and converting a primitive to a string runs no code.
+    Concat(Vec<Simple>),
 }
 
 /// Words that cannot be read as a global variable (`this`, `typeof`, ...), and the literals
@@ -119,6 +123,20 @@ impl Simple {
     /// `;`), or `None` when it needs the compiler.
     pub(super) fn parse(text: &str) -> Option<Simple> {
         let text = text.trim();
+        if let Some(parts) = split_concatenation(text) {
+            let parts: Vec<Simple> = parts
+                .into_iter()
+                .map(Simple::parse_operand)
+                .collect::<Option<_>>()?;
+            return matches!(parts.first(), Some(Simple::String(_)))
+                .then_some(Simple::Concat(parts));
+        }
+        Simple::parse_operand(text)
+    }
+
+    /// A literal or a path (one operand of a concatenation).
+    fn parse_operand(text: &str) -> Option<Simple> {
+        let text = text.trim();
         match text {
             "null" => return Some(Simple::Null),
             "true" => return Some(Simple::Bool(true)),
@@ -173,8 +191,49 @@ impl Simple {
                 }
                 value
             }
+            Simple::Concat(parts) => {
+                let mut text = Vec::new();
+                for part in parts {
+                    let value = part.evaluate(ctx)?;
+                    let plain = value.is_string()
+                        || value.is_number()
+                        || value.is_boolean()
+                        || value.is_null_or_undefined();
+                    if !plain {
+                        return None;
+                    }
+                    text.extend(value.to_string(ctx).ok()?.iter());
+                }
+                JsValue::from(JsString::from(&text[..]))
+            }
         })
     }
+}
+
+/// The operands of `a + b + ...` when the text is such a chain (`+` outside string literals,
+/// none of them doubled or unary); `None` otherwise.
+fn split_concatenation(text: &str) -> Option<Vec<&str>> {
+    let bytes = text.as_bytes();
+    let mut parts = Vec::new();
+    let mut quote = None;
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'+' => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            None => {}
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    parts.push(&text[start..]);
+    Some(parts)
 }
 
 /// The value of an own data property of an ordinary object, read without running any code;
@@ -241,6 +300,36 @@ mod tests {
                 JsString::from("default")
             ]))
         );
+    }
+
+    #[test]
+    fn recognises_string_concatenations() {
+        assert_eq!(
+            Simple::parse("'#_scxml_' + service_id"),
+            Some(Simple::Concat(vec![
+                Simple::String(JsString::from("#_scxml_")),
+                Simple::Path(vec![JsString::from("service_id")]),
+            ]))
+        );
+        assert_eq!(
+            Simple::parse("'a+b' + x.y + \"c\""),
+            Some(Simple::Concat(vec![
+                Simple::String(JsString::from("a+b")),
+                Simple::Path(vec![JsString::from("x"), JsString::from("y")]),
+                Simple::String(JsString::from("c")),
+            ]))
+        );
+        // Only a chain that starts with a string is a concatenation throughout.
+        for text in [
+            "x + 'a'",
+            "1 + 'a'",
+            "'a' ++ b",
+            "'a' + -b",
+            "'a' +",
+            "'a' + b()",
+        ] {
+            assert_eq!(Simple::parse(text), None, "{text:?}");
+        }
     }
 
     #[test]

@@ -837,3 +837,47 @@ fn simple_expressions_behave_as_compiled_ones() {
     assert_eq!(f.value("shadowed").unwrap(), json!("assigned"));
     assert_eq!(f.value("this.shadowed").unwrap(), json!("property"));
 }
+
+/// A session that ran no compiled code gives its context to the next session, which must not
+/// see anything of it; any other context is dropped.
+#[test]
+fn contexts_are_reused_only_when_no_code_ran() {
+    // Tests share threads: start from an empty pool.
+    while spare::take().is_some() {}
+    let fresh_export = Fixture::new().dm.export().unwrap();
+    while spare::take().is_some() {}
+
+    let mut f = Fixture::new();
+    f.data_expr("kept", "'first session'").unwrap();
+    f.data_expr("o", "({})").unwrap();
+    assert_eq!(
+        f.value("'#_scxml_' + _sessionid").unwrap(),
+        json!("#_scxml_sess1")
+    );
+    f.dm.set_event(&Event::internal("e")).unwrap();
+    drop(f);
+    assert_eq!(spare::count(), 1);
+
+    let mut g = Fixture::new();
+    assert_eq!(spare::count(), 0);
+    assert!(f_is_fresh(&mut g));
+    assert_eq!(g.dm.export().unwrap(), fresh_export);
+    // Compiled code taints the context: it is not kept.
+    g.script("Array.prototype.extra = 1;").unwrap();
+    drop(g);
+    assert_eq!(spare::count(), 0);
+    let mut h = Fixture::new();
+    assert_eq!(h.value("typeof [].extra").unwrap(), json!("undefined"));
+    // So does redefining a builtin global.
+    h.data_expr("JSON", "null").unwrap();
+    drop(h);
+    while spare::take().is_some() {}
+}
+
+fn f_is_fresh(f: &mut Fixture) -> bool {
+    f.value("typeof kept").unwrap() == json!("undefined")
+        && f.value("typeof o").unwrap() == json!("undefined")
+        && f.value("typeof _event").unwrap() == json!("undefined")
+        && f.value("_sessionid").unwrap() == json!("sess1")
+        && f.cond("In('s1')").unwrap()
+}
