@@ -3,9 +3,11 @@
 //! The interpreter talks to a datamodel only through the [`Datamodel`] trait. Two are built
 //! in: [`null::NullDatamodel`] (only `In()` conditions) and [`ecmascript::EcmaScriptDatamodel`]
 //! (boa_engine). Values cross the trait as `serde_json::Value`: that is what travels between
-//! sessions in events and what a snapshot stores.
+//! sessions in events and what a snapshot stores. A session that has halted keeps only its
+//! exported variables ([`halted::HaltedDatamodel`]).
 
 pub mod ecmascript;
+pub mod halted;
 pub mod null;
 
 use crate::interpreter::{Event, StateSet};

@@ -6,6 +6,7 @@
 //! child" are range checks.
 
 use super::{Event, EventType, Host, Interpreter};
+use crate::datamodel::halted::HaltedDatamodel;
 use crate::datamodel::EvalContext;
 use crate::model::{Document, HistoryKind, StateId, StateKind, TransitionId, ROOT};
 use serde_json::Value;
@@ -103,6 +104,16 @@ impl Interpreter {
         }
         if let Some(donedata) = done {
             host.done(donedata);
+        }
+        self.retire_datamodel();
+    }
+
+    /// Replaces the datamodel of a halted session by its exported variables, releasing its
+    /// engine (see [`crate::datamodel::halted`]). A datamodel that cannot be exported is kept
+    /// as it is, so that its export keeps failing the way it did.
+    pub(super) fn retire_datamodel(&mut self) {
+        if let Ok(variables) = self.dm.export() {
+            self.dm = Box::new(HaltedDatamodel::new(variables));
         }
     }
 

@@ -153,6 +153,9 @@ impl Interpreter {
         i.next_id = snapshot.next_id;
         i.started = true;
         i.running = snapshot.running;
+        if !i.running {
+            i.retire_datamodel();
+        }
         Ok(i)
     }
 }

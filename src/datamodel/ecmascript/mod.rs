@@ -7,7 +7,10 @@
 //! variable (ReferenceError) or to a read-only system variable (TypeError) fails. The common
 //! `<assign location="x..." expr="...">`, where `x` is an existing global variable, runs as
 //! one fused script `(location) = (expr)` instead. A syntax error is cached too and reported
-//! (as an evaluation error) each time the expression is evaluated.
+//! (as an evaluation error) each time the expression is evaluated. Literals and plain reads
+//! of variables and their properties (`'QUEUED'`, `[]`, `_event.data.agent`), and stores of
+//! such values in plain variables, skip the compiler altogether ([`simple`]): for a
+//! short-lived session, compiling was most of what they cost.
 //!
 //! Data are properties of the global object. The system variables `_sessionid`, `_name`,
 //! `_ioprocessors` and `_x` are non-writable, `_event` is non-writable but configurable so that
@@ -19,10 +22,17 @@
 //! an error rather than a hang; sources nested deeply enough to overflow boa's recursive
 //! parser are rejected before parsing ([`too_deep`]).
 //!
+//! A new context is the bulk of a session's cost (boa builds every builtin object for it), so
+//! what does not depend on the session is not redone per context: the set of builtin global
+//! names is computed once per thread, and the helpers are read from the intrinsics rather
+//! than compiled. Export remembers the source text of the functions it has exported.
+//!
 //! XML values (markup in `<data>`, `<assign>`, event data) are a small DOM ([`xml_dom`]);
 //! values cross the trait as JSON ([`convert`]), a DOM as its markup.
 
 mod convert;
+mod simple;
+mod spare;
 #[cfg(test)]
 mod tests;
 mod xml_dom;
@@ -38,8 +48,10 @@ use boa_engine::{
 };
 use convert::{json_to_js, normalize_space, ToJson};
 use serde_json::{Map, Value};
+use simple::{may_declare_global_lexicals, own_data_descriptor, Simple};
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -126,15 +138,26 @@ struct Helpers {
 pub struct EcmaScriptDatamodel {
     doc: Arc<Document>,
     cache: Vec<Option<Compiled>>,
+    /// The simple form of each expression, by [`ExprId`]: `None` until first looked at,
+    /// `Some(None)` when it needs the compiler (see [`simple`]).
+    simple: Vec<Option<Option<Simple>>>,
+    /// Set once a script may have declared a global `let`/`const`/`class`, which would
+    /// shadow the global object's properties: variables are then only read by compiled code.
+    global_lexicals: bool,
     active: Rc<RefCell<StateSet>>,
     /// Shallow copies of the arrays of the `<foreach>` elements running.
     foreach: Vec<Vec<JsValue>>,
     /// Global names that are not user variables (builtins, `In`, system variables).
-    builtins: HashSet<String>,
+    builtins: Rc<HashSet<JsString>>,
     helpers: Helpers,
+    /// Function variables already exported: name -> (function, source text).
+    function_sources: HashMap<String, (JsObject, String)>,
     system_bound: bool,
-    /// Last, so that the handles above are dropped before the context.
-    ctx: Context,
+    /// Set once compiled code may have run in the context (or a builtin global was
+    /// redefined): the context then cannot serve another session (see [`spare`]).
+    ran_code: bool,
+    /// Taken by `Drop`, which drops it or keeps it for the next session.
+    ctx: ManuallyDrop<Context>,
 }
 
 impl std::fmt::Debug for EcmaScriptDatamodel {
@@ -142,6 +165,22 @@ impl std::fmt::Debug for EcmaScriptDatamodel {
         f.debug_struct("EcmaScriptDatamodel")
             .field("document", &self.doc.name)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for EcmaScriptDatamodel {
+    fn drop(&mut self) {
+        // Handles into the context go first.
+        self.cache.clear();
+        self.foreach.clear();
+        self.function_sources.clear();
+        self.helpers.dom = None;
+        let reusable = self.reset_for_next_session();
+        // SAFETY: `ctx` is taken exactly once, here, and not used afterwards.
+        let ctx = unsafe { ManuallyDrop::take(&mut self.ctx) };
+        if reusable {
+            spare::give_back(ctx);
+        }
     }
 }
 
@@ -167,36 +206,72 @@ fn helper(source: &str, ctx: &mut Context) -> JsObject {
         .expect("datamodel helper evaluates to an object")
 }
 
+/// A property of a builtin object, read without compiling any script.
+fn builtin_property(object: &JsObject, name: JsString, ctx: &mut Context) -> JsObject {
+    object
+        .get(name, ctx)
+        .ok()
+        .and_then(|v| v.as_object())
+        .expect("the builtin property is an object")
+}
+
+thread_local! {
+    /// The names of the global object's properties in a fresh context (builtins and `In`) and
+    /// the system variables: every context is built the same way, so the set is computed
+    /// once per thread and shared by its sessions.
+    static BUILTIN_GLOBALS: std::cell::OnceCell<Rc<HashSet<JsString>>> =
+        const { std::cell::OnceCell::new() };
+}
+
+/// The global names that are not user variables, for a context built by [`new_context`].
+fn builtin_globals(ctx: &mut Context) -> Rc<HashSet<JsString>> {
+    BUILTIN_GLOBALS.with(|cell| {
+        cell.get_or_init(|| {
+            let mut names: HashSet<JsString> = SYSTEM_VARIABLES
+                .iter()
+                .map(|&s| JsString::from(s))
+                .collect();
+            let global = ctx.global_object();
+            if let Ok(keys) = global.own_property_keys(ctx) {
+                for key in keys {
+                    if let PropertyKey::String(s) = key {
+                        names.insert(s);
+                    }
+                }
+            }
+            Rc::new(names)
+        })
+        .clone()
+    })
+}
+
 fn new_context(
     doc: &Arc<Document>,
     active: &Rc<RefCell<StateSet>>,
-) -> (Context, Helpers, HashSet<String>) {
-    let mut ctx = Context::default();
-    let limits = ctx.runtime_limits_mut();
-    limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
-    limits.set_recursion_limit(RECURSION_LIMIT);
-    limits.set_stack_size_limit(STACK_SIZE_LIMIT);
+) -> (Context, Helpers, Rc<HashSet<JsString>>) {
+    let mut ctx = spare::take().unwrap_or_else(|| {
+        let mut ctx = Context::default();
+        let limits = ctx.runtime_limits_mut();
+        limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
+        limits.set_recursion_limit(RECURSION_LIMIT);
+        limits.set_stack_size_limit(STACK_SIZE_LIMIT);
+        ctx.register_global_builtin_callable(
+            js_string!("In"),
+            1,
+            NativeFunction::from_fn_ptr(in_state),
+        )
+        .expect("In() can be registered");
+        ctx
+    });
     ctx.insert_data(InState {
         doc: doc.clone(),
         active: active.clone(),
     });
-    ctx.register_global_builtin_callable(
-        js_string!("In"),
-        1,
-        NativeFunction::from_fn_ptr(in_state),
-    )
-    .expect("In() can be registered");
-    let keys = helper("Object.keys", &mut ctx);
-    let fn_to_string = helper("Function.prototype.toString", &mut ctx);
-    let mut builtins: HashSet<String> = SYSTEM_VARIABLES.iter().map(|s| s.to_string()).collect();
-    let global = ctx.global_object();
-    if let Ok(names) = global.own_property_keys(&mut ctx) {
-        for key in names {
-            if let PropertyKey::String(s) = key {
-                builtins.insert(s.to_std_string_escaped());
-            }
-        }
-    }
+    let object = ctx.intrinsics().constructors().object().constructor();
+    let keys = builtin_property(&object, js_string!("keys"), &mut ctx);
+    let function_prototype = ctx.intrinsics().constructors().function().prototype();
+    let fn_to_string = builtin_property(&function_prototype, js_string!("toString"), &mut ctx);
+    let builtins = builtin_globals(&mut ctx);
     (
         ctx,
         Helpers {
@@ -314,12 +389,16 @@ impl EcmaScriptDatamodel {
         let mut dm = EcmaScriptDatamodel {
             doc: doc.clone(),
             cache,
+            simple: Vec::new(),
+            global_lexicals: false,
             active,
             foreach: Vec::new(),
             builtins,
             helpers,
+            function_sources: HashMap::new(),
             system_bound: false,
-            ctx,
+            ran_code: false,
+            ctx: ManuallyDrop::new(ctx),
         };
         // `_event` exists (undefined) before the first event.
         let _ = dm.define_system("_event", JsValue::undefined(), true);
@@ -352,6 +431,10 @@ impl EcmaScriptDatamodel {
     fn compile(&mut self, expr: &Expr, kind: Kind, value: Option<&Expr>) -> Compiled {
         if too_deep(&expr.source) || value.is_some_and(|v| too_deep(&v.source)) {
             return Compiled::Failed(kind, "SyntaxError: expression nested too deeply".into());
+        }
+        self.ran_code = true;
+        if kind == Kind::Script && may_declare_global_lexicals(&expr.source) {
+            self.global_lexicals = true;
         }
         let text = match kind {
             Kind::Expr => format!("({}\n)", expression_text(&expr.source)),
@@ -456,13 +539,71 @@ impl EcmaScriptDatamodel {
     }
 
     fn eval_js(&mut self, expr: &Expr, cx: &EvalContext<'_>) -> DmResult<JsValue> {
+        if let Some(value) = self.eval_simple(expr) {
+            return Ok(value);
+        }
         self.sync_active(cx);
         self.run(expr, Kind::Expr, &[])
     }
 
+    /// The simple form of an expression (or location), parsed on first use.
+    fn simple_form(&mut self, expr: &Expr) -> Option<&Simple> {
+        let index = expr.id.0 as usize;
+        if index >= MAX_CACHED_ID {
+            return None;
+        }
+        if index >= self.simple.len() {
+            self.simple.resize_with(index + 1, || None);
+        }
+        self.simple[index]
+            .get_or_insert_with(|| Simple::parse(expression_text(&expr.source)))
+            .as_ref()
+    }
+
+    /// The value of a simple expression without compiling it; `None` when the compiled
+    /// expression must run (nothing observable has happened then).
+    fn eval_simple(&mut self, expr: &Expr) -> Option<JsValue> {
+        let reads_variables = self.global_lexicals;
+        let simple = self.simple_form(expr)?;
+        if reads_variables && matches!(simple, Simple::Path(_)) {
+            return None;
+        }
+        let simple = simple.clone();
+        simple.evaluate(&mut self.ctx)
+    }
+
+    /// Stores a value directly when the location is a global variable that is a plain
+    /// writable data property (what the compiled setter would do, without compiling it);
+    /// gives the value back otherwise.
+    fn store_simple(&mut self, location: &Expr, value: JsValue) -> Result<(), JsValue> {
+        if self.global_lexicals {
+            return Err(value);
+        }
+        let name = match self.simple_form(location) {
+            Some(Simple::Path(names)) if names.len() == 1 => names[0].clone(),
+            _ => return Err(value),
+        };
+        let global = self.ctx.global_object();
+        if name == js_string!(SETTER_PARAM)
+            || self.builtins.contains(&name)
+            || !simple::strict_assignable(&name)
+            || !matches!(own_data_descriptor(&global, &name), Some((_, true)))
+        {
+            return Err(value);
+        }
+        // An own writable data property of an ordinary object: setting it runs no code.
+        match global.set(name, value.clone(), true, &mut self.ctx) {
+            Ok(true) => Ok(()),
+            _ => Err(value),
+        }
+    }
+
     /// Stores a value in a location through its compiled setter.
     fn store(&mut self, location: &Expr, value: JsValue) -> DmResult<()> {
-        self.run(location, Kind::Setter, &[value]).map(|_| ())
+        match self.store_simple(location, value) {
+            Ok(()) => Ok(()),
+            Err(value) => self.run(location, Kind::Setter, &[value]).map(|_| ()),
+        }
     }
 
     fn value_to_json(&mut self, value: &JsValue) -> DmResult<Value> {
@@ -487,6 +628,7 @@ impl EcmaScriptDatamodel {
         let dom = match &self.helpers.dom {
             Some((dom, _)) => dom.clone(),
             None => {
+                self.ran_code = true;
                 let dom = helper(xml_dom::DOM_BUILDER, &mut self.ctx);
                 let proto = dom
                     .get(js_string!("proto"), &mut self.ctx)
@@ -522,6 +664,11 @@ impl EcmaScriptDatamodel {
         if SYSTEM_VARIABLES.contains(&id) {
             return Err(dm_error(format!("{id} is a read-only system variable")));
         }
+        let name = JsString::from(id);
+        if self.builtins.contains(&name) {
+            // A redefined builtin would not be undone when the context is reset.
+            self.ran_code = true;
+        }
         let desc = PropertyDescriptor::builder()
             .value(value)
             .writable(true)
@@ -529,11 +676,14 @@ impl EcmaScriptDatamodel {
             .configurable(true);
         let global = self.ctx.global_object();
         global
-            .define_property_or_throw(JsString::from(id), desc, &mut self.ctx)
+            .define_property_or_throw(name, desc, &mut self.ctx)
             .map(|_| ())
             .map_err(|e| self.js_error(e))
     }
 
+    /// Binds a system variable. The non-configurable ones are bound once per session, but a
+    /// context kept from an earlier session (see [`spare`]) already has them: they are
+    /// written as is, without the checks of `[[DefineOwnProperty]]`.
     fn define_system(&mut self, id: &str, value: JsValue, configurable: bool) -> DmResult<()> {
         let desc = PropertyDescriptor::builder()
             .value(value)
@@ -541,10 +691,52 @@ impl EcmaScriptDatamodel {
             .enumerable(false)
             .configurable(configurable);
         let global = self.ctx.global_object();
+        if !configurable {
+            global.insert_property(JsString::from(id), desc);
+            return Ok(());
+        }
         global
             .define_property_or_throw(JsString::from(id), desc, &mut self.ctx)
             .map(|_| ())
             .map_err(|e| self.js_error(e))
+    }
+
+    /// Makes the context as good as a new one, when no compiled code ran in it: deletes the
+    /// session's variables and unbinds the system variables. False when it cannot be reused.
+    fn reset_for_next_session(&mut self) -> bool {
+        if self.ran_code {
+            return false;
+        }
+        let global = self.ctx.global_object();
+        let Ok(keys) = global.own_property_keys(&mut self.ctx) else {
+            return false;
+        };
+        for key in keys {
+            let variable = match &key {
+                PropertyKey::String(name) => !self.builtins.contains(name),
+                PropertyKey::Index(_) => true,
+                // Only compiled code adds symbol-keyed properties.
+                PropertyKey::Symbol(_) => false,
+            };
+            if variable
+                && !matches!(
+                    global.delete_property_or_throw(key, &mut self.ctx),
+                    Ok(true)
+                )
+            {
+                return false;
+            }
+        }
+        for id in SYSTEM_VARIABLES {
+            if self
+                .define_system(id, JsValue::undefined(), id == "_event")
+                .is_err()
+            {
+                return false;
+            }
+        }
+        self.ctx.remove_data::<InState>();
+        true
     }
 
     fn has_global(&mut self, id: &str) -> DmResult<bool> {
@@ -604,6 +796,31 @@ impl EcmaScriptDatamodel {
         Ok(obj.into())
     }
 
+    /// The source text of a function variable, for export. A function's text never changes,
+    /// so it is remembered per variable with the function object it came from: exporting
+    /// after every macrostep does not stringify the document's functions again and again.
+    fn function_source(&mut self, name: &str, function: &JsObject) -> DmResult<String> {
+        if let Some((known, source)) = self.function_sources.get(name) {
+            if JsObject::equals(known, function) {
+                return Ok(source.clone());
+            }
+        }
+        let f = self.helpers.fn_to_string.clone();
+        let source = f
+            .call(&function.clone().into(), &[], &mut self.ctx)
+            .and_then(|s| s.to_string(&mut self.ctx))
+            .map_err(|e| self.js_error(e))?
+            .to_std_string_escaped();
+        if source.contains("[native code]") {
+            return Err(dm_error(format!(
+                "{name} is a native function and cannot be exported"
+            )));
+        }
+        self.function_sources
+            .insert(name.to_string(), (function.clone(), source.clone()));
+        Ok(source)
+    }
+
     /// One exported variable: JSON, or a marker object for what JSON cannot hold.
     fn export_value(&mut self, name: &str, value: &JsValue) -> DmResult<Option<Value>> {
         let marker = |key: &str, v: Value| {
@@ -616,17 +833,7 @@ impl EcmaScriptDatamodel {
         }
         if let Some(obj) = value.as_object() {
             if obj.is_callable() {
-                let f = self.helpers.fn_to_string.clone();
-                let source = f
-                    .call(value, &[], &mut self.ctx)
-                    .and_then(|s| s.to_string(&mut self.ctx))
-                    .map_err(|e| self.js_error(e))?
-                    .to_std_string_escaped();
-                if source.contains("[native code]") {
-                    return Err(dm_error(format!(
-                        "{name} is a native function and cannot be exported"
-                    )));
-                }
+                let source = self.function_source(name, &obj)?;
                 return Ok(Some(marker(FUNCTION_KEY, Value::String(source))));
             }
             let is_dom = match (&self.helpers.dom, obj.prototype()) {
@@ -662,6 +869,7 @@ impl EcmaScriptDatamodel {
                             return Err(dm_error("function nested too deeply"));
                         }
                         let text = format!("({source}\n)");
+                        self.ran_code = true;
                         let result = self.ctx.eval(Source::from_bytes(&text));
                         return result.map_err(|e| self.js_error(e));
                     }
@@ -706,7 +914,7 @@ impl Datamodel for EcmaScriptDatamodel {
     }
 
     fn declare(&mut self, id: &str) -> DmResult<()> {
-        if self.has_global(id)? && !self.builtins.contains(id) {
+        if self.has_global(id)? && !self.builtins.contains(&JsString::from(id)) {
             return Ok(());
         }
         self.define_var(id, JsValue::undefined())
@@ -779,6 +987,13 @@ impl Datamodel for EcmaScriptDatamodel {
     ) -> DmResult<()> {
         let value = match value {
             AssignValue::Expr(expr) => {
+                // Fastest path: a simple value stored in a plain global variable. Otherwise
+                // the value is computed again below (a simple expression has no effects).
+                if let Some(value) = self.eval_simple(expr) {
+                    if self.store_simple(location, value).is_ok() {
+                        return Ok(());
+                    }
+                }
                 self.sync_active(&cx);
                 // Fast path: one fused sloppy-mode script. Sloppy mode would create an
                 // undeclared variable or ignore a read-only one, so it is taken only when the
@@ -897,10 +1112,10 @@ impl Datamodel for EcmaScriptDatamodel {
             let PropertyKey::String(name) = &key else {
                 continue;
             };
-            let name = name.to_std_string_escaped();
-            if self.builtins.contains(&name) {
+            if self.builtins.contains(name) {
                 continue;
             }
+            let name = name.to_std_string_escaped();
             let value = global
                 .get(key.clone(), &mut self.ctx)
                 .map_err(|e| self.js_error(e))?;

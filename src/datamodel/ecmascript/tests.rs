@@ -780,3 +780,104 @@ fn error_messages() {
     assert!(message(f.assign("a, b", "1")).starts_with("`a, b` is not a valid location"));
     assert!(message(f.script("while (true) {}")).starts_with("RuntimeLimitError"));
 }
+
+/// Literals and variable reads skip the compiler (see `simple`); what programs observe must
+/// not change.
+#[test]
+fn simple_expressions_behave_as_compiled_ones() {
+    let mut f = Fixture::new();
+    assert_eq!(f.value("'QUEUED'").unwrap(), json!("QUEUED"));
+    assert_eq!(f.value("200").unwrap(), json!(200));
+    assert_eq!(f.value("[]").unwrap(), json!([]));
+    assert_eq!(f.value("({})").unwrap(), json!({}));
+    assert!(f.cond("[] !== []").unwrap());
+    f.data_expr("o", "({a: {b: 'deep'}})").unwrap();
+    assert_eq!(f.value("o.a.b").unwrap(), json!("deep"));
+    assert_eq!(f.value("o.missing").unwrap(), Value::Null);
+    // Missing variables, members of undefined: the compiled expression's error.
+    let err = f.value("nosuch").unwrap_err();
+    assert!(err.message.contains("ReferenceError"), "{}", err.message);
+    let err = f.value("o.missing.x").unwrap_err();
+    assert!(err.message.contains("TypeError"), "{}", err.message);
+    // Inherited properties and exotic objects.
+    assert_eq!(
+        f.value("o.a.hasOwnProperty === Object.prototype.hasOwnProperty")
+            .unwrap(),
+        json!(true)
+    );
+    f.data_expr("list", "[1, 2]").unwrap();
+    assert_eq!(f.value("list.length").unwrap(), json!(2));
+    // A getter runs once per read.
+    f.data_expr("reads", "0").unwrap();
+    f.script(
+        "Object.defineProperty(this, 'counted', {get: function () { reads += 1; return reads; }})",
+    )
+    .unwrap();
+    assert_eq!(f.value("counted").unwrap(), json!(1));
+    assert_eq!(f.value("reads").unwrap(), json!(1));
+    // Read-only globals ignore the (sloppy) assignment, strict-only names are stored by the
+    // fused assignment, and the strict setter still refuses them.
+    f.assign("NaN", "1").unwrap();
+    assert_eq!(f.value("NaN").unwrap(), Value::Null);
+    f.data_expr("private", "1").unwrap();
+    f.assign("private", "2").unwrap();
+    assert_eq!(f.value("private").unwrap(), json!(2));
+    let l = f.expr("private");
+    let cx = EvalContext {
+        doc: &f.doc,
+        active: &f.active,
+    };
+    assert!(f.dm.assign_value(&l, &json!(3), cx).is_err());
+    // A global lexical binding shadows the global object's property of the same name.
+    f.data_expr("shadowed", "'property'").unwrap();
+    assert_eq!(f.value("shadowed").unwrap(), json!("property"));
+    f.script("let shadowed = 'lexical';").unwrap();
+    assert_eq!(f.value("shadowed").unwrap(), json!("lexical"));
+    f.assign("shadowed", "'assigned'").unwrap();
+    assert_eq!(f.value("shadowed").unwrap(), json!("assigned"));
+    assert_eq!(f.value("this.shadowed").unwrap(), json!("property"));
+}
+
+/// A session that ran no compiled code gives its context to the next session, which must not
+/// see anything of it; any other context is dropped.
+#[test]
+fn contexts_are_reused_only_when_no_code_ran() {
+    // Tests share threads: start from an empty pool.
+    while spare::take().is_some() {}
+    let fresh_export = Fixture::new().dm.export().unwrap();
+    while spare::take().is_some() {}
+
+    let mut f = Fixture::new();
+    f.data_expr("kept", "'first session'").unwrap();
+    f.data_expr("o", "({})").unwrap();
+    assert_eq!(
+        f.value("'#_scxml_' + _sessionid").unwrap(),
+        json!("#_scxml_sess1")
+    );
+    f.dm.set_event(&Event::internal("e")).unwrap();
+    drop(f);
+    assert_eq!(spare::count(), 1);
+
+    let mut g = Fixture::new();
+    assert_eq!(spare::count(), 0);
+    assert!(f_is_fresh(&mut g));
+    assert_eq!(g.dm.export().unwrap(), fresh_export);
+    // Compiled code taints the context: it is not kept.
+    g.script("Array.prototype.extra = 1;").unwrap();
+    drop(g);
+    assert_eq!(spare::count(), 0);
+    let mut h = Fixture::new();
+    assert_eq!(h.value("typeof [].extra").unwrap(), json!("undefined"));
+    // So does redefining a builtin global.
+    h.data_expr("JSON", "null").unwrap();
+    drop(h);
+    while spare::take().is_some() {}
+}
+
+fn f_is_fresh(f: &mut Fixture) -> bool {
+    f.value("typeof kept").unwrap() == json!("undefined")
+        && f.value("typeof o").unwrap() == json!("undefined")
+        && f.value("typeof _event").unwrap() == json!("undefined")
+        && f.value("_sessionid").unwrap() == json!("sess1")
+        && f.cond("In('s1')").unwrap()
+}
