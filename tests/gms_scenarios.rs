@@ -65,13 +65,15 @@ impl Harness {
         self.call("GET", path, user, None)
     }
 
-    /// Starts a callback of `service` as `device`; returns its id.
+    /// Starts a callback of `service` as `device` (each device its own customer number);
+    /// returns its id.
     fn start(&self, service: &str, device: &str) -> String {
+        let form = format!("_customer_number=555-{device}");
         let (status, created) = self.call(
             "POST",
             &format!("service/callback/{service}"),
             Some(device),
-            Some("_customer_number=5551234"),
+            Some(&form),
         );
         assert_eq!(status, 200, "{created}");
         created["_id"].as_str().unwrap().to_string()
