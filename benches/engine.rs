@@ -5,6 +5,9 @@
 //! number of entries of `mark` that slice makes (the charts are periodic, so it is constant),
 //! i.e. criterion reports entries of `mark` per second, the figure the published benchmark
 //! gives. `external_events`: toggle-null and toggle-ecma, one external event per iteration.
+//! `session_start`: a new session of the callback flows (`scxml/`) built and run to its first
+//! stable configuration, then dropped: the datamodel's context, its `<data>` and `<script>`
+//! (per-session costs of the callback application).
 //!
 //! Each bench measures for 2 s so the whole run stays well under two minutes. Charts that are
 //! missing or do not load are skipped with a message.
@@ -105,5 +108,32 @@ fn external_events(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, state_entries, external_events);
+fn session_start(c: &mut Criterion) {
+    let mut group = c.benchmark_group("session_start");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(1));
+    for flow in ["callback/chat.scxml", "inbound_chat.scxml"] {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scxml/").to_string() + flow;
+        let doc = match scxml_runtime::parse::load(&path) {
+            Ok(doc) => doc,
+            Err(e) => {
+                eprintln!("skipping {flow}: {e}");
+                continue;
+            }
+        };
+        group.bench_function(flow, |b| {
+            b.iter(|| {
+                let mut session = Interpreter::new(doc.clone(), SessionOptions::default());
+                session.start(&mut NullHost);
+                session
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, state_entries, external_events, session_start);
 criterion_main!(benches);

@@ -683,68 +683,6 @@ fn no_panics_on_odd_input() {
     assert_eq!(f.dm.eval_value(&id, cx).unwrap(), json!(4));
 }
 
-/// Rough per-call timings; `cargo test --release --lib timing -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn timing() {
-    let mut f = Fixture::with_doc(document(false));
-    f.data_expr("count", "0").unwrap();
-    let l = f.expr("count");
-    let v = AssignValue::Expr(f.expr("count + 1"));
-    let c = f.expr("count >= 0");
-    let value_only = f.expr("count + 1");
-    let direct = f.expr("count = count + 1");
-    let n = 200_000;
-    let cx = EvalContext {
-        doc: &f.doc,
-        active: &f.active,
-    };
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        assert!(f.dm.eval_cond(&c, cx).unwrap());
-    }
-    let cond = start.elapsed() / n;
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        f.dm.assign(&l, &v, cx).unwrap();
-    }
-    let assign = start.elapsed() / n;
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        f.dm.eval_value(&value_only, cx).unwrap();
-    }
-    let value = start.elapsed() / n;
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        f.dm.execute_script(&direct, cx).unwrap();
-    }
-    let script = start.elapsed() / n;
-    let key = JsString::from("count");
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        let global = f.dm.ctx.global_object();
-        assert!(global.has_own_property(key.clone(), &mut f.dm.ctx).unwrap());
-    }
-    let has_own = start.elapsed() / n;
-    println!("eval_value {value:?}, script assign {script:?}, has_own_property {has_own:?}");
-    let mut g = Fixture::new();
-    let event = Event::external("toggle");
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        g.dm.set_event(&event).unwrap();
-    }
-    let set_event = start.elapsed() / n;
-    let start = std::time::Instant::now();
-    for _ in 0..20 {
-        let _ = Fixture::new();
-    }
-    let session = start.elapsed() / 20;
-    println!(
-        "eval_cond {cond:?}/call, assign {assign:?}/call, set_event {set_event:?}/call, \
-         new + init_system {session:?}"
-    );
-}
-
 #[test]
 fn deep_sources_are_rejected_before_parsing() {
     let nested = |n: usize| format!("{}1{}", "(".repeat(n), ")".repeat(n));
