@@ -369,6 +369,51 @@ fn basichttp_in_both_directions() {
     }
 }
 
+/// A delayed Basic HTTP send is a timer: later sends do not wait behind it, `<cancel>` stops
+/// it, and it is listed (and stored) with the session's pending sends.
+#[test]
+fn delayed_basichttp_sends_wait_apart_and_can_be_cancelled() {
+    let h = Harness::new();
+    let doc = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript" initial="s0">
+      <state id="s0">
+        <onentry>
+          <send id="late" event="late" delay="300ms" targetexpr="_ioprocessors['basichttp'].location" type="basichttp"/>
+          <send id="never" event="never" delay="400ms" targetexpr="_ioprocessors['basichttp'].location" type="basichttp"/>
+          <send event="now" targetexpr="_ioprocessors['basichttp'].location" type="basichttp"/>
+          <cancel sendid="never"/>
+        </onentry>
+        <transition event="now" target="s1"/>
+        <transition event="*" target="fail"/>
+      </state>
+      <state id="s1">
+        <transition event="late" target="s2"/>
+        <transition event="*" target="fail"/>
+      </state>
+      <state id="s2">
+        <onentry><send event="quiet" delay="300ms"/></onentry>
+        <transition event="quiet" target="pass"/>
+        <transition event="*" target="fail"/>
+      </state>
+      <final id="pass"/><final id="fail"/>
+    </scxml>"#;
+    let (_, created) = h.post(&format!("{}/sessions", h.base), &json!({"document": doc}));
+    let id = created["id"].as_str().unwrap().to_string();
+    // "now" arrived before the delayed send is due, which still waits. ("never" arriving
+    // in s2 would end in fail.)
+    let view = h.wait_for(&id, "the immediate send", |v| {
+        v["active_states"] == json!(["s1"])
+    });
+    let pending: Vec<&str> = view["pending_sends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sendid"].as_str().unwrap())
+        .collect();
+    assert!(pending.contains(&"late"), "{view}");
+    let view = h.wait_for(&id, "the end", |v| v["status"] == json!("done"));
+    assert_eq!(view["final_state"], json!("pass"), "{view}");
+}
+
 #[test]
 fn test_runner_protocol() {
     let h = Harness::new();

@@ -43,8 +43,11 @@ pub struct ServiceRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TimerRecord {
     pub sendid: String,
+    /// A session id, or the URL of a Basic HTTP send.
     pub to: String,
     pub event: Event,
+    #[serde(default)]
+    pub basichttp: bool,
     /// When it is due, in milliseconds since the Unix epoch.
     pub due_unix_ms: u64,
 }

@@ -262,7 +262,18 @@ impl Shard {
         let now = Instant::now();
         for timer in self.timers.pop_due(now) {
             self.dirty.insert(timer.from.clone());
-            self.route(timer.to, timer.event);
+            if timer.basichttp {
+                let request = SendRequest {
+                    event: timer.event,
+                    target: Some(timer.to),
+                    kind: BASIC_HTTP_EVENT_PROCESSOR.to_string(),
+                    sendid: timer.sendid,
+                    delay: Duration::ZERO,
+                };
+                self.apply(&timer.from, vec![Effect::HttpSend(request)]);
+            } else {
+                self.route(timer.to, timer.event);
+            }
         }
         while self.expiries.front().is_some_and(|(t, _)| *t <= now) {
             if let Some((_, id)) = self.expiries.pop_front() {
@@ -539,12 +550,27 @@ impl Shard {
                             sendid,
                             to,
                             event,
+                            basichttp: false,
                         },
                     );
                 }
             }
             Effect::Cancel(sendid) => {
                 self.timers.cancel(id, &sendid);
+            }
+            Effect::HttpSend(request) if !request.delay.is_zero() => {
+                // Delayed: a timer like any other (cancellable, stored with the session),
+                // which posts it when due.
+                self.timers.insert(
+                    Instant::now() + request.delay,
+                    Timer {
+                        from: id.to_string(),
+                        sendid: request.sendid,
+                        to: request.target.unwrap_or_default(),
+                        event: request.event,
+                        basichttp: true,
+                    },
+                );
             }
             Effect::HttpSend(request) => {
                 if let Some(slot) = self.sessions.get_mut(id) {
@@ -553,9 +579,6 @@ impl Shard {
                 let done = self.http_done.clone();
                 let session = id.to_string();
                 tokio::spawn(async move {
-                    if !request.delay.is_zero() {
-                        tokio::time::sleep(request.delay).await;
-                    }
                     let result = basichttp_client::post_event(&request).await;
                     let _ = done.send((session, result));
                 });
@@ -840,6 +863,7 @@ impl Shard {
                 sendid: t.sendid.clone(),
                 to: t.to.clone(),
                 event: t.event.clone(),
+                basichttp: t.basichttp,
                 due_unix_ms: record::instant_to_unix_ms(due, now, now_wall),
             })
             .collect();
@@ -982,6 +1006,7 @@ impl Shard {
                         sendid: t.sendid.clone(),
                         to: t.to.clone(),
                         event: t.event.clone(),
+                        basichttp: t.basichttp,
                     },
                 );
             }

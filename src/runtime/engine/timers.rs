@@ -15,9 +15,12 @@ pub struct Timer {
     /// The sending session: `<cancel>` and session removal find timers by it.
     pub from: String,
     pub sendid: String,
-    /// The receiving session's id (the sender itself, its parent, a child, another session).
+    /// The receiving session's id (the sender itself, its parent, a child, another session),
+    /// or with `basichttp` the URL the event is posted to.
     pub to: String,
     pub event: Event,
+    /// A Basic HTTP send: posted to `to` when due, in order with the session's other sends.
+    pub basichttp: bool,
 }
 
 type Key = (Instant, u64);
@@ -113,6 +116,7 @@ mod tests {
             sendid: sendid.into(),
             to: from.into(),
             event: Event::external(sendid),
+            basichttp: false,
         }
     }
 
