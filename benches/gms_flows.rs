@@ -27,6 +27,10 @@
 //! failing step is printed and the bench exits with 1. At the end the last callback of every
 //! device is checked to have reached `COMPLETED` (`AGENT_CONNECTED`).
 
+/// The allocator the `scxml` binary runs with, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;

@@ -6,17 +6,19 @@ mod common;
 
 use scxml_runtime::gms::GmsConfig;
 use scxml_runtime::runtime::engine::{EngineConfig, HibernationPolicy};
-use scxml_runtime::server::RunningServer;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const DEVICE: &str = "b16416334828b1d26ef14f329628b55b5a8c631d8928a371a5584722dd7fb673";
 
-struct Harness {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    base: String,
-    http: ureq::Agent,
+/// The server under test; see [`common::GmsServer`].
+struct Harness(common::GmsServer);
+
+impl std::ops::Deref for Harness {
+    type Target = common::GmsServer;
+    fn deref(&self) -> &common::GmsServer {
+        &self.0
+    }
 }
 
 impl Harness {
@@ -32,15 +34,7 @@ impl Harness {
 
     /// A server with `config` (quick timeouts for tests) on an engine set up by `engine`.
     fn with(config: GmsConfig, engine: EngineConfig) -> Harness {
-        let (rt, server) = common::start_gms_server(config, engine);
-        let base = format!("http://{}", server.api_addr);
-        let http = common::http_agent();
-        Harness {
-            rt,
-            server: Some(server),
-            base,
-            http,
-        }
+        Harness(common::GmsServer::start(config, engine))
     }
 
     /// A request with an optional `gms_user` and body (content type, text).
@@ -51,13 +45,7 @@ impl Harness {
         user: Option<&str>,
         body: Option<(&str, String)>,
     ) -> (u16, Value) {
-        common::request(
-            &self.http,
-            method,
-            &format!("{}{path}", self.base),
-            user,
-            body,
-        )
+        self.request(method, path, user, body)
     }
 
     fn post(&self, path: &str, user: Option<&str>) -> (u16, Value) {
@@ -140,14 +128,6 @@ impl Harness {
             v.as_array().is_some_and(|a| !a.is_empty())
         });
         offers[0].clone()
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            self.rt.block_on(server.stop());
-        }
     }
 }
 
@@ -559,19 +539,24 @@ fn errors_wrong_device_unknown_service_and_cancel() {
     assert_error(status, &body, 400);
 }
 
-#[test]
-fn completed_services_hibernate_and_expire_after_their_ttl() {
-    let config = GmsConfig::parse(
+/// A chat-delay service `quick` with a `_ttl` of `ttl` seconds, targeting `agent1`.
+fn quick_service(ttl: f64) -> GmsConfig {
+    GmsConfig::parse(&format!(
         r#"
         [services.quick]
         scenario = "chat-delayed"
         _target = "agent1@StatServer.A"
-        _ttl = 0.6
+        _ttl = {ttl}
         [[routing.agents]]
         id = "agent1"
-        "#,
-    )
-    .unwrap();
+        "#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn completed_services_hibernate_and_expire_after_their_ttl() {
+    let config = quick_service(0.6);
     let h = Harness::with(
         config,
         EngineConfig {
@@ -692,12 +677,8 @@ fn requests_fill_tokens_and_override_the_options_a_service_allows() {
 
 #[test]
 fn a_completed_service_survives_a_restart() {
-    let dir = std::env::temp_dir().join(format!("gms-restart-{}", std::process::id()));
-    let engine = |dir: &std::path::Path| EngineConfig {
-        shards: 1,
-        store: std::sync::Arc::new(scxml_runtime::store::RedbStore::open(dir).unwrap()),
-        ..EngineConfig::default()
-    };
+    let dir = common::fresh_dir("gms-restart");
+    let engine = common::redb_engine;
     let id = {
         let h = Harness::with(GmsConfig::default_config(), engine(&dir));
         let (_, created) = h.post_form("service/callback/chat-delay", Some(DEVICE), "usr_x=1");
@@ -724,19 +705,10 @@ fn a_completed_service_survives_a_restart() {
 
 #[test]
 fn waiting_callbacks_survive_a_restart_and_complete() {
-    let dir = std::env::temp_dir().join(format!("gms-restart-waiting-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
+    let dir = common::fresh_dir("gms-restart-waiting");
     // Sessions hibernate as soon as they are idle, so the waiting callbacks are also woken
     // from the store while their routing requests are live.
-    let engine = |dir: &std::path::Path| EngineConfig {
-        shards: 2,
-        store: std::sync::Arc::new(scxml_runtime::store::RedbStore::open(dir).unwrap()),
-        hibernation: HibernationPolicy {
-            idle_after: Some(Duration::ZERO),
-            ..HibernationPolicy::default()
-        },
-        ..EngineConfig::default()
-    };
+    let engine = common::redb_engine;
     let position = |h: &Harness, id: &str| {
         let (status, p) = h.post(&format!("service/{id}/check-queue-position"), Some(DEVICE));
         assert_eq!(status, 200, "{p}");
@@ -828,17 +800,7 @@ fn waiting_callbacks_survive_a_restart_and_complete() {
 
 #[test]
 fn a_service_still_waiting_when_its_ttl_passes_is_removed_and_dequeued() {
-    let config = GmsConfig::parse(
-        r#"
-        [services.quick]
-        scenario = "chat-delayed"
-        _target = "agent1@StatServer.A"
-        _ttl = 0.5
-        [[routing.agents]]
-        id = "agent1"
-        "#,
-    )
-    .unwrap();
+    let config = quick_service(0.5);
     let h = Harness::with(
         config,
         EngineConfig {

@@ -6,8 +6,7 @@ mod common;
 
 use scxml_runtime::gms::time::{format_iso, now_ms, parse_iso};
 use scxml_runtime::gms::GmsConfig;
-use scxml_runtime::runtime::engine::{EngineConfig, HibernationPolicy};
-use scxml_runtime::server::RunningServer;
+use scxml_runtime::runtime::engine::EngineConfig;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -51,11 +50,14 @@ const CONFIG: &str = r#"
     id = "agent2"
 "#;
 
-struct Harness {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    base: String,
-    http: ureq::Agent,
+/// The server under test; see [`common::GmsServer`].
+struct Harness(common::GmsServer);
+
+impl std::ops::Deref for Harness {
+    type Target = common::GmsServer;
+    fn deref(&self) -> &common::GmsServer {
+        &self.0
+    }
 }
 
 impl Harness {
@@ -67,14 +69,10 @@ impl Harness {
     }
 
     fn with(engine: EngineConfig) -> Harness {
-        let (rt, server) = common::start_gms_server(GmsConfig::parse(CONFIG).unwrap(), engine);
-        let base = format!("http://{}", server.api_addr);
-        Harness {
-            rt,
-            server: Some(server),
-            base,
-            http: common::http_agent(),
-        }
+        Harness(common::GmsServer::start(
+            GmsConfig::parse(CONFIG).unwrap(),
+            engine,
+        ))
     }
 
     /// A request under `/genesys/1/` as `user`, with an optional urlencoded form.
@@ -85,9 +83,7 @@ impl Harness {
         user: Option<&str>,
         form: Option<&str>,
     ) -> (u16, Value) {
-        let url = format!("{}/genesys/1/{path}", self.base);
-        let body = form.map(|f| ("application/x-www-form-urlencoded", f.to_string()));
-        common::request(&self.http, method, &url, user, body)
+        self.gms_form(method, path, user, form)
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
@@ -145,14 +141,6 @@ impl Harness {
         for verb in ["login", "ready"] {
             let (status, view) = self.call("POST", &format!("agents/{agent}/{verb}"), None, None);
             assert_eq!(status, 200, "{view}");
-        }
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            self.rt.block_on(server.stop());
         }
     }
 }
@@ -539,18 +527,9 @@ fn availability_lists_free_slots_with_their_capacity() {
 
 #[test]
 fn the_service_index_survives_a_restart() {
-    let dir = std::env::temp_dir().join(format!("gms-admin-restart-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
+    let dir = common::fresh_dir("gms-admin-restart");
     // Sessions hibernate as soon as they are idle: the queries must not need them.
-    let engine = |dir: &std::path::Path| EngineConfig {
-        shards: 2,
-        store: std::sync::Arc::new(scxml_runtime::store::RedbStore::open(dir).unwrap()),
-        hibernation: HibernationPolicy {
-            idle_after: Some(Duration::ZERO),
-            ..HibernationPolicy::default()
-        },
-        ..EngineConfig::default()
-    };
+    let engine = common::redb_engine;
     let t = hour_ahead(2);
     // Due in three seconds: its wake-up is still ahead when the server stops.
     let soon = now_ms() + 3_000;

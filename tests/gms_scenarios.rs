@@ -8,18 +8,20 @@ mod common;
 
 use scxml_runtime::gms::GmsConfig;
 use scxml_runtime::runtime::engine::EngineConfig;
-use scxml_runtime::server::RunningServer;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const DEVICE: &str = "device-scenarios-1";
 
-struct Harness {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    base: String,
-    http: ureq::Agent,
+/// The server under test; see [`common::GmsServer`].
+struct Harness(common::GmsServer);
+
+impl std::ops::Deref for Harness {
+    type Target = common::GmsServer;
+    fn deref(&self) -> &common::GmsServer {
+        &self.0
+    }
 }
 
 impl Harness {
@@ -29,15 +31,7 @@ impl Harness {
             shards: 2,
             ..EngineConfig::default()
         };
-        let (rt, server) = common::start_gms_server(config, engine);
-        let base = format!("http://{}", server.api_addr);
-        let http = common::http_agent();
-        Harness {
-            rt,
-            server: Some(server),
-            base,
-            http,
-        }
+        Harness(common::GmsServer::start(config, engine))
     }
 
     fn parse(toml: &str) -> Harness {
@@ -52,9 +46,7 @@ impl Harness {
         user: Option<&str>,
         form: Option<&str>,
     ) -> (u16, Value) {
-        let url = format!("{}/genesys/1/{path}", self.base);
-        let body = form.map(|f| ("application/x-www-form-urlencoded", f.to_string()));
-        common::request(&self.http, method, &url, user, body)
+        self.gms_form(method, path, user, form)
     }
 
     fn post(&self, path: &str, user: Option<&str>) -> (u16, Value) {
@@ -133,14 +125,6 @@ impl Harness {
             || self.record(id, device),
             |r| r["_callback_state"] == "ROUTING",
         )
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            self.rt.block_on(server.stop());
-        }
     }
 }
 
@@ -439,25 +423,33 @@ fn a_lapsed_reservation_goes_to_the_next_customer() {
     assert_eq!(h.record(&first, "device-first")["_agent"], Value::Null);
 }
 
-#[test]
-fn multi_target_switches_to_the_second_target_after_its_timeout() {
-    let h = Harness::parse(
+/// A service `multi` whose `_target` is the JSON list of `steps` over the groups First
+/// (agent first1, logged in but not ready) and Second (agent second1, ready).
+fn two_target_service(steps: &str) -> Harness {
+    let h = Harness::parse(&format!(
         r#"
         [services.multi]
         scenario = "chat-delayed"
-        _target = '[{"target": "First@StatServer.GA", "timeout": 1}, {"target": "Second@StatServer.GA", "clear": true}]'
+        _target = '[{steps}]'
         [[routing.agents]]
         id = "first1"
         groups = ["First"]
         [[routing.agents]]
         id = "second1"
         groups = ["Second"]
-        "#,
-    );
-    // first1 is logged in but not ready; second1 is ready from the start.
+        "#
+    ));
     let (status, view) = h.post("agents/first1/login", None);
     assert_eq!(status, 200, "{view}");
     h.agent_ready("second1");
+    h
+}
+
+#[test]
+fn multi_target_switches_to_the_second_target_after_its_timeout() {
+    let h = two_target_service(
+        r#"{"target": "First@StatServer.GA", "timeout": 1}, {"target": "Second@StatServer.GA", "clear": true}"#,
+    );
     let started = Instant::now();
     let id = h.start("multi", DEVICE);
 
@@ -509,24 +501,11 @@ fn a_skill_expression_target_takes_only_matching_agents() {
 
 #[test]
 fn multi_target_skips_a_target_by_its_statistic() {
-    let h = Harness::parse(
-        r#"
-        [services.multi]
-        scenario = "chat-delayed"
-        _target = '[{"target": "First@StatServer.GA", "timeout": 30, "stat_to_check": "RStatAgentsReady", "stat_operator": "<", "stat_value": "1"}, {"target": "Second@StatServer.GA"}]'
-        [[routing.agents]]
-        id = "first1"
-        groups = ["First"]
-        [[routing.agents]]
-        id = "second1"
-        groups = ["Second"]
-        "#,
-    );
     // No agent of First is ready (RStatAgentsReady < 1): First is skipped at once rather than
     // waited on for its 30 s, and the ready agent of Second is taken.
-    let (status, view) = h.post("agents/first1/login", None);
-    assert_eq!(status, 200, "{view}");
-    h.agent_ready("second1");
+    let h = two_target_service(
+        r#"{"target": "First@StatServer.GA", "timeout": 30, "stat_to_check": "RStatAgentsReady", "stat_operator": "<", "stat_value": "1"}, {"target": "Second@StatServer.GA"}"#,
+    );
     let started = Instant::now();
     let skipped = h.start("multi", "device-skipped");
     let record = h.wait_reserved(&skipped, "device-skipped", Duration::from_secs(2));

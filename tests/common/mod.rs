@@ -3,8 +3,10 @@
 #![allow(dead_code)] // each test crate uses a part of it
 
 use scxml_runtime::gms::{GmsApp, GmsConfig};
-use scxml_runtime::runtime::engine::EngineConfig;
+use scxml_runtime::runtime::engine::{EngineConfig, HibernationPolicy};
 use scxml_runtime::server::{self, RunningServer, ServerConfig, StartOptions};
+use scxml_runtime::store::RedbStore;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// An HTTP client that returns 4xx/5xx answers instead of failing on them.
@@ -14,6 +16,88 @@ pub fn http_agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
         .into()
+}
+
+/// A server running the callback application on loopback (see [`start_gms_server`]), with the
+/// client the tests talk to it through; stopped when dropped.
+pub struct GmsServer {
+    pub rt: tokio::runtime::Runtime,
+    server: Option<RunningServer>,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    pub http: ureq::Agent,
+}
+
+impl GmsServer {
+    pub fn start(config: GmsConfig, engine: EngineConfig) -> GmsServer {
+        let (rt, server) = start_gms_server(config, engine);
+        let base = format!("http://{}", server.api_addr);
+        GmsServer {
+            rt,
+            server: Some(server),
+            base,
+            http: http_agent(),
+        }
+    }
+
+    /// A request under `/genesys/1/` as `user`, with an optional urlencoded form.
+    pub fn gms_form(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        form: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let body = form.map(|f| ("application/x-www-form-urlencoded", f.to_string()));
+        self.request(method, &format!("/genesys/1/{path}"), user, body)
+    }
+
+    /// [`request`] to a path under the server's base URL.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> (u16, serde_json::Value) {
+        request(
+            &self.http,
+            method,
+            &format!("{}{path}", self.base),
+            user,
+            body,
+        )
+    }
+}
+
+impl Drop for GmsServer {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.rt.block_on(server.stop());
+        }
+    }
+}
+
+/// A path for a test's files under the temporary directory, removed first if a run before
+/// left it.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+/// An engine storing in a redb file in `dir`, whose idle sessions hibernate at once (so the
+/// restart tests also wake sessions from the store).
+pub fn redb_engine(dir: &Path) -> EngineConfig {
+    EngineConfig {
+        shards: 2,
+        store: std::sync::Arc::new(RedbStore::open(dir).unwrap()),
+        hibernation: HibernationPolicy {
+            idle_after: Some(Duration::ZERO),
+            ..HibernationPolicy::default()
+        },
+        ..EngineConfig::default()
+    }
 }
 
 /// Starts a server on loopback with the callback application configured by `config`
