@@ -11,15 +11,8 @@ use std::time::{Duration, Instant};
 
 const DEVICE: &str = "b16416334828b1d26ef14f329628b55b5a8c631d8928a371a5584722dd7fb673";
 
-/// The server under test; see [`common::GmsServer`].
-struct Harness(common::GmsServer);
-
-impl std::ops::Deref for Harness {
-    type Target = common::GmsServer;
-    fn deref(&self) -> &common::GmsServer {
-        &self.0
-    }
-}
+/// The server under test, with this file's helpers; see [`common::GmsServer`].
+type Harness = common::GmsServer;
 
 impl Harness {
     fn new() -> Harness {
@@ -34,7 +27,7 @@ impl Harness {
 
     /// A server with `config` (quick timeouts for tests) on an engine set up by `engine`.
     fn with(config: GmsConfig, engine: EngineConfig) -> Harness {
-        Harness(common::GmsServer::start(config, engine))
+        common::GmsServer::launch(config, engine)
     }
 
     /// A request with an optional `gms_user` and body (content type, text).

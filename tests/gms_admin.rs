@@ -50,15 +50,8 @@ const CONFIG: &str = r#"
     id = "agent2"
 "#;
 
-/// The server under test; see [`common::GmsServer`].
-struct Harness(common::GmsServer);
-
-impl std::ops::Deref for Harness {
-    type Target = common::GmsServer;
-    fn deref(&self) -> &common::GmsServer {
-        &self.0
-    }
-}
+/// The server under test, with this file's helpers; see [`common::GmsServer`].
+type Harness = common::GmsServer;
 
 impl Harness {
     fn new() -> Harness {
@@ -69,10 +62,7 @@ impl Harness {
     }
 
     fn with(engine: EngineConfig) -> Harness {
-        Harness(common::GmsServer::start(
-            GmsConfig::parse(CONFIG).unwrap(),
-            engine,
-        ))
+        common::GmsServer::launch(GmsConfig::parse(CONFIG).unwrap(), engine)
     }
 
     /// A request under `/genesys/1/` as `user`, with an optional urlencoded form.

@@ -14,15 +14,8 @@ use std::time::{Duration, Instant};
 
 const DEVICE: &str = "device-scenarios-1";
 
-/// The server under test; see [`common::GmsServer`].
-struct Harness(common::GmsServer);
-
-impl std::ops::Deref for Harness {
-    type Target = common::GmsServer;
-    fn deref(&self) -> &common::GmsServer {
-        &self.0
-    }
-}
+/// The server under test, with this file's helpers; see [`common::GmsServer`].
+type Harness = common::GmsServer;
 
 impl Harness {
     /// A server running the callback application with `config` (quick timeouts for tests).
@@ -31,7 +24,7 @@ impl Harness {
             shards: 2,
             ..EngineConfig::default()
         };
-        Harness(common::GmsServer::start(config, engine))
+        common::GmsServer::launch(config, engine)
     }
 
     fn parse(toml: &str) -> Harness {

@@ -29,7 +29,7 @@ pub struct GmsServer {
 }
 
 impl GmsServer {
-    pub fn start(config: GmsConfig, engine: EngineConfig) -> GmsServer {
+    pub fn launch(config: GmsConfig, engine: EngineConfig) -> GmsServer {
         let (rt, server) = start_gms_server(config, engine);
         let base = format!("http://{}", server.api_addr);
         GmsServer {
