@@ -277,29 +277,22 @@ fn chat_delay_end_to_end() {
     assert_eq!(seen["messages"][0]["from"]["type"], "Agent");
     assert_eq!(seen["messages"][0]["from"]["nickname"], "Alice");
     // The customer types (the agent sees it), then sends.
-    let (status, typing) = h.post_form(
-        &format!("service/{id}/ixn/chat/startTyping"),
-        Some(DEVICE),
-        "message=Hi",
-    );
-    assert_eq!(status, 200, "{typing}");
-    let last = typing["messages"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
-    assert_eq!(last["type"], "TypingStarted", "{typing}");
+    let typing = |operation: &str, form: &str| {
+        let path = format!("service/{id}/ixn/chat/{operation}");
+        let (status, transcript) = h.post_form(&path, Some(DEVICE), form);
+        assert_eq!(status, 200, "{transcript}");
+        transcript["messages"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone()
+    };
+    let last = typing("startTyping", "message=Hi");
+    assert_eq!(last["type"], "TypingStarted", "{last}");
     assert_eq!(last["from"]["type"], "Client");
-    let (status, typing) = h.post(&format!("service/{id}/ixn/chat/stopTyping"), Some(DEVICE));
-    assert_eq!(status, 200, "{typing}");
-    let last = typing["messages"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
-    assert_eq!(last["type"], "TypingStopped", "{typing}");
+    let last = typing("stopTyping", "");
+    assert_eq!(last["type"], "TypingStopped", "{last}");
     let (status, transcript) = h.post_form(
         &format!("service/{id}/ixn/chat/send"),
         Some(DEVICE),

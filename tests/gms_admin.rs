@@ -76,6 +76,12 @@ impl Harness {
         self.gms_form(method, path, user, form)
     }
 
+    /// Cancels a callback (DELETE) as its device.
+    fn cancel(&self, id: &str) {
+        let (status, body) = self.call("DELETE", &format!("service/{id}"), Some(DEVICE), None);
+        assert_eq!(status, 200, "{body}");
+    }
+
     fn get(&self, path: &str) -> (u16, Value) {
         self.call("GET", path, None, None)
     }
@@ -215,13 +221,7 @@ fn callbacks_are_found_by_their_properties() {
     assert_eq!(ids(&found), sorted(vec![a.clone(), b.clone(), c.clone()]));
 
     // A cancelled callback is found COMPLETED, and leaves the index with its session (_ttl).
-    let (status, _) = h.call(
-        "DELETE",
-        &format!("service/callback/short/{c}"),
-        Some(DEVICE),
-        None,
-    );
-    assert_eq!(status, 200);
+    h.cancel(&c);
     let found = h.wait_get("service/callback/short?_callback_state=COMPLETED", |v| {
         ids(v).len() == 1
     });
@@ -248,13 +248,7 @@ fn admin_queues_list_outstanding_callbacks_by_virtual_queue() {
         "sched",
         &format!("_customer_number=5&_desired_time={}", at(tomorrow)),
     );
-    let (status, _) = h.call(
-        "DELETE",
-        &format!("service/{cancelled}"),
-        Some(DEVICE),
-        None,
-    );
-    assert_eq!(status, 200);
+    h.cancel(&cancelled);
 
     let queues = h.wait_get("admin/callback/queues", |v| {
         v["short_vq"].as_array().is_some_and(|q| q.len() == 1)
@@ -532,13 +526,7 @@ fn the_service_index_survives_a_restart() {
             &format!("_customer_number=42&_desired_time={}", at(t + 60_000)),
         );
         let cancelled = h.start("sched", "_customer_number=42");
-        let (status, _) = h.call(
-            "DELETE",
-            &format!("service/{cancelled}"),
-            Some(DEVICE),
-            None,
-        );
-        assert_eq!(status, 200);
+        h.cancel(&cancelled);
         h.wait_get("service/callback/sched?_callback_state=COMPLETED", |v| {
             ids(v).len() == 1
         });
@@ -612,8 +600,7 @@ fn queue_management_refuses_duplicate_numbers_and_a_full_service() {
     let (_, outstanding) = h.get("service/callback/limited");
     assert_eq!(ids(&outstanding).len(), 3, "{outstanding}");
     // Once the first is cancelled, its number and its place are free again.
-    let (status, _) = h.call("DELETE", &format!("service/{first}"), Some(DEVICE), None);
-    assert_eq!(status, 200);
+    h.cancel(&first);
     h.start("limited", "_customer_number=1");
 
     // The default check allows two outstanding callbacks per number.
