@@ -430,12 +430,6 @@ impl Router {
         listener: Option<OutcomeListener>,
     ) -> Result<Vec<Outcome>, RoutingError> {
         self.outcomes(|st, out| {
-            if st.requests.contains_key(&spec.id) {
-                return Err(RoutingError::DuplicateRequest(spec.id.clone()));
-            }
-            if spec.target.steps.is_empty() {
-                return Err(RoutingError::BadTargetList("no target".into()));
-            }
             let arrival = next_arrival(st);
             let mut request = new_request(st, spec, arrival, now)?;
             let first = first_usable_step(&request, 0, &st.dir);
@@ -522,11 +516,8 @@ impl Router {
         listener: Option<OutcomeListener>,
     ) -> Result<Vec<Outcome>, RoutingError> {
         self.outcomes(|st, out| {
-            if st.requests.contains_key(&spec.id) {
-                return Err(RoutingError::DuplicateRequest(spec.id.clone()));
-            }
-            st.next_arrival = st.next_arrival.max(checkpoint.arrival + 1);
             let mut request = new_request(st, spec, checkpoint.arrival, now)?;
+            st.next_arrival = st.next_arrival.max(checkpoint.arrival + 1);
             request.enqueued_at = now.checked_sub(checkpoint.waited).unwrap_or(now);
             request.step = checkpoint.step.min(request.last_step());
             request.step_started = now.checked_sub(checkpoint.in_step).unwrap_or(now);
@@ -770,13 +761,20 @@ fn next_arrival(st: &mut State) -> u64 {
     arrival
 }
 
-/// A request waiting at its first target item, its target list resolved against the agents.
+/// A request waiting at its first target item, its target list resolved against the agents;
+/// refused when its id is in use or it has no target.
 fn new_request(
     st: &State,
     spec: RequestSpec,
     arrival: u64,
     now: Instant,
 ) -> Result<Request, RoutingError> {
+    if st.requests.contains_key(&spec.id) {
+        return Err(RoutingError::DuplicateRequest(spec.id.clone()));
+    }
+    if spec.target.steps.is_empty() {
+        return Err(RoutingError::BadTargetList("no target".into()));
+    }
     let step_agents = spec
         .target
         .steps
