@@ -2,7 +2,8 @@
 //! criterion: it measures complete flows per second under concurrency).
 //!
 //! `cargo bench --bench gms_flows` runs `SCXML_FLOW_CONCURRENCY` (default 32) flows at once for
-//! `SCXML_FLOW_SECONDS` (default 5) seconds. Each concurrent flow is a device (its own
+//! `SCXML_FLOW_SECONDS` (default 5) seconds; sessions hibernate after `SCXML_FLOW_IDLE_MS`
+//! idle (default: the engine's default). Each concurrent flow is a device (its own
 //! `gms_user`) with its own agent, on its own keep-alive connection, repeating the chat-delay
 //! scenario end to end:
 //!
@@ -27,17 +28,13 @@
 //! failing step is printed and the bench exits with 1. At the end the last callback of every
 //! device is checked to have reached `COMPLETED` (`AGENT_CONNECTED`).
 
-/// The allocator the `scxml` binary runs with, so the figures are the server's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::Method;
 use hyper_util::rt::TokioIo;
 use scxml_runtime::gms::{GmsApp, GmsConfig};
-use scxml_runtime::runtime::engine::EngineConfig;
+use scxml_runtime::runtime::engine::{EngineConfig, HibernationPolicy};
 use scxml_runtime::server::{self, ServerConfig, StartOptions};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -559,6 +556,15 @@ fn main() {
             public_url: None,
             engine: EngineConfig {
                 shards: 2,
+                hibernation: HibernationPolicy {
+                    idle_after: Some(Duration::from_millis(env_or(
+                        "SCXML_FLOW_IDLE_MS",
+                        HibernationPolicy::default()
+                            .idle_after
+                            .map_or(60_000, |d| d.as_millis() as u64),
+                    ))),
+                    ..HibernationPolicy::default()
+                },
                 ..EngineConfig::default()
             },
             server: ServerConfig::default(),
