@@ -242,6 +242,7 @@ async fn hibernated_memory(dir: &std::path::Path) {
         store: Arc::new(RedbStore::open_with_cache(&dir.join("hibernate"), 16 << 20).unwrap()),
         hibernation: HibernationPolicy {
             idle_after: Some(Duration::ZERO),
+            parked_after: None,
             max_live_per_shard: 64,
         },
         ..EngineConfig::default()

@@ -494,6 +494,7 @@ fn idle_sessions_hibernate_and_come_back_on_their_next_event() {
         hibernation: scxml_runtime::runtime::engine::HibernationPolicy {
             idle_after: Some(Duration::ZERO),
             max_live_per_shard: 1000,
+            ..Default::default()
         },
         ..EngineConfig::default()
     };
@@ -571,6 +572,57 @@ fn sessions_survive_a_restart_with_their_delayed_sends() {
     }
 }
 
+/// With no idle limit, a parked session (no invocation, no delayed send due soon) still
+/// hibernates after `parked_after`; one running an invocation stays live.
+#[test]
+fn parked_sessions_hibernate_and_invoking_ones_stay_live() {
+    let engine = EngineConfig {
+        shards: 1,
+        hibernation: scxml_runtime::runtime::engine::HibernationPolicy {
+            idle_after: None,
+            parked_after: Some(Duration::from_millis(200)),
+            ..Default::default()
+        },
+        ..EngineConfig::default()
+    };
+    let h = Harness::with(temp_dir("parked"), engine);
+    let waiting = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript">
+      <state id="wait">
+        <onentry><send event="much_later" delay="60s"/></onentry>
+        <transition event="go" target="done"/>
+      </state>
+      <final id="done"/>
+    </scxml>"#;
+    let invoking = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript">
+      <state id="wait">
+        <invoke type="scxml"><content><scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0"><state id="child"/></scxml></content></invoke>
+        <transition event="go" target="done"/>
+      </state>
+      <final id="done"/>
+    </scxml>"#;
+    let create = |doc: &str| {
+        let (status, created) = h.post(&format!("{}/sessions", h.base), &json!({"document": doc}));
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().unwrap().to_string()
+    };
+    let parked = create(waiting);
+    let busy = create(invoking);
+    // The list does not wake sessions (inspecting one does).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, list) = h.get("/sessions?status=hibernated");
+        if list.to_string().contains(&parked) {
+            assert!(!list.to_string().contains(&busy), "{list}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never hibernated: {list}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let (_, list) = h.get("/sessions?status=running");
+    assert!(list.to_string().contains(&busy), "{list}");
+}
+
 #[test]
 fn a_session_that_cannot_be_persisted_stays_live_and_says_why() {
     let engine = EngineConfig {
@@ -578,6 +630,7 @@ fn a_session_that_cannot_be_persisted_stays_live_and_says_why() {
         hibernation: scxml_runtime::runtime::engine::HibernationPolicy {
             idle_after: Some(Duration::ZERO),
             max_live_per_shard: 1000,
+            ..Default::default()
         },
         ..EngineConfig::default()
     };

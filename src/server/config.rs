@@ -18,6 +18,7 @@
 //!
 //! [hibernation]
 //! idle_after_secs = 60
+//! parked_after_secs = 5      # no invocation and no delayed send due sooner
 //! max_live_per_shard = 50000
 //!
 //! [documents]
@@ -103,6 +104,9 @@ impl Default for EngineSection {
 pub struct HibernationSection {
     /// Seconds of idleness before a session hibernates; absent: never for idleness.
     pub idle_after_secs: Option<f64>,
+    /// Seconds of idleness before a parked session (no invocation, no delayed send due
+    /// sooner) hibernates; absent: as any other.
+    pub parked_after_secs: Option<f64>,
     pub max_live_per_shard: usize,
 }
 
@@ -111,6 +115,7 @@ impl Default for HibernationSection {
         let d = HibernationPolicy::default();
         HibernationSection {
             idle_after_secs: d.idle_after.map(|t| t.as_secs_f64()),
+            parked_after_secs: d.parked_after.map(|t| t.as_secs_f64()),
             max_live_per_shard: d.max_live_per_shard,
         }
     }
@@ -179,6 +184,10 @@ impl FileConfig {
                 idle_after: self
                     .hibernation
                     .idle_after_secs
+                    .map(|s| Duration::from_secs_f64(s.max(0.0))),
+                parked_after: self
+                    .hibernation
+                    .parked_after_secs
                     .map(|s| Duration::from_secs_f64(s.max(0.0))),
                 max_live_per_shard: self.hibernation.max_live_per_shard,
             },

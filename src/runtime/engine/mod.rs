@@ -56,6 +56,11 @@ pub struct EngineConfig {
 pub struct HibernationPolicy {
     /// A session idle this long hibernates (`None`: never for idleness).
     pub idle_after: Option<Duration>,
+    /// A *parked* session idle this long hibernates (`None`: parked sessions wait for
+    /// `idle_after` like the others). Parked: it runs no invocation and has no delayed send
+    /// due within this time, so only an outside event can need it soon — e.g. a completed
+    /// callback kept for its `_ttl`. Its context is the bulk of a live session's memory.
+    pub parked_after: Option<Duration>,
     /// The most live (not hibernated) sessions per shard; past it the least recently used
     /// hibernate first.
     pub max_live_per_shard: usize,
@@ -65,6 +70,7 @@ impl Default for HibernationPolicy {
     fn default() -> HibernationPolicy {
         HibernationPolicy {
             idle_after: Some(Duration::from_secs(60)),
+            parked_after: Some(Duration::from_secs(5)),
             max_live_per_shard: 50_000,
         }
     }

@@ -934,7 +934,7 @@ impl Shard {
         self.next_sweep = Instant::now() + SWEEP_INTERVAL;
         let policy = self.router.config.hibernation;
         let now = Instant::now();
-        let mut candidates: Vec<(Instant, String)> = self
+        let mut candidates: Vec<(Instant, String, bool)> = self
             .sessions
             .iter()
             .filter(|(id, s)| {
@@ -946,14 +946,26 @@ impl Shard {
                     && !s.http_in_flight
                     && !self.dirty.contains(*id)
             })
-            .map(|(id, s)| (s.last_active, id.clone()))
+            .map(|(id, s)| {
+                let parked = policy.parked_after.is_some_and(|after| {
+                    now.duration_since(s.last_active) >= after
+                        && s.links.children.is_empty()
+                        && self
+                            .timers
+                            .pending_of(id)
+                            .first()
+                            .is_none_or(|(_, due)| *due > now + after)
+                });
+                (s.last_active, id.clone(), parked)
+            })
             .collect();
         candidates.sort();
         let mut over_cap = self.live.saturating_sub(policy.max_live_per_shard);
-        for (last_active, id) in candidates {
-            let idle = policy
-                .idle_after
-                .is_some_and(|after| now.duration_since(last_active) >= after);
+        for (last_active, id, parked) in candidates {
+            let idle = parked
+                || policy
+                    .idle_after
+                    .is_some_and(|after| now.duration_since(last_active) >= after);
             if !idle && over_cap == 0 {
                 continue;
             }
