@@ -952,9 +952,8 @@ impl Shard {
                         && s.links.children.is_empty()
                         && self
                             .timers
-                            .pending_of(id)
-                            .first()
-                            .is_none_or(|(_, due)| *due > now + after)
+                            .next_due_of(id)
+                            .is_none_or(|due| due > now + after)
                 });
                 (s.last_active, id.clone(), parked)
             })
@@ -1036,8 +1035,9 @@ impl Shard {
                 .collect();
             self.router.register(&id);
             for service in record.services {
-                if let Some(child) = self.resume_service(&id, &service) {
-                    children.insert(service.invokeid, child);
+                let invokeid = service.invokeid.clone();
+                if let Some(child) = self.resume_service(&id, service) {
+                    children.insert(invokeid, child);
                 }
             }
             self.router.stats.hibernated.fetch_add(1, Ordering::Relaxed);
@@ -1084,19 +1084,19 @@ impl Shard {
     /// Brings back a custom service of a session loaded from the store. A service that
     /// cannot be resumed is reported to the session as `error.execution`, as a failed start
     /// would be, so the flow can decide what to do.
-    fn resume_service(&mut self, session: &str, record: &ServiceRecord) -> Option<Child> {
+    fn resume_service(&mut self, session: &str, record: ServiceRecord) -> Option<Child> {
         let sink = Arc::new(RouterSink::new(
             &self.router,
             session,
             Some(&record.invokeid),
         ));
         let resumed = match self.router.config.registry.invoke_type(&record.kind) {
-            Some(kind) => kind.resume(&record.invokeid, record.state.clone(), sink),
+            Some(kind) => kind.resume(&record.invokeid, record.state, sink),
             None => Err(format!("unsupported invoke type {}", record.kind)),
         };
         match resumed {
             Ok(service) => Some(Child::Service {
-                kind: record.kind.clone(),
+                kind: record.kind,
                 service,
             }),
             Err(reason) => {

@@ -91,6 +91,16 @@ impl Timers {
         out
     }
 
+    /// When the next delayed send of one session is due (no allocation: the sweep asks this
+    /// of every live session).
+    pub fn next_due_of(&self, from: &str) -> Option<Instant> {
+        self.by_session
+            .get(from)?
+            .values()
+            .map(|(due, _)| *due)
+            .min()
+    }
+
     /// The pending sends of one session, with their due times.
     pub fn pending_of(&self, from: &str) -> Vec<(&Timer, Instant)> {
         let Some(sends) = self.by_session.get(from) else {
@@ -129,6 +139,8 @@ mod tests {
         t.insert(now + Duration::from_secs(1), timer("b", "other"));
         assert_eq!(t.next_due(), Some(now + Duration::from_secs(1)));
         assert_eq!(t.pending_of("a").len(), 2);
+        assert_eq!(t.next_due_of("a"), Some(now + Duration::from_secs(1)));
+        assert_eq!(t.next_due_of("nobody"), None);
         assert!(t.cancel("b", "other"));
         assert!(!t.cancel("b", "other"));
         let fired = t.pop_due(now + Duration::from_secs(1));
