@@ -65,25 +65,14 @@ impl Harness {
         common::GmsServer::launch(GmsConfig::parse(CONFIG).unwrap(), engine)
     }
 
-    /// A request under `/genesys/1/` as `user`, with an optional urlencoded form.
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        user: Option<&str>,
-        form: Option<&str>,
-    ) -> (u16, Value) {
-        self.gms_form(method, path, user, form)
-    }
-
     /// Cancels a callback (DELETE) as its device.
     fn cancel(&self, id: &str) {
-        let (status, body) = self.call("DELETE", &format!("service/{id}"), Some(DEVICE), None);
+        let (status, body) = self.gms_form("DELETE", &format!("service/{id}"), Some(DEVICE), None);
         assert_eq!(status, 200, "{body}");
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
-        self.call("GET", path, None, None)
+        self.gms_form("GET", path, None, None)
     }
 
     /// Creates a callback of `service` with the form `form`; returns its id.
@@ -94,7 +83,7 @@ impl Harness {
     }
 
     fn create(&self, service: &str, form: &str) -> (u16, Value) {
-        self.call(
+        self.gms_form(
             "POST",
             &format!("service/callback/{service}"),
             Some(DEVICE),
@@ -103,13 +92,13 @@ impl Harness {
     }
 
     fn record(&self, id: &str) -> Value {
-        let (status, record) = self.call("GET", &format!("service/{id}"), Some(DEVICE), None);
+        let (status, record) = self.gms_form("GET", &format!("service/{id}"), Some(DEVICE), None);
         assert_eq!(status, 200, "{record}");
         record
     }
 
     fn reschedule(&self, service: &str, id: &str, user: &str, form: &str) -> (u16, Value) {
-        self.call(
+        self.gms_form(
             "PUT",
             &format!("service/callback/{service}/{id}"),
             Some(user),
@@ -135,7 +124,8 @@ impl Harness {
 
     fn agent_ready(&self, agent: &str) {
         for verb in ["login", "ready"] {
-            let (status, view) = self.call("POST", &format!("agents/{agent}/{verb}"), None, None);
+            let (status, view) =
+                self.gms_form("POST", &format!("agents/{agent}/{verb}"), None, None);
             assert_eq!(status, 200, "{view}");
         }
     }
@@ -310,7 +300,7 @@ fn a_scheduled_callback_queues_when_its_time_comes() {
     let record = h.record(&id);
     assert_eq!(record["_callback_state"], "SCHEDULED");
     assert_eq!(record["_desired_time"], format_iso(desired));
-    let (status, body) = h.call(
+    let (status, body) = h.gms_form(
         "POST",
         &format!("service/{id}/check-queue-position"),
         Some(DEVICE),
@@ -325,7 +315,7 @@ fn a_scheduled_callback_queues_when_its_time_comes() {
     assert!(queued_at >= desired - 1_000, "queued too early");
     assert!(queued_at < desired + 1_000, "queued too late");
     assert_eq!(queued[0]["_desired_time"], format_iso(desired));
-    let (status, position) = h.call(
+    let (status, position) = h.gms_form(
         "POST",
         &format!("service/{id}/check-queue-position"),
         Some(DEVICE),

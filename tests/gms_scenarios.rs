@@ -31,30 +31,19 @@ impl Harness {
         Harness::with(GmsConfig::parse(toml).unwrap())
     }
 
-    /// A request under `/genesys/1/` with an optional `gms_user` and a urlencoded form.
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        user: Option<&str>,
-        form: Option<&str>,
-    ) -> (u16, Value) {
-        self.gms_form(method, path, user, form)
-    }
-
     fn post(&self, path: &str, user: Option<&str>) -> (u16, Value) {
-        self.call("POST", path, user, None)
+        self.gms_form("POST", path, user, None)
     }
 
     fn get(&self, path: &str, user: Option<&str>) -> (u16, Value) {
-        self.call("GET", path, user, None)
+        self.gms_form("GET", path, user, None)
     }
 
     /// Starts a callback of `service` as `device` (each device its own customer number);
     /// returns its id.
     fn start(&self, service: &str, device: &str) -> String {
         let form = format!("_customer_number=555-{device}");
-        let (status, created) = self.call(
+        let (status, created) = self.gms_form(
             "POST",
             &format!("service/callback/{service}"),
             Some(device),
@@ -197,7 +186,7 @@ fn edited_flows() -> TempDir {
 /// agent, the confirmation and the chat, which inbound_chat.scxml (from the same place)
 /// hands to the callback for routing.
 fn walk_through(h: &Harness) -> (Value, Value, (u16, Value)) {
-    let (status, created) = h.call(
+    let (status, created) = h.gms_form(
         "POST",
         "service/callback/chat-delay",
         Some(DEVICE),
@@ -214,7 +203,7 @@ fn walk_through(h: &Harness) -> (Value, Value, (u16, Value)) {
     let (status, dialog) = h.post(&format!("service/{id}/connect"), Some(DEVICE));
     assert_eq!(status, 200, "{dialog}");
     assert_eq!(dialog["_action"], "StartChat");
-    let (status, chat) = h.call(
+    let (status, chat) = h.gms_form(
         "POST",
         &format!("service/{id}/ixn/chat"),
         Some(DEVICE),
@@ -281,7 +270,7 @@ fn queue_positions_with_several_waiting_customers() {
     }
 
     // The first cancels: the others move up.
-    let (status, record) = h.call(
+    let (status, record) = h.gms_form(
         "DELETE",
         &format!("service/callback/chat-delay/{}", ids[0]),
         Some(devices[0]),
@@ -319,7 +308,7 @@ fn a_cancel_answer_comes_after_the_dequeue() {
         let position = h.position(&second, "device-b");
         assert_eq!(position["_position"], 2, "round {round}: {position}");
         assert_eq!(position["_total_waiting"], 2, "round {round}: {position}");
-        let (status, _) = h.call(
+        let (status, _) = h.gms_form(
             "DELETE",
             &format!("service/callback/chat-delay/{first}"),
             Some("device-a"),
@@ -587,7 +576,7 @@ fn a_customer_who_never_confirms_is_connected_anyway() {
     h.agent_ready("holder");
     wait_agent_available(&h, &id, Duration::from_secs(2));
     let chat = |h: &Harness| {
-        h.call(
+        h.gms_form(
             "POST",
             &format!("service/{id}/ixn/chat"),
             Some(DEVICE),
@@ -643,7 +632,7 @@ const FALLBACK: &str = r#"
 
 /// Starts a chat-immediate callback and its chat; returns the service id.
 fn start_immediate_chat(h: &Harness) -> String {
-    let (status, created) = h.call(
+    let (status, created) = h.gms_form(
         "POST",
         "service/callback/lonely",
         Some(DEVICE),
@@ -652,7 +641,7 @@ fn start_immediate_chat(h: &Harness) -> String {
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["_action"], "StartChat");
     let id = created["_id"].as_str().unwrap().to_string();
-    let (status, chat) = h.call(
+    let (status, chat) = h.gms_form(
         "POST",
         &format!("service/{id}/ixn/chat"),
         Some(DEVICE),
@@ -739,7 +728,7 @@ fn a_chat_nobody_takes_in_time_ends_the_service() {
         Duration::from_secs(2),
         || {
             let path = format!("service/{id}/ixn/chat/refresh");
-            h.call("POST", &path, Some(DEVICE), Some("transcriptPosition=1"))
+            h.gms_form("POST", &path, Some(DEVICE), Some("transcriptPosition=1"))
                 .1
         },
         |t| t["chatEnded"] == true,
