@@ -65,29 +65,23 @@ impl Records {
             return;
         }
         let service = record["_service_name"].as_str().unwrap_or_default();
-        let number = record["_customer_number"].as_str();
-        let keys = std::iter::once(CountKey::Service(service))
-            .chain(number.map(|n| CountKey::Number(service, n)));
-        for key in keys {
-            let slot = match key {
-                CountKey::Service(s) => self.outstanding.entry(s.to_string()).or_default(),
-                CountKey::Number(s, n) => self
-                    .outstanding_by_number
-                    .entry((s.to_string(), n.to_string()))
-                    .or_default(),
-            };
-            *slot = if add {
-                *slot + 1
-            } else {
-                slot.saturating_sub(1)
-            };
+        adjust(
+            self.outstanding.entry(service.to_string()).or_default(),
+            add,
+        );
+        if let Some(number) = record["_customer_number"].as_str() {
+            let key = (service.to_string(), number.to_string());
+            adjust(self.outstanding_by_number.entry(key).or_default(), add);
         }
     }
 }
 
-enum CountKey<'a> {
-    Service(&'a str),
-    Number(&'a str, &'a str),
+fn adjust(count: &mut usize, add: bool) {
+    *count = if add {
+        *count + 1
+    } else {
+        count.saturating_sub(1)
+    };
 }
 
 struct Writer {
