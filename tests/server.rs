@@ -636,7 +636,7 @@ fn a_session_that_cannot_be_persisted_stays_live_and_says_why() {
     };
     let h = Harness::with(temp_dir("unpersistable"), engine);
     let doc = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript">
-      <script>var biggest = Math.max;</script>
+      <datamodel><data id="biggest" expr="Math.max"/></datamodel>
       <state id="s"><transition event="e" target="s"/></state></scxml>"#;
     let (_, created) = h.post(&format!("{}/sessions", h.base), &json!({"document": doc}));
     let id = created["id"].as_str().unwrap().to_string();

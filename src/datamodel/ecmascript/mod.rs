@@ -26,6 +26,10 @@
 //! what does not depend on the session is not redone per context: the set of builtin global
 //! names is computed once per thread, and the helpers are read from the intrinsics rather
 //! than compiled. Export remembers the source text of the functions it has exported.
+//! When a session ends, its context (with everything compiled in it) serves the next session
+//! of the same document if nothing but the session's variables changed in it ([`warm`]); a
+//! context nobody ran code in serves any document ([`spare`]). A snapshot names the functions
+//! of the top-level scripts, unchanged, instead of holding their text ([`SCRIPT_KEY`]).
 //!
 //! XML values (markup in `<data>`, `<assign>`, event data) are a small DOM ([`xml_dom`]);
 //! values cross the trait as JSON ([`convert`]), a DOM as its markup.
@@ -35,11 +39,12 @@ mod simple;
 mod spare;
 #[cfg(test)]
 mod tests;
+mod warm;
 mod xml_dom;
 
 use super::{Datamodel, DatamodelError, DmResult, EvalContext, SystemVariables};
 use crate::interpreter::{Event, StateSet};
-use crate::model::{AssignValue, Content, Data, DataInit, Document, Expr};
+use crate::model::{AssignValue, Content, Data, DataInit, Document, Executable, Expr};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::{PropertyDescriptor, PropertyKey};
 use boa_engine::{
@@ -81,6 +86,9 @@ const FUNCTION_KEY: &str = "$function";
 const XML_KEY: &str = "$xml";
 const UNDEFINED_KEY: &str = "$undefined";
 const VALUE_KEY: &str = "$value";
+/// A function a top-level script declared, unchanged: the snapshot names it rather than
+/// holding its text, and a restore runs the scripts again to define it.
+const SCRIPT_KEY: &str = "$script";
 
 /// The parameter of the compiled setters (a location naming it would see the parameter).
 const SETTER_PARAM: &str = "__scxml_assign_value__";
@@ -124,6 +132,7 @@ struct InState {
 }
 
 /// JS functions the datamodel calls from Rust, created once per context.
+#[derive(Clone)]
 struct Helpers {
     /// `Object.keys`.
     keys: JsObject,
@@ -156,6 +165,15 @@ pub struct EcmaScriptDatamodel {
     /// Set once compiled code may have run in the context (or a builtin global was
     /// redefined): the context then cannot serve another session (see [`spare`]).
     ran_code: bool,
+    /// The context came warm from an earlier session of the document (see [`warm`]): its
+    /// top-level scripts already ran in it.
+    warm: bool,
+    /// Top-level scripts run so far in this context.
+    global_scripts_run: usize,
+    /// What the context looked like once they had run, when it may be kept warm.
+    baseline: Option<Rc<warm::Baseline>>,
+    /// Set once code that may queue promise jobs was compiled: the context is not kept warm.
+    async_code: bool,
     /// Taken by `Drop`, which drops it or keeps it for the next session.
     ctx: ManuallyDrop<Context>,
 }
@@ -170,6 +188,19 @@ impl std::fmt::Debug for EcmaScriptDatamodel {
 
 impl Drop for EcmaScriptDatamodel {
     fn drop(&mut self) {
+        if self.reset_warm() {
+            let warm = warm::WarmContext {
+                // SAFETY: `ctx` is taken exactly once, here, and not used afterwards.
+                ctx: unsafe { ManuallyDrop::take(&mut self.ctx) },
+                cache: std::mem::take(&mut self.cache),
+                simple: std::mem::take(&mut self.simple),
+                helpers: self.helpers.clone(),
+                function_sources: std::mem::take(&mut self.function_sources),
+                baseline: self.baseline.take().expect("a warm context has a baseline"),
+            };
+            warm::give_back(self.doc.clone(), warm);
+            return;
+        }
         // Handles into the context go first.
         self.cache.clear();
         self.foreach.clear();
@@ -363,6 +394,46 @@ fn too_deep(source: &str) -> bool {
     false
 }
 
+/// A global property a session owns: its variables and its system variables. The rest
+/// (builtins, what the top-level scripts declared) outlives it in a warm context.
+fn is_session_variable(
+    name: &JsString,
+    builtins: &HashSet<JsString>,
+    script_globals: &HashSet<JsString>,
+) -> bool {
+    is_system_variable(name) || !(builtins.contains(name) || script_globals.contains(name))
+}
+
+fn is_system_variable(name: &JsString) -> bool {
+    SYSTEM_VARIABLES.iter().any(|s| name == *s)
+}
+
+/// True when a source may create promises or other jobs that outlive the code that queued
+/// them (a conservative textual test).
+fn may_queue_jobs(source: &str) -> bool {
+    [
+        "Promise",
+        "async",
+        "await",
+        "FinalizationRegistry",
+        "WeakRef",
+    ]
+    .iter()
+    .any(|word| source.contains(word))
+}
+
+/// True when `source` holds the identifier `name` as a whole word (in a string or comment it
+/// counts too).
+fn mentions(source: &str, name: &str) -> bool {
+    let bytes = source.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    source.match_indices(name).any(|(i, _)| {
+        let before = i.checked_sub(1).map(|j| bytes[j]);
+        let after = bytes.get(i + name.len()).copied();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
+}
+
 /// The first line of an engine message, without boa's position suffix (`(native)`,
 /// `(unknown at :1:5)`) or backtrace.
 fn clean_message(message: &str) -> String {
@@ -383,6 +454,9 @@ fn dm_error(message: impl Into<String>) -> DatamodelError {
 impl EcmaScriptDatamodel {
     pub fn new(doc: &Arc<Document>) -> EcmaScriptDatamodel {
         let active = Rc::new(RefCell::new(StateSet::with_capacity(doc.state_count())));
+        if let Some(warm) = warm::take(doc) {
+            return EcmaScriptDatamodel::from_warm(doc, active, warm);
+        }
         let (ctx, helpers, builtins) = new_context(doc, &active);
         let mut cache = Vec::new();
         cache.resize_with((doc.expr_count as usize).min(MAX_CACHED_ID), || None);
@@ -398,11 +472,49 @@ impl EcmaScriptDatamodel {
             function_sources: HashMap::new(),
             system_bound: false,
             ran_code: false,
+            warm: false,
+            global_scripts_run: 0,
+            baseline: None,
+            async_code: false,
             ctx: ManuallyDrop::new(ctx),
         };
         // `_event` exists (undefined) before the first event.
         let _ = dm.define_system("_event", JsValue::undefined(), true);
         dm
+    }
+
+    /// A datamodel on a warm context of `doc` (already reset, `_event` unbound).
+    fn from_warm(
+        doc: &Arc<Document>,
+        active: Rc<RefCell<StateSet>>,
+        warm: warm::WarmContext,
+    ) -> EcmaScriptDatamodel {
+        let mut ctx = warm.ctx;
+        ctx.insert_data(InState {
+            doc: doc.clone(),
+            active: active.clone(),
+        });
+        let builtins = builtin_globals(&mut ctx);
+        let mut cache = warm.cache;
+        cache.resize_with((doc.expr_count as usize).min(MAX_CACHED_ID), || None);
+        EcmaScriptDatamodel {
+            doc: doc.clone(),
+            cache,
+            simple: warm.simple,
+            global_lexicals: false,
+            active,
+            foreach: Vec::new(),
+            builtins,
+            helpers: warm.helpers,
+            function_sources: warm.function_sources,
+            system_bound: false,
+            ran_code: true,
+            warm: true,
+            global_scripts_run: 0,
+            baseline: Some(warm.baseline),
+            async_code: false,
+            ctx: ManuallyDrop::new(ctx),
+        }
     }
 
     /// The message of a JS error: `TypeError: ...`, or the thrown value.
@@ -435,6 +547,9 @@ impl EcmaScriptDatamodel {
         self.ran_code = true;
         if kind == Kind::Script && may_declare_global_lexicals(&expr.source) {
             self.global_lexicals = true;
+        }
+        if may_queue_jobs(&expr.source) {
+            self.async_code = true;
         }
         let text = match kind {
             Kind::Expr => format!("({}\n)", expression_text(&expr.source)),
@@ -739,6 +854,124 @@ impl EcmaScriptDatamodel {
         true
     }
 
+    /// True for one of the document's top-level `<script>`s.
+    fn is_global_script(&self, script: &Expr) -> bool {
+        self.doc
+            .scripts
+            .iter()
+            .any(|e| matches!(e, Executable::Script(s) if s.id == script.id))
+    }
+
+    /// The baseline of a context whose top-level scripts have all just run, or `None` when
+    /// it may not be kept warm (see [`warm`]).
+    fn take_baseline(&mut self) -> Option<warm::Baseline> {
+        if self.global_lexicals || self.async_code || self.helpers.dom.is_some() {
+            return None;
+        }
+        let data: Vec<&Data> = self.doc.states.iter().flat_map(|s| &s.data).collect();
+        let global = self.ctx.global_object();
+        let keys = global.own_property_keys(&mut self.ctx).ok()?;
+        let script_globals: HashSet<JsString> = keys
+            .into_iter()
+            .filter_map(|key| match key {
+                PropertyKey::String(name) => Some(name),
+                _ => None,
+            })
+            .filter(|name| {
+                !self.builtins.contains(name)
+                    && !data
+                        .iter()
+                        .any(|d| name.to_std_string().is_ok_and(|n| n == d.id))
+            })
+            .collect();
+        // In a new context the data are initialised before the scripts run.
+        let names: Vec<String> = script_globals
+            .iter()
+            .map(|n| n.to_std_string_escaped())
+            .collect();
+        let sees_script_global = data.iter().any(|d| match &d.init {
+            DataInit::Expr(e) => names.iter().any(|n| mentions(&e.source, n)),
+            _ => false,
+        });
+        if sees_script_global {
+            return None;
+        }
+        let mut functions = HashMap::new();
+        for name in &script_globals {
+            let value = global.get(name.clone(), &mut self.ctx).ok()?;
+            if let Some(f) = value.as_object().filter(|f| f.is_callable()) {
+                functions.insert(name.to_std_string_escaped(), f);
+            }
+        }
+        let builtins = &self.builtins;
+        let print = warm::fingerprint(&mut self.ctx, |name| {
+            is_session_variable(name, builtins, &script_globals)
+        })
+        .ok()?;
+        Some(warm::Baseline {
+            script_globals,
+            functions,
+            print,
+        })
+    }
+
+    /// Makes a context whose document's scripts ran in it as good as a new one in which
+    /// they just ran: deletes the session's variables, unbinds the system variables, and
+    /// checks that nothing else changed since the baseline. False when it cannot be kept.
+    fn reset_warm(&mut self) -> bool {
+        let Some(baseline) = self.baseline.clone() else {
+            return false;
+        };
+        if self.global_lexicals || self.async_code || self.helpers.dom.is_some() {
+            return false;
+        }
+        self.foreach.clear();
+        let global = self.ctx.global_object();
+        let Ok(keys) = global.own_property_keys(&mut self.ctx) else {
+            return false;
+        };
+        for key in keys {
+            let session = match &key {
+                PropertyKey::String(name) => {
+                    !is_system_variable(name)
+                        && is_session_variable(name, &self.builtins, &baseline.script_globals)
+                }
+                // Left for the fingerprint to judge.
+                PropertyKey::Index(_) | PropertyKey::Symbol(_) => false,
+            };
+            if session
+                && !matches!(
+                    global.delete_property_or_throw(key, &mut self.ctx),
+                    Ok(true)
+                )
+            {
+                return false;
+            }
+        }
+        for id in SYSTEM_VARIABLES {
+            if self
+                .define_system(id, JsValue::undefined(), id == "_event")
+                .is_err()
+            {
+                return false;
+            }
+        }
+        self.ctx.remove_data::<InState>();
+        let builtins = &self.builtins;
+        let print = warm::fingerprint(&mut self.ctx, |name| {
+            is_session_variable(name, builtins, &baseline.script_globals)
+        });
+        if !matches!(print, Ok(p) if p == baseline.print) {
+            return false;
+        }
+        self.function_sources.retain(|name, _| {
+            baseline
+                .script_globals
+                .contains(&JsString::from(name.as_str()))
+        });
+        true
+    }
+
     fn has_global(&mut self, id: &str) -> DmResult<bool> {
         let global = self.ctx.global_object();
         global
@@ -832,6 +1065,10 @@ impl EcmaScriptDatamodel {
             return Ok(Some(marker(UNDEFINED_KEY, Value::Bool(true))));
         }
         if let Some(obj) = value.as_object() {
+            let declared = self.baseline.as_ref().and_then(|b| b.functions.get(name));
+            if declared.is_some_and(|f| JsObject::equals(f, &obj)) {
+                return Ok(Some(marker(SCRIPT_KEY, Value::Bool(true))));
+            }
             if obj.is_callable() {
                 let source = self.function_source(name, &obj)?;
                 return Ok(Some(marker(FUNCTION_KEY, Value::String(source))));
@@ -849,7 +1086,7 @@ impl EcmaScriptDatamodel {
         // User objects that look like markers are wrapped so they come back as they were.
         if let Value::Object(m) = &json {
             if m.len() == 1
-                && [FUNCTION_KEY, XML_KEY, UNDEFINED_KEY, VALUE_KEY]
+                && [FUNCTION_KEY, XML_KEY, UNDEFINED_KEY, VALUE_KEY, SCRIPT_KEY]
                     .iter()
                     .any(|k| m.contains_key(*k))
             {
@@ -857,6 +1094,38 @@ impl EcmaScriptDatamodel {
             }
         }
         Ok(Some(json))
+    }
+
+    /// Runs the document's top-level scripts, to restore a snapshot that names their
+    /// functions (see [`SCRIPT_KEY`]); the context may then be kept warm like one that
+    /// started its session.
+    fn run_global_scripts(&mut self) -> DmResult<()> {
+        let doc = self.doc.clone();
+        for executable in &doc.scripts {
+            if let Executable::Script(script) = executable {
+                self.run(script, Kind::Script, &[])?;
+                self.global_scripts_run += 1;
+            }
+        }
+        if self.global_scripts_run == doc.scripts.len() {
+            self.baseline = self.take_baseline().map(Rc::new);
+        }
+        Ok(())
+    }
+
+    /// True when `exported` is the function marker of the function the global `name` holds.
+    fn is_current_function(&mut self, name: &str, exported: &Value) -> DmResult<bool> {
+        let Some(Value::String(source)) = exported.get(FUNCTION_KEY) else {
+            return Ok(false);
+        };
+        let global = self.ctx.global_object();
+        let current = global
+            .get(JsString::from(name), &mut self.ctx)
+            .map_err(|e| self.js_error(e))?;
+        match current.as_object() {
+            Some(f) if f.is_callable() => Ok(self.function_source(name, &f)? == *source),
+            _ => Ok(false),
+        }
     }
 
     fn import_value(&mut self, value: &Value) -> DmResult<JsValue> {
@@ -1048,8 +1317,20 @@ impl Datamodel for EcmaScriptDatamodel {
     }
 
     fn execute_script(&mut self, script: &Expr, cx: EvalContext<'_>) -> DmResult<()> {
+        let global = self.is_global_script(script);
+        if global && self.warm {
+            // It ran in this context already, for an earlier session (see [`warm`]).
+            return Ok(());
+        }
         self.sync_active(&cx);
-        self.run(script, Kind::Script, &[]).map(|_| ())
+        self.run(script, Kind::Script, &[])?;
+        if global {
+            self.global_scripts_run += 1;
+            if self.global_scripts_run == self.doc.scripts.len() {
+                self.baseline = self.take_baseline().map(Rc::new);
+            }
+        }
+        Ok(())
     }
 
     fn foreach_begin(&mut self, array: &Expr, cx: EvalContext<'_>) -> DmResult<usize> {
@@ -1130,8 +1411,42 @@ impl Datamodel for EcmaScriptDatamodel {
         let Value::Object(vars) = snapshot else {
             return Err(dm_error("a datamodel snapshot must be a JSON object"));
         };
+        let names_script_functions = vars.values().any(|v| v.get(SCRIPT_KEY).is_some());
+        if names_script_functions && self.global_scripts_run == 0 && !self.warm {
+            self.run_global_scripts()?;
+        }
+        let script_globals = match (&self.baseline, self.warm) {
+            (Some(baseline), true) => Some(baseline.clone()),
+            _ => None,
+        };
         for (name, value) in vars {
             if SYSTEM_VARIABLES.contains(&name.as_str()) {
+                continue;
+            }
+            if value.get(SCRIPT_KEY).is_some() {
+                // Defined by the scripts (just now, or when the warm context was new).
+                if !self.has_global(name)? {
+                    return Err(dm_error(format!(
+                        "the document's scripts no longer declare {name}"
+                    )));
+                }
+                continue;
+            }
+            let script_global = JsString::from(name.as_str());
+            if script_globals
+                .as_ref()
+                .is_some_and(|b| b.script_globals.contains(&script_global))
+            {
+                // A warm context has the scripts' globals already: a function as it was is
+                // kept, anything else replaces it (and the context is not kept warm again).
+                if self.is_current_function(name, value)? {
+                    continue;
+                }
+                let value = self.import_value(value)?;
+                let global = self.ctx.global_object();
+                global
+                    .set(script_global, value, true, &mut self.ctx)
+                    .map_err(|e| self.js_error(e))?;
                 continue;
             }
             let value = self.import_value(value)?;

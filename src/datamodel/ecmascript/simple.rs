@@ -258,15 +258,9 @@ pub(super) fn own_data_descriptor(object: &JsObject, name: &JsString) -> Option<
 /// holds one of those words as a whole word (a conservative test: in a string or comment
 /// it counts too).
 pub(super) fn may_declare_global_lexicals(source: &str) -> bool {
-    let bytes = source.as_bytes();
-    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
-    ["let", "const", "class"].iter().any(|word| {
-        source.match_indices(word).any(|(i, _)| {
-            let before = i.checked_sub(1).map(|j| bytes[j]);
-            let after = bytes.get(i + word.len()).copied();
-            !before.is_some_and(is_word) && !after.is_some_and(is_word)
-        })
-    })
+    ["let", "const", "class"]
+        .iter()
+        .any(|word| super::mentions(source, word))
 }
 
 #[cfg(test)]

@@ -819,3 +819,180 @@ fn f_is_fresh(f: &mut Fixture) -> bool {
         && f.value("_sessionid").unwrap() == json!("sess1")
         && f.cond("In('s1')").unwrap()
 }
+
+/// A document whose top-level script declares `greet`, with the root's data `data`.
+fn scripted_document(script: &str, data: Vec<(&str, &str)>) -> Arc<Document> {
+    let mut doc = (*document(true)).clone();
+    let expr = |id: u32, source: &str| Expr {
+        id: ExprId(id),
+        source: source.to_string(),
+        pos: Pos::default(),
+    };
+    doc.scripts = vec![Executable::Script(expr(1000, script))];
+    doc.states[0].data = data
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, source))| Data {
+            id: id.to_string(),
+            init: DataInit::Expr(expr(1001 + i as u32, source)),
+            pos: Pos::default(),
+        })
+        .collect();
+    doc.expr_count = 2000;
+    Arc::new(doc)
+}
+
+/// A session of `doc` as the interpreter starts one: data first, then the top-level script
+/// (which a warm context skips).
+fn scripted_session(doc: &Arc<Document>) -> Fixture {
+    // Expression ids are the document's: two sessions' fixtures must not give one id to
+    // different sources.
+    let mut f = Fixture::with_doc(doc.clone());
+    f.next_id = fresh_id_block();
+    for data in &doc.states[0].data {
+        let cx = EvalContext {
+            doc: &f.doc,
+            active: &f.active,
+        };
+        let _ = f.dm.init_data(data, cx);
+    }
+    let Executable::Script(script) = &doc.scripts[0] else {
+        unreachable!()
+    };
+    let cx = EvalContext {
+        doc: &f.doc,
+        active: &f.active,
+    };
+    f.dm.execute_script(script, cx).unwrap();
+    f
+}
+
+/// The first of 100 expression ids no other fixture of these tests uses.
+fn fresh_id_block() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(2000);
+    NEXT.fetch_add(100, std::sync::atomic::Ordering::Relaxed)
+}
+
+const GREET: &str = "function greet(n) { return 'hi ' + n + ' from ' + _sessionid; }";
+
+/// The next session of a document gets the context of the last one, its script already run,
+/// and sees nothing else of that session.
+#[test]
+fn warm_contexts_serve_the_next_session_of_the_document() {
+    let doc = scripted_document(GREET, vec![("kept", "'first session'")]);
+    let mut f = scripted_session(&doc);
+    assert!(!f.dm.warm);
+    assert_eq!(f.value("greet('a')").unwrap(), json!("hi a from sess1"));
+    f.script("implicit = 5;").unwrap();
+    f.dm.set_event(&Event::internal("e")).unwrap();
+    let item = f.expr("item");
+    f.dm.store_declaring(&item, JsValue::new(1)).unwrap();
+    drop(f);
+    assert_eq!(warm::count(), 1);
+
+    let mut g = scripted_session(&doc);
+    assert!(g.dm.warm);
+    assert_eq!(warm::count(), 0);
+    assert_eq!(g.value("kept"), Ok(json!("first session")));
+    assert_eq!(g.value("greet('b')").unwrap(), json!("hi b from sess1"));
+    assert!(f_is_fresh_but_kept(&mut g));
+    drop(g);
+    assert_eq!(warm::count(), 1);
+    while warm::take(&doc).is_some() {}
+}
+
+fn f_is_fresh_but_kept(f: &mut Fixture) -> bool {
+    f.value("typeof implicit").unwrap() == json!("undefined")
+        && f.value("typeof item").unwrap() == json!("undefined")
+        && f.value("typeof _event").unwrap() == json!("undefined")
+        && f.cond("In('s1')").unwrap()
+}
+
+/// A session that changed anything its document's script or the builtins left behind does
+/// not give its context to the next one.
+#[test]
+fn warm_contexts_are_dropped_when_a_session_changed_shared_state() {
+    let doc = scripted_document(GREET, vec![]);
+    for change in [
+        "Array.prototype.extra = 1;",
+        "Math.max = Math.min;",
+        "greet = null;",
+        "greet.cache = {};",
+        "greet.prototype.x = 1;",
+        "Object.freeze(JSON);",
+        "Object.setPrototypeOf(Math, null);",
+        "var declared = 1;",
+        "let lexical = 1;",
+        "Promise.resolve(1);",
+    ] {
+        let mut f = scripted_session(&doc);
+        assert!(!f.dm.warm, "{change}: the pool was empty");
+        f.script(change).unwrap();
+        drop(f);
+        assert_eq!(warm::count(), 0, "{change}: the context was kept");
+    }
+    // Unchanged, it is kept.
+    drop(scripted_session(&doc));
+    assert_eq!(warm::count(), 1);
+    while warm::take(&doc).is_some() {}
+}
+
+/// A data expression naming a script's global would see it in a warm context (in a new one
+/// the data come first): such a document's contexts are not kept.
+#[test]
+fn data_naming_a_script_global_keeps_contexts_cold() {
+    let doc = scripted_document(GREET, vec![("early", "typeof greet")]);
+    let mut f = scripted_session(&doc);
+    assert_eq!(f.value("early").unwrap(), json!("undefined"));
+    drop(f);
+    assert_eq!(warm::count(), 0);
+}
+
+/// A hibernated session restored into a warm context keeps the script's functions and gets
+/// its data back.
+#[test]
+fn restoring_into_a_warm_context_keeps_the_scripts_functions() {
+    let doc = scripted_document(GREET, vec![("count", "1")]);
+    let mut f = scripted_session(&doc);
+    f.assign("count", "count + 1").unwrap();
+    let snapshot = f.dm.export().unwrap();
+    assert_eq!(snapshot["greet"], json!({ SCRIPT_KEY: true }));
+    drop(f);
+    assert_eq!(warm::count(), 1);
+
+    let mut g = Fixture::with_doc(doc.clone());
+    g.next_id = fresh_id_block();
+    assert!(g.dm.warm);
+    g.dm.import(&snapshot).unwrap();
+    assert_eq!(g.value("count").unwrap(), json!(2));
+    assert_eq!(g.value("greet('c')").unwrap(), json!("hi c from sess1"));
+    drop(g);
+    assert_eq!(warm::count(), 1);
+    while warm::take(&doc).is_some() {}
+}
+
+/// A snapshot that names the scripts' functions restores into a new context too: the
+/// scripts run again first, and the context may then be kept warm.
+#[test]
+fn restoring_into_a_new_context_runs_the_scripts_again() {
+    let doc = scripted_document(GREET, vec![("count", "1")]);
+    let mut f = scripted_session(&doc);
+    f.script("greet2 = function () { return 'replaced'; };")
+        .unwrap();
+    let snapshot = f.dm.export().unwrap();
+    assert_eq!(snapshot["greet"], json!({ SCRIPT_KEY: true }));
+    assert!(snapshot["greet2"][FUNCTION_KEY].is_string());
+    drop(f);
+    while warm::take(&doc).is_some() {}
+
+    let mut g = Fixture::with_doc(doc.clone());
+    g.next_id = fresh_id_block();
+    assert!(!g.dm.warm);
+    g.dm.import(&snapshot).unwrap();
+    assert_eq!(g.value("greet('d')").unwrap(), json!("hi d from sess1"));
+    assert_eq!(g.value("greet2()").unwrap(), json!("replaced"));
+    assert_eq!(g.value("count").unwrap(), json!(1));
+    drop(g);
+    assert_eq!(warm::count(), 1);
+    while warm::take(&doc).is_some() {}
+}

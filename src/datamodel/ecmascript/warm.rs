@@ -1,0 +1,209 @@
+//! Contexts kept warm for the next session of the same document, when that is provably safe.
+//!
+//! A document with a large top-level `<script>` pays for it in every session: boa parses and
+//! compiles the script anew in each context (and every expression the session evaluates), and
+//! cannot share compiled code between contexts. So when a session of such a document ends,
+//! its context is kept, with its compiled script and expressions, and the next session of the
+//! same document (on the same thread) starts from it instead of from a new context: its
+//! top-level scripts are not run again, their functions are already there.
+//!
+//! That is only correct if the context is exactly what a new context would be once those
+//! scripts have run. A [`Baseline`] is taken when they have just run (before any event):
+//! the global names they declared, and a fingerprint of every object reachable from the
+//! global object other than through the session's variables: each object's identity,
+//! prototype and extensibility, and each of its own properties' key, attributes and value
+//! (objects by identity, primitives by value). When the session ends, its variables are
+//! deleted, its system variables unbound, and the fingerprint is taken again: a session that
+//! changed anything else (a builtin or prototype patched, a script function replaced or given
+//! a property, an object frozen, a global `var` or `let` declared) no longer matches, and its
+//! context is dropped. Nor is a context kept when anything else could carry state over: code
+//! that may queue promise jobs, a global lexical declaration, an XML DOM helper.
+//!
+//! The datamodel also checks, when it takes the baseline, that no `<data>` expression names
+//! a script's global (in a new context the data are initialised before the scripts run, so
+//! such an expression would not see it) and that no data variable is one of them.
+//!
+//! Warm contexts are kept per thread (boa contexts are not `Send`), a few at most, keyed by
+//! the document they ran (held, so the key cannot be reused by another document). Like
+//! [`spare`](super::spare) contexts they are never dropped when the thread exits.
+
+use super::{Compiled, Helpers, Simple};
+use crate::model::Document;
+use boa_engine::property::PropertyKey;
+use boa_engine::{Context, JsObject, JsResult, JsString};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::mem::ManuallyDrop;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// Warm contexts one thread keeps at most (over all documents).
+const MAX_WARM_CONTEXTS: usize = 64;
+
+/// What a context looked like right after its document's top-level scripts ran.
+#[derive(Debug)]
+pub(super) struct Baseline {
+    /// Global names the scripts declared (their functions and variables).
+    pub script_globals: HashSet<JsString>,
+    /// The functions among them, as the scripts created them: a snapshot names these rather
+    /// than holding their text while they are unchanged.
+    pub functions: HashMap<String, JsObject>,
+    /// [`fingerprint`] of the context then.
+    pub print: u64,
+}
+
+/// A context (and what was compiled in it) waiting for the next session of its document.
+pub(super) struct WarmContext {
+    pub ctx: Context,
+    pub cache: Vec<Option<Compiled>>,
+    pub simple: Vec<Option<Option<Simple>>>,
+    pub helpers: Helpers,
+    pub function_sources: HashMap<String, (JsObject, String)>,
+    pub baseline: Rc<Baseline>,
+}
+
+type Pool = Vec<(Arc<Document>, ManuallyDrop<WarmContext>)>;
+
+thread_local! {
+    static WARM_CONTEXTS: RefCell<Pool> = const { RefCell::new(Vec::new()) };
+}
+
+/// A warm context of `doc`, if this thread keeps one.
+pub(super) fn take(doc: &Arc<Document>) -> Option<WarmContext> {
+    WARM_CONTEXTS
+        .try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            let at = pool.iter().rposition(|(d, _)| Arc::ptr_eq(d, doc))?;
+            Some(ManuallyDrop::into_inner(pool.remove(at).1))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keeps a reset context for the next session of `doc`; the oldest one kept goes when there
+/// are too many.
+pub(super) fn give_back(doc: Arc<Document>, warm: WarmContext) {
+    let mut warm = Some((doc, ManuallyDrop::new(warm)));
+    let evicted = WARM_CONTEXTS.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let evicted = (pool.len() >= MAX_WARM_CONTEXTS).then(|| pool.remove(0));
+        pool.extend(warm.take());
+        evicted
+    });
+    // The evicted one is dropped now. When the thread is exiting, `warm` is still here and
+    // is leaked (see the module doc).
+    if let Ok(Some((_, evicted))) = evicted {
+        drop(ManuallyDrop::into_inner(evicted));
+    }
+}
+
+/// How many warm contexts this thread keeps now.
+#[cfg(test)]
+pub(super) fn count() -> usize {
+    WARM_CONTEXTS.with(|pool| pool.borrow().len())
+}
+
+/// A fast, non-cryptographic hasher (FxHash's mixing) for [`fingerprint`].
+#[derive(Default)]
+struct PrintHasher(u64);
+
+impl Hasher for PrintHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A fingerprint of everything reachable from the global object, except the global
+/// properties `skip` names (the session's variables): walked depth first in property order,
+/// each object's identity, prototype and extensibility, and each own property's key,
+/// attributes and value or accessors. Two fingerprints of one context are equal exactly when
+/// (but for hash collisions) nothing reachable changed in between.
+pub(super) fn fingerprint(ctx: &mut Context, skip: impl Fn(&JsString) -> bool) -> JsResult<u64> {
+    WALK.with(|walk| {
+        let mut walk = walk.borrow_mut();
+        let Walk { seen, stack } = &mut *walk;
+        seen.clear();
+        stack.clear();
+        let result = fingerprint_with(ctx, skip, seen, stack);
+        // Handles into the context are not kept past the walk.
+        stack.clear();
+        result
+    })
+}
+
+/// The walk's scratch space, reused by the walks of a thread.
+#[derive(Default)]
+struct Walk {
+    /// Addresses of the objects visited.
+    seen: HashSet<usize, BuildHasherDefault<PrintHasher>>,
+    stack: Vec<JsObject>,
+}
+
+thread_local! {
+    static WALK: RefCell<Walk> = RefCell::new(Walk::default());
+}
+
+fn fingerprint_with(
+    ctx: &mut Context,
+    skip: impl Fn(&JsString) -> bool,
+    seen: &mut HashSet<usize, BuildHasherDefault<PrintHasher>>,
+    stack: &mut Vec<JsObject>,
+) -> JsResult<u64> {
+    let global = ctx.global_object();
+    let mut hasher = PrintHasher::default();
+    stack.push(global.clone());
+    while let Some(object) = stack.pop() {
+        let address = std::ptr::from_ref(object.as_ref()).cast::<u8>() as usize;
+        if !seen.insert(address) {
+            continue;
+        }
+        hasher.write_usize(address);
+        let prototype = object.prototype();
+        prototype.hash(&mut hasher);
+        stack.extend(prototype);
+        object.is_extensible(ctx)?.hash(&mut hasher);
+        let is_global = JsObject::equals(&object, &global);
+        for key in object.own_property_keys(ctx)? {
+            if is_global && matches!(&key, PropertyKey::String(name) if skip(name)) {
+                continue;
+            }
+            key.hash(&mut hasher);
+            let Some(descriptor) = object.borrow().properties().get(&key) else {
+                // A property only an exotic object's internal methods know.
+                hasher.write_u8(0);
+                continue;
+            };
+            let attributes = [
+                descriptor.enumerable(),
+                descriptor.configurable(),
+                descriptor.writable(),
+            ];
+            for attribute in attributes {
+                hasher.write_u8(attribute.map_or(2, u8::from));
+            }
+            for part in [descriptor.value(), descriptor.get(), descriptor.set()] {
+                match part {
+                    Some(value) => {
+                        value.hash(&mut hasher);
+                        stack.extend(value.as_object());
+                    }
+                    None => hasher.write_u8(3),
+                }
+            }
+        }
+    }
+    Ok(hasher.finish())
+}
