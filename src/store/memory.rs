@@ -20,6 +20,10 @@ fn poisoned() -> StoreError {
 }
 
 impl Store for MemoryStore {
+    fn durable(&self) -> bool {
+        false
+    }
+
     fn apply(&self, batch: &[Write]) -> Result<(), StoreError> {
         let mut tables = self.tables.lock().map_err(|_| poisoned())?;
         for w in batch {

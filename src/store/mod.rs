@@ -59,6 +59,13 @@ pub trait Store: Send + Sync {
 
     /// Every record of a table, in key order.
     fn scan(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
+    /// Whether what it holds survives the process. A store that does not (in memory) only
+    /// needs a live session's record when the session hibernates, so the engine writes it
+    /// then rather than after every event.
+    fn durable(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ impl Default for HibernationPolicy {
     fn default() -> HibernationPolicy {
         HibernationPolicy {
             idle_after: Some(Duration::from_secs(60)),
-            parked_after: Some(Duration::from_secs(5)),
+            parked_after: Some(Duration::from_secs(1)),
             max_live_per_shard: 50_000,
         }
     }

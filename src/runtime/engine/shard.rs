@@ -36,15 +36,16 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 /// How long a halted top-level session stays inspectable.
 const DONE_RETENTION: Duration = Duration::from_secs(300);
-/// How often the shard looks for sessions to hibernate.
-const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the shard looks for sessions to hibernate: often, so that the contexts of
+/// sessions that end up parked come back (warm) at the pace sessions end, not in bursts.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(50);
 /// The most commands handled in one turn before committing.
 const BATCH: usize = 512;
 
@@ -155,11 +156,17 @@ struct Shard {
     http_done: mpsc::UnboundedSender<(String, Result<(), String>)>,
     /// Sessions changed since the last commit.
     dirty: HashSet<String>,
+    /// Live sessions whose stored record is behind, when the store is not durable: their
+    /// record is written when they hibernate (see [`Store::durable`]).
+    unsaved: HashSet<String>,
     /// Answers waiting for the next commit.
     deferred: Vec<Deferred>,
     /// Documents already in the store, and parsed documents by key.
     documents: HashMap<String, Arc<Document>>,
     stored_documents: HashSet<String>,
+    /// The store key of each document sessions ran lately, by its address (checked against
+    /// the document itself): hashing a document's text once, not at every commit.
+    document_keys: HashMap<usize, (Weak<Document>, String)>,
     next_sweep: Instant,
     live: usize,
 }
@@ -191,9 +198,11 @@ pub(super) fn run(
         expiries: VecDeque::new(),
         http_done,
         dirty: HashSet::new(),
+        unsaved: HashSet::new(),
         deferred: Vec::new(),
         documents: HashMap::new(),
         stored_documents: HashSet::new(),
+        document_keys: HashMap::new(),
         next_sweep: Instant::now() + SWEEP_INTERVAL,
         live: 0,
     };
@@ -803,9 +812,23 @@ impl Shard {
     fn commit(&mut self) {
         if !self.dirty.is_empty() {
             let dirty = std::mem::take(&mut self.dirty);
+            let durable = self.router.config.store.durable();
             let mut batch = Vec::with_capacity(dirty.len());
             let mut new_documents = Vec::new();
             for id in dirty {
+                let live = self
+                    .sessions
+                    .get(&id)
+                    .is_some_and(|s| s.interpreter.is_some());
+                if !durable && live {
+                    // Changed: the next hibernation tries to persist it again.
+                    if let Some(slot) = self.sessions.get_mut(&id) {
+                        slot.blocked = None;
+                    }
+                    self.unsaved.insert(id);
+                    continue;
+                }
+                self.unsaved.remove(&id);
                 match self.record_of(&id) {
                     Ok(Some((record, doc_write))) => {
                         if let Some((key, write)) = doc_write {
@@ -887,8 +910,19 @@ impl Shard {
         };
         let services = persist_services(&slot.links)?;
         let snapshot = interpreter.snapshot().map_err(|e| e.to_string())?;
-        let doc_key = record::document_key(&slot.doc)
-            .ok_or_else(|| "its document has no source text".to_string())?;
+        let address = Arc::as_ptr(&slot.doc) as usize;
+        let doc_key = match self.document_keys.get(&address) {
+            Some((known, key)) if known.upgrade().is_some_and(|d| Arc::ptr_eq(&d, &slot.doc)) => {
+                key.clone()
+            }
+            _ => {
+                let key = record::document_key(&slot.doc)
+                    .ok_or_else(|| "its document has no source text".to_string())?;
+                self.document_keys
+                    .insert(address, (Arc::downgrade(&slot.doc), key.clone()));
+                key
+            }
+        };
         let doc_write = if self.stored_documents.contains(&doc_key) {
             None
         } else {
@@ -932,43 +966,53 @@ impl Shard {
     /// Hibernates idle sessions at rest, and the least recently used ones past the cap.
     fn sweep(&mut self) {
         self.next_sweep = Instant::now() + SWEEP_INTERVAL;
+        self.document_keys
+            .retain(|_, (doc, _)| doc.strong_count() > 0);
         let policy = self.router.config.hibernation;
         let now = Instant::now();
-        let mut candidates: Vec<(Instant, String, bool)> = self
-            .sessions
-            .iter()
-            .filter(|(id, s)| {
-                !s.hibernated
-                    && s.interpreter.is_some()
-                    && s.running
-                    && s.blocked.is_none()
-                    && s.outbox.is_empty()
-                    && !s.http_in_flight
-                    && !self.dirty.contains(*id)
-            })
-            .map(|(id, s)| {
-                let parked = policy.parked_after.is_some_and(|after| {
-                    now.duration_since(s.last_active) >= after
-                        && s.links.children.is_empty()
-                        && self
-                            .timers
-                            .next_due_of(id)
-                            .is_none_or(|due| due > now + after)
-                });
-                (s.last_active, id.clone(), parked)
-            })
-            .collect();
-        candidates.sort();
-        let mut over_cap = self.live.saturating_sub(policy.max_live_per_shard);
-        for (last_active, id, parked) in candidates {
-            let idle = parked
-                || policy
-                    .idle_after
-                    .is_some_and(|after| now.duration_since(last_active) >= after);
-            if !idle && over_cap == 0 {
+        let over_cap = self.live.saturating_sub(policy.max_live_per_shard);
+        let mut candidates: Vec<(bool, Instant, String)> = Vec::new();
+        for (id, s) in &self.sessions {
+            let at_rest = !s.hibernated
+                && s.interpreter.is_some()
+                && s.running
+                && s.blocked.is_none()
+                && s.outbox.is_empty()
+                && !s.http_in_flight
+                && !self.dirty.contains(id);
+            if !at_rest {
                 continue;
             }
+            let idle_for = now.duration_since(s.last_active);
+            let idle = policy.idle_after.is_some_and(|after| idle_for >= after);
+            let parked = policy.parked_after.is_some_and(|after| {
+                idle_for >= after
+                    && s.links.children.is_empty()
+                    && self
+                        .timers
+                        .next_due_of(id)
+                        .is_none_or(|due| due > now + after)
+            });
+            // Past the cap every session at rest is a candidate, least recently used first.
+            if idle || parked || over_cap > 0 {
+                candidates.push((!(idle || parked), s.last_active, id.clone()));
+            }
+        }
+        // Idle and parked sessions first (they all go), then the least recently used.
+        candidates.sort_unstable();
+        let mut over_cap = over_cap;
+        let mut leaving = Vec::new();
+        for (kept_for_cap, _, id) in candidates {
+            if kept_for_cap && over_cap == 0 {
+                break;
+            }
             over_cap = over_cap.saturating_sub(1);
+            leaving.push(id);
+        }
+        if !self.save_unsaved(&mut leaving) {
+            return;
+        }
+        for id in leaving {
             if let Some(slot) = self.sessions.get_mut(&id) {
                 slot.interpreter = None;
                 slot.hibernated = true;
@@ -976,6 +1020,51 @@ impl Shard {
                 self.router.stats.hibernated.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Writes the records of the sessions about to hibernate that are behind (see
+    /// `unsaved`); one that cannot be persisted is kept live, with the reason, and leaves
+    /// `leaving`. False when the store failed: then none may hibernate.
+    fn save_unsaved(&mut self, leaving: &mut Vec<String>) -> bool {
+        self.unsaved.retain(|id| self.sessions.contains_key(id));
+        let mut batch = Vec::new();
+        let mut new_documents = Vec::new();
+        let mut blocked = HashSet::new();
+        for id in leaving.iter() {
+            if !self.unsaved.contains(id) {
+                continue;
+            }
+            match self.record_of(id) {
+                Ok(Some((record, doc_write))) => {
+                    if let Some((key, write)) = doc_write {
+                        new_documents.push(key);
+                        batch.push(write);
+                    }
+                    batch.push(Write {
+                        table: Table::Sessions,
+                        key: id.clone(),
+                        value: Some(record),
+                    });
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    if let Some(slot) = self.sessions.get_mut(id) {
+                        slot.blocked = Some(reason);
+                    }
+                    blocked.insert(id.clone());
+                }
+            }
+        }
+        if let Err(e) = self.router.config.store.apply(&batch) {
+            tracing::error!(shard = self.index, error = %e, "writing hibernating sessions failed");
+            return false;
+        }
+        self.stored_documents.extend(new_documents);
+        leaving.retain(|id| !blocked.contains(id));
+        for id in leaving.iter() {
+            self.unsaved.remove(id);
+        }
+        true
     }
 
     /// Brings back this shard's sessions from the store, hibernated, with their timers.
