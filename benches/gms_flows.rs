@@ -563,6 +563,12 @@ fn main() {
                             .idle_after
                             .map_or(60_000, |d| d.as_millis() as u64),
                     ))),
+                    parked_after: Some(Duration::from_millis(env_or(
+                        "SCXML_FLOW_PARKED_MS",
+                        HibernationPolicy::default()
+                            .parked_after
+                            .map_or(5_000, |d| d.as_millis() as u64),
+                    ))),
                     ..HibernationPolicy::default()
                 },
                 ..EngineConfig::default()
