@@ -42,6 +42,8 @@ mod tests;
 mod warm;
 mod xml_dom;
 
+pub use warm::trim as trim_warm_contexts;
+
 use super::{Datamodel, DatamodelError, DmResult, EvalContext, SystemVariables};
 use crate::interpreter::{Event, StateSet};
 use crate::model::{AssignValue, Content, Data, DataInit, Document, Executable, Expr};

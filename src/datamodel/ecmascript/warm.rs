@@ -37,9 +37,13 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::mem::ManuallyDrop;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// Warm contexts one thread keeps at most (over all documents).
-const MAX_WARM_CONTEXTS: usize = 64;
+/// Warm contexts one thread keeps at most (over all documents): enough for the sessions
+/// that end in one burst (a sweep hibernates every session parked since the last one).
+const MAX_WARM_CONTEXTS: usize = 256;
+/// A warm context nobody took for this long is dropped (see [`trim`]).
+const MAX_WARM_IDLE: Duration = Duration::from_secs(30);
 
 /// What a context looked like right after its document's top-level scripts ran.
 #[derive(Debug)]
@@ -63,7 +67,8 @@ pub(super) struct WarmContext {
     pub baseline: Rc<Baseline>,
 }
 
-type Pool = Vec<(Arc<Document>, ManuallyDrop<WarmContext>)>;
+/// Warm contexts with their document and when they were given back, oldest first.
+type Pool = Vec<(Arc<Document>, Instant, ManuallyDrop<WarmContext>)>;
 
 thread_local! {
     static WARM_CONTEXTS: RefCell<Pool> = const { RefCell::new(Vec::new()) };
@@ -74,8 +79,8 @@ pub(super) fn take(doc: &Arc<Document>) -> Option<WarmContext> {
     WARM_CONTEXTS
         .try_with(|pool| {
             let mut pool = pool.borrow_mut();
-            let at = pool.iter().rposition(|(d, _)| Arc::ptr_eq(d, doc))?;
-            Some(ManuallyDrop::into_inner(pool.remove(at).1))
+            let at = pool.iter().rposition(|(d, _, _)| Arc::ptr_eq(d, doc))?;
+            Some(ManuallyDrop::into_inner(pool.remove(at).2))
         })
         .ok()
         .flatten()
@@ -84,7 +89,7 @@ pub(super) fn take(doc: &Arc<Document>) -> Option<WarmContext> {
 /// Keeps a reset context for the next session of `doc`; the oldest one kept goes when there
 /// are too many.
 pub(super) fn give_back(doc: Arc<Document>, warm: WarmContext) {
-    let mut warm = Some((doc, ManuallyDrop::new(warm)));
+    let mut warm = Some((doc, Instant::now(), ManuallyDrop::new(warm)));
     let evicted = WARM_CONTEXTS.try_with(|pool| {
         let mut pool = pool.borrow_mut();
         let evicted = (pool.len() >= MAX_WARM_CONTEXTS).then(|| pool.remove(0));
@@ -93,8 +98,27 @@ pub(super) fn give_back(doc: Arc<Document>, warm: WarmContext) {
     });
     // The evicted one is dropped now. When the thread is exiting, `warm` is still here and
     // is leaked (see the module doc).
-    if let Ok(Some((_, evicted))) = evicted {
+    if let Ok(Some((_, _, evicted))) = evicted {
         drop(ManuallyDrop::into_inner(evicted));
+    }
+}
+
+/// Drops the warm contexts of this thread that waited longer than [`MAX_WARM_IDLE`]: after a
+/// burst, or once a document's sessions stop coming.
+pub fn trim() {
+    trim_idle_for(MAX_WARM_IDLE);
+}
+
+fn trim_idle_for(idle: Duration) {
+    let stale: Pool = WARM_CONTEXTS
+        .try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            let fresh = pool.partition_point(|(_, since, _)| since.elapsed() >= idle);
+            pool.drain(..fresh).collect()
+        })
+        .unwrap_or_default();
+    for (_, _, warm) in stale {
+        drop(ManuallyDrop::into_inner(warm));
     }
 }
 
@@ -102,6 +126,12 @@ pub(super) fn give_back(doc: Arc<Document>, warm: WarmContext) {
 #[cfg(test)]
 pub(super) fn count() -> usize {
     WARM_CONTEXTS.with(|pool| pool.borrow().len())
+}
+
+/// Drops every warm context of this thread.
+#[cfg(test)]
+pub(super) fn clear() {
+    trim_idle_for(Duration::ZERO);
 }
 
 /// A fast, non-cryptographic hasher (FxHash's mixing) for [`fingerprint`].
