@@ -168,7 +168,8 @@ struct Shard {
     /// the document itself): hashing a document's text once, not at every commit.
     document_keys: HashMap<usize, (Weak<Document>, String)>,
     next_sweep: Instant,
-    live: usize,
+    /// Sessions not hibernated (what the sweep looks at).
+    live: HashSet<String>,
 }
 
 /// The shard's thread body.
@@ -204,7 +205,7 @@ pub(super) fn run(
         stored_documents: HashSet::new(),
         document_keys: HashMap::new(),
         next_sweep: Instant::now() + SWEEP_INTERVAL,
-        live: 0,
+        live: HashSet::new(),
     };
     runtime.block_on(async move {
         shard.load_from_store();
@@ -246,7 +247,7 @@ impl Shard {
             self.drain_ready();
             self.commit();
             if Instant::now() >= self.next_sweep
-                || self.live > self.router.config.hibernation.max_live_per_shard
+                || self.live.len() > self.router.config.hibernation.max_live_per_shard
             {
                 self.sweep();
             }
@@ -398,7 +399,7 @@ impl Shard {
             .stats
             .sessions_created
             .fetch_add(1, Ordering::Relaxed);
-        self.live += 1;
+        self.live.insert(id.clone());
         self.sessions.insert(
             id.clone(),
             Slot {
@@ -515,7 +516,7 @@ impl Shard {
                     slot.interpreter = Some(Box::new(interpreter));
                     slot.hibernated = false;
                 }
-                self.live += 1;
+                self.live.insert(id.to_string());
                 self.router.stats.hibernated.fetch_sub(1, Ordering::Relaxed);
                 true
             }
@@ -793,7 +794,7 @@ impl Shard {
         if slot.hibernated {
             self.router.stats.hibernated.fetch_sub(1, Ordering::Relaxed);
         } else {
-            self.live -= 1;
+            self.live.remove(id);
         }
         self.dirty.insert(id.to_string());
         self.router.unregister(id);
@@ -971,9 +972,12 @@ impl Shard {
         crate::datamodel::ecmascript::trim_warm_contexts();
         let policy = self.router.config.hibernation;
         let now = Instant::now();
-        let over_cap = self.live.saturating_sub(policy.max_live_per_shard);
+        let over_cap = self.live.len().saturating_sub(policy.max_live_per_shard);
         let mut candidates: Vec<(bool, Instant, String)> = Vec::new();
-        for (id, s) in &self.sessions {
+        for id in &self.live {
+            let Some(s) = self.sessions.get(id) else {
+                continue;
+            };
             let at_rest = !s.hibernated
                 && s.interpreter.is_some()
                 && s.running
@@ -1017,7 +1021,7 @@ impl Shard {
             if let Some(slot) = self.sessions.get_mut(&id) {
                 slot.interpreter = None;
                 slot.hibernated = true;
-                self.live -= 1;
+                self.live.remove(&id);
                 self.router.stats.hibernated.fetch_add(1, Ordering::Relaxed);
             }
         }
