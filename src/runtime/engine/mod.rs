@@ -59,7 +59,10 @@ pub struct HibernationPolicy {
     /// A *parked* session idle this long hibernates (`None`: parked sessions wait for
     /// `idle_after` like the others). Parked: it runs no invocation and has no delayed send
     /// due within this time, so only an outside event can need it soon — e.g. a completed
-    /// callback kept for its `_ttl`. Its context is the bulk of a live session's memory.
+    /// callback kept for its `_ttl`. Its context is the bulk of a live session's memory, and
+    /// every live context is traced by each garbage collection of its shard; hibernating
+    /// gives the context to the document's next session (warm contexts), and coming back
+    /// takes one.
     pub parked_after: Option<Duration>,
     /// The most live (not hibernated) sessions per shard; past it the least recently used
     /// hibernate first.
@@ -70,7 +73,7 @@ impl Default for HibernationPolicy {
     fn default() -> HibernationPolicy {
         HibernationPolicy {
             idle_after: Some(Duration::from_secs(60)),
-            parked_after: Some(Duration::from_secs(1)),
+            parked_after: Some(Duration::from_millis(250)),
             max_live_per_shard: 50_000,
         }
     }
