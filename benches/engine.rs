@@ -7,12 +7,14 @@
 //! gives. `external_events`: toggle-null and toggle-ecma, one external event per iteration.
 //! `session_start`: a new session of the callback flows (`scxml/`) built and run to its first
 //! stable configuration, then dropped: the datamodel's context, its `<data>` and `<script>`
-//! (per-session costs of the callback application).
+//! (per-session costs of the callback application). Sessions of one document after the first
+//! start from the warm context the last one left; the `(new context)` variants start each
+//! session from a document no session ran yet.
 //!
 //! Each bench measures for 2 s so the whole run stays well under two minutes. Charts that are
 //! missing or do not load are skipped with a message.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use scxml_runtime::interpreter::{Event, Interpreter, NullHost, SessionOptions};
 use scxml_runtime::model::Document;
 use std::sync::Arc;
@@ -130,6 +132,18 @@ fn session_start(c: &mut Criterion) {
                 session.start(&mut NullHost);
                 session
             })
+        });
+        // A document no session ran yet: no warm context to start from.
+        group.bench_function(format!("{flow} (new context)"), |b| {
+            b.iter_batched(
+                || Arc::new((*doc).clone()),
+                |doc| {
+                    let mut session = Interpreter::new(doc, SessionOptions::default());
+                    session.start(&mut NullHost);
+                    session
+                },
+                BatchSize::SmallInput,
+            )
         });
     }
     group.finish();

@@ -3,7 +3,9 @@
 //!
 //! `cargo bench --bench gms_flows` runs `SCXML_FLOW_CONCURRENCY` (default 32) flows at once for
 //! `SCXML_FLOW_SECONDS` (default 5) seconds; sessions hibernate after `SCXML_FLOW_IDLE_MS`
-//! idle (default: the engine's default). Each concurrent flow is a device (its own
+//! idle and parked ones after `SCXML_FLOW_PARKED_MS` (defaults: the engine's). Sessions are
+//! kept in memory, or in a redb store in the directory `SCXML_FLOW_DATA` names (stored after
+//! every burst of events, as `serve --data` does). Each concurrent flow is a device (its own
 //! `gms_user`) with its own agent, on its own keep-alive connection, repeating the chat-delay
 //! scenario end to end:
 //!
@@ -570,6 +572,13 @@ fn main() {
                             .map_or(5_000, |d| d.as_millis() as u64),
                     ))),
                     ..HibernationPolicy::default()
+                },
+                store: match std::env::var("SCXML_FLOW_DATA") {
+                    Ok(dir) => std::sync::Arc::new(
+                        scxml_runtime::store::RedbStore::open(std::path::Path::new(&dir))
+                            .map_err(|e| format!("store: {e}"))?,
+                    ),
+                    Err(_) => EngineConfig::default().store,
                 },
                 ..EngineConfig::default()
             },
