@@ -44,6 +44,13 @@ mod xml_dom;
 
 pub use warm::trim as trim_warm_contexts;
 
+/// Drops the contexts this thread keeps for its next sessions (warm and spare ones): for a
+/// thread that runs no more sessions, before it exits (see [`spare`] on why not at exit).
+pub fn release_thread_contexts() {
+    warm::clear();
+    spare::clear();
+}
+
 use super::{Datamodel, DatamodelError, DmResult, EvalContext, SystemVariables};
 use crate::interpreter::{Event, StateSet};
 use crate::model::{AssignValue, Content, Data, DataInit, Document, Executable, Expr};
@@ -190,7 +197,7 @@ impl std::fmt::Debug for EcmaScriptDatamodel {
 
 impl Drop for EcmaScriptDatamodel {
     fn drop(&mut self) {
-        if self.reset_warm() {
+        if warm::wanted(&self.doc) && self.reset_warm() {
             let warm = warm::WarmContext {
                 // SAFETY: `ctx` is taken exactly once, here, and not used afterwards.
                 ctx: unsafe { ManuallyDrop::take(&mut self.ctx) },

@@ -54,6 +54,13 @@ pub(super) fn give_back(ctx: Context) {
     }
 }
 
+/// Drops every spare context of this thread.
+pub(super) fn clear() {
+    while let Some(ctx) = take() {
+        drop(ctx);
+    }
+}
+
 /// How many spare contexts this thread keeps now.
 #[cfg(test)]
 pub(super) fn count() -> usize {

@@ -25,18 +25,19 @@
 //!
 //! Warm contexts are kept per thread (boa contexts are not `Send`), a few at most, keyed by
 //! the document they ran (held, so the key cannot be reused by another document). Like
-//! [`spare`](super::spare) contexts they are never dropped when the thread exits.
+//! [`spare`](super::spare) contexts they are never dropped by the thread's exit: a thread
+//! that is done with sessions drops them first ([`release_thread_contexts`](super::release_thread_contexts)).
 
 use super::{Compiled, Helpers, Simple};
 use crate::model::Document;
 use boa_engine::property::PropertyKey;
-use boa_engine::{Context, JsObject, JsResult, JsString};
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::mem::ManuallyDrop;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// Warm contexts one thread keeps at most (over all documents): enough for the sessions
@@ -70,12 +71,64 @@ pub(super) struct WarmContext {
 /// Warm contexts with their document and when they were given back, oldest first.
 type Pool = Vec<(Arc<Document>, Instant, ManuallyDrop<WarmContext>)>;
 
+/// Documents whose sessions asked this thread for a context: by address, checked against the
+/// document itself, with how many asked.
+type Demand = HashMap<usize, (Weak<Document>, u32)>;
+
+/// Documents this thread remembers the demand of, at most.
+const MAX_DEMAND_ENTRIES: usize = 1024;
+
 thread_local! {
     static WARM_CONTEXTS: RefCell<Pool> = const { RefCell::new(Vec::new()) };
+    static DEMAND: RefCell<Demand> = RefCell::new(HashMap::new());
+}
+
+/// Counts a session of `doc` asking for a context; the count so far, this one included.
+fn count_demand(doc: &Arc<Document>) -> u32 {
+    DEMAND
+        .try_with(|demand| {
+            let mut demand = demand.borrow_mut();
+            if demand.len() >= MAX_DEMAND_ENTRIES {
+                demand.retain(|_, (d, _)| d.strong_count() > 0);
+                if demand.len() >= MAX_DEMAND_ENTRIES {
+                    demand.clear();
+                }
+            }
+            let address = Arc::as_ptr(doc) as usize;
+            let entry = demand
+                .entry(address)
+                .or_insert_with(|| (Arc::downgrade(doc), 0));
+            if !entry.0.upgrade().is_some_and(|d| Arc::ptr_eq(&d, doc)) {
+                *entry = (Arc::downgrade(doc), 0);
+            }
+            entry.1 = entry.1.saturating_add(1);
+            entry.1
+        })
+        .unwrap_or(0)
+}
+
+/// Whether sessions of `doc` asked this thread for a context more than once: only then is a
+/// context kept for the next one (a document run once, like a conformance test, would only
+/// fill the pool). `None` while the thread exits.
+fn in_demand(doc: &Arc<Document>) -> Option<bool> {
+    DEMAND
+        .try_with(|demand| {
+            demand
+                .borrow()
+                .get(&(Arc::as_ptr(doc) as usize))
+                .is_some_and(|(d, n)| *n >= 2 && d.upgrade().is_some_and(|d| Arc::ptr_eq(&d, doc)))
+        })
+        .ok()
+}
+
+/// Whether a context of `doc` given back now would be kept (so worth resetting).
+pub(super) fn wanted(doc: &Arc<Document>) -> bool {
+    in_demand(doc) == Some(true)
 }
 
 /// A warm context of `doc`, if this thread keeps one.
 pub(super) fn take(doc: &Arc<Document>) -> Option<WarmContext> {
+    count_demand(doc);
     WARM_CONTEXTS
         .try_with(|pool| {
             let mut pool = pool.borrow_mut();
@@ -89,6 +142,12 @@ pub(super) fn take(doc: &Arc<Document>) -> Option<WarmContext> {
 /// Keeps a reset context for the next session of `doc`; the oldest one kept goes when there
 /// are too many.
 pub(super) fn give_back(doc: Arc<Document>, warm: WarmContext) {
+    match in_demand(&doc) {
+        Some(true) => {}
+        Some(false) => return drop(warm),
+        // The thread is exiting: leaked (see the module doc).
+        None => return std::mem::forget(warm),
+    }
     let mut warm = Some((doc, Instant::now(), ManuallyDrop::new(warm)));
     let evicted = WARM_CONTEXTS.try_with(|pool| {
         let mut pool = pool.borrow_mut();
@@ -129,7 +188,6 @@ pub(super) fn count() -> usize {
 }
 
 /// Drops every warm context of this thread.
-#[cfg(test)]
 pub(super) fn clear() {
     trim_idle_for(Duration::ZERO);
 }
@@ -186,6 +244,11 @@ thread_local! {
     static WALK: RefCell<Walk> = RefCell::new(Walk::default());
 }
 
+/// An object's identity, as long as it lives.
+fn address_of(object: &JsObject) -> usize {
+    std::ptr::from_ref(object.as_ref()).cast::<u8>() as usize
+}
+
 fn fingerprint_with(
     ctx: &mut Context,
     skip: impl Fn(&JsString) -> bool,
@@ -194,17 +257,21 @@ fn fingerprint_with(
 ) -> JsResult<u64> {
     let global = ctx.global_object();
     let mut hasher = PrintHasher::default();
-    stack.push(global.clone());
-    while let Some(object) = stack.pop() {
-        let address = std::ptr::from_ref(object.as_ref()).cast::<u8>() as usize;
-        if !seen.insert(address) {
-            continue;
+    // An object is pushed once, when first met (most values are shared builtins, such as
+    // `Function.prototype`, the prototype of every function).
+    let mut visit = |object: &JsObject, stack: &mut Vec<JsObject>| {
+        let address = address_of(object);
+        if seen.insert(address) {
+            stack.push(object.clone());
         }
-        hasher.write_usize(address);
+        address
+    };
+    visit(&global, stack);
+    while let Some(object) = stack.pop() {
+        hasher.write_usize(address_of(&object));
         let prototype = object.prototype();
-        prototype.hash(&mut hasher);
-        stack.extend(prototype);
-        object.is_extensible(ctx)?.hash(&mut hasher);
+        hasher.write_usize(prototype.as_ref().map_or(0, |p| visit(p, stack)));
+        hasher.write_u8(u8::from(object.is_extensible(ctx)?));
         let is_global = JsObject::equals(&object, &global);
         for key in object.own_property_keys(ctx)? {
             if is_global && matches!(&key, PropertyKey::String(name) if skip(name)) {
@@ -216,20 +283,18 @@ fn fingerprint_with(
                 hasher.write_u8(0);
                 continue;
             };
-            let attributes = [
-                descriptor.enumerable(),
-                descriptor.configurable(),
-                descriptor.writable(),
-            ];
-            for attribute in attributes {
-                hasher.write_u8(attribute.map_or(2, u8::from));
-            }
+            let attribute = |a: Option<bool>| a.map_or(2u8, u8::from);
+            hasher.write_u8(
+                attribute(descriptor.enumerable())
+                    | attribute(descriptor.configurable()) << 2
+                    | attribute(descriptor.writable()) << 4,
+            );
             for part in [descriptor.value(), descriptor.get(), descriptor.set()] {
-                match part {
-                    Some(value) => {
-                        value.hash(&mut hasher);
-                        stack.extend(value.as_object());
+                match part.map(JsValue::as_object) {
+                    Some(Some(object)) => {
+                        hasher.write_usize(visit(&object, stack));
                     }
+                    Some(None) => part.hash(&mut hasher),
                     None => hasher.write_u8(3),
                 }
             }

@@ -213,6 +213,8 @@ pub(super) fn run(
         drop(loaded);
         shard.run(commands, http_rx).await
     });
+    // The sessions are gone; what they left for the next ones goes before the thread does.
+    crate::datamodel::ecmascript::release_thread_contexts();
 }
 
 impl Shard {
