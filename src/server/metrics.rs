@@ -92,6 +92,25 @@ pub fn render(app: &App) -> Response<Body> {
         "counter",
         stats.macrosteps.load(Ordering::Relaxed),
     );
+    let contexts = crate::datamodel::ecmascript::context_counts();
+    let _ = writeln!(
+        out,
+        "# HELP scxml_js_contexts_total JavaScript contexts sessions started with, by origin: built anew, a spare one no code ran in, or a warm one of the same document (this process).\n# TYPE scxml_js_contexts_total counter"
+    );
+    for (origin, n) in [
+        ("built", contexts.built),
+        ("spare", contexts.spare),
+        ("warm", contexts.warm),
+    ] {
+        let _ = writeln!(out, "scxml_js_contexts_total{{origin=\"{origin}\"}} {n}");
+    }
+    counter(
+        &mut out,
+        "scxml_js_contexts_refused_total",
+        "Contexts not kept warm because their session changed more than its variables (this process).",
+        "counter",
+        contexts.refused,
+    );
     let _ = writeln!(
         out,
         "# HELP scxml_macrostep_seconds Macrostep latency.\n# TYPE scxml_macrostep_seconds histogram"

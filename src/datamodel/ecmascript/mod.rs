@@ -44,6 +44,43 @@ mod xml_dom;
 
 pub use warm::trim as trim_warm_contexts;
 
+/// How the ECMAScript sessions of this process got their contexts, and how many warm ones
+/// were refused (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContextCounts {
+    /// Contexts built anew.
+    pub built: u64,
+    /// Sessions that started from a spare context (no code had run in it).
+    pub spare: u64,
+    /// Sessions that started from a warm context of their document.
+    pub warm: u64,
+    /// Contexts a session changed beyond its variables, so not kept warm.
+    pub refused: u64,
+}
+
+mod counts {
+    use std::sync::atomic::AtomicU64;
+    pub static BUILT: AtomicU64 = AtomicU64::new(0);
+    pub static SPARE: AtomicU64 = AtomicU64::new(0);
+    pub static WARM: AtomicU64 = AtomicU64::new(0);
+    pub static REFUSED: AtomicU64 = AtomicU64::new(0);
+}
+
+fn count(counter: &std::sync::atomic::AtomicU64) {
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The counts so far, over every thread of the process.
+pub fn context_counts() -> ContextCounts {
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    ContextCounts {
+        built: load(&counts::BUILT),
+        spare: load(&counts::SPARE),
+        warm: load(&counts::WARM),
+        refused: load(&counts::REFUSED),
+    }
+}
+
 /// Drops the contexts this thread keeps for its next sessions (warm and spare ones): for a
 /// thread that runs no more sessions, before it exits (see [`spare`] on why not at exit).
 pub fn release_thread_contexts() {
@@ -289,7 +326,13 @@ fn new_context(
     doc: &Arc<Document>,
     active: &Rc<RefCell<StateSet>>,
 ) -> (Context, Helpers, Rc<HashSet<JsString>>) {
-    let mut ctx = spare::take().unwrap_or_else(|| {
+    let spare = spare::take();
+    count(if spare.is_some() {
+        &counts::SPARE
+    } else {
+        &counts::BUILT
+    });
+    let mut ctx = spare.unwrap_or_else(|| {
         let mut ctx = Context::default();
         let limits = ctx.runtime_limits_mut();
         limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
@@ -464,6 +507,7 @@ impl EcmaScriptDatamodel {
     pub fn new(doc: &Arc<Document>) -> EcmaScriptDatamodel {
         let active = Rc::new(RefCell::new(StateSet::with_capacity(doc.state_count())));
         if let Some(warm) = warm::take(doc) {
+            count(&counts::WARM);
             return EcmaScriptDatamodel::from_warm(doc, active, warm);
         }
         let (ctx, helpers, builtins) = new_context(doc, &active);
@@ -971,6 +1015,7 @@ impl EcmaScriptDatamodel {
             is_session_variable(name, builtins, &baseline.script_globals)
         });
         if !matches!(print, Ok(p) if p == baseline.print) {
+            count(&counts::REFUSED);
             return false;
         }
         self.function_sources.retain(|name, _| {

@@ -23,8 +23,10 @@
 //! a script's global (in a new context the data are initialised before the scripts run, so
 //! such an expression would not see it) and that no data variable is one of them.
 //!
-//! Warm contexts are kept per thread (boa contexts are not `Send`), a few at most, keyed by
-//! the document they ran (held, so the key cannot be reused by another document). Like
+//! Warm contexts are kept per thread (boa contexts are not `Send`), a few at most, with the
+//! document they ran: they serve sessions of that document, or of one parsed from the same
+//! text into the same model. Only documents whose sessions asked the thread for a context
+//! more than once get theirs kept. Like
 //! [`spare`](super::spare) contexts they are never dropped by the thread's exit: a thread
 //! that is done with sessions drops them first ([`release_thread_contexts`](super::release_thread_contexts)).
 
@@ -37,7 +39,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::mem::ManuallyDrop;
 use std::rc::Rc;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Warm contexts one thread keeps at most (over all documents): enough for the sessions
@@ -71,9 +73,8 @@ pub(super) struct WarmContext {
 /// Warm contexts with their document and when they were given back, oldest first.
 type Pool = Vec<(Arc<Document>, Instant, ManuallyDrop<WarmContext>)>;
 
-/// Documents whose sessions asked this thread for a context: by address, checked against the
-/// document itself, with how many asked.
-type Demand = HashMap<usize, (Weak<Document>, u32)>;
+/// How many sessions asked this thread for a context, by [`demand_key`].
+type Demand = HashMap<u64, u32>;
 
 /// Documents this thread remembers the demand of, at most.
 const MAX_DEMAND_ENTRIES: usize = 1024;
@@ -83,40 +84,48 @@ thread_local! {
     static DEMAND: RefCell<Demand> = RefCell::new(HashMap::new());
 }
 
-/// Counts a session of `doc` asking for a context; the count so far, this one included.
-fn count_demand(doc: &Arc<Document>) -> u32 {
-    DEMAND
-        .try_with(|demand| {
-            let mut demand = demand.borrow_mut();
-            if demand.len() >= MAX_DEMAND_ENTRIES {
-                demand.retain(|_, (d, _)| d.strong_count() > 0);
-                if demand.len() >= MAX_DEMAND_ENTRIES {
-                    demand.clear();
-                }
-            }
-            let address = Arc::as_ptr(doc) as usize;
-            let entry = demand
-                .entry(address)
-                .or_insert_with(|| (Arc::downgrade(doc), 0));
-            if !entry.0.upgrade().is_some_and(|d| Arc::ptr_eq(&d, doc)) {
-                *entry = (Arc::downgrade(doc), 0);
-            }
-            entry.1 = entry.1.saturating_add(1);
-            entry.1
-        })
-        .unwrap_or(0)
+/// A key telling documents apart for [`DEMAND`], cheaply: a collision only keeps a context
+/// that may not be taken (and is trimmed in time).
+fn demand_key(doc: &Document) -> u64 {
+    let mut hasher = PrintHasher::default();
+    doc.name.hash(&mut hasher);
+    doc.base_url.as_ref().map(|u| u.as_str()).hash(&mut hasher);
+    doc.source.as_ref().map(|s| s.len()).hash(&mut hasher);
+    doc.expr_count.hash(&mut hasher);
+    doc.states.len().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Whether a warm context of `kept` may serve a session of `doc`: the same document, or one
+/// parsed from the same text into the same model (the compiled expressions are indexed by
+/// the model's expression ids, and a script loaded by `src` may have changed).
+fn same_document(kept: &Arc<Document>, doc: &Arc<Document>) -> bool {
+    Arc::ptr_eq(kept, doc)
+        || (kept.source.is_some() && kept.source == doc.source && **kept == **doc)
+}
+
+/// Counts a session of `doc` asking for a context.
+fn count_demand(doc: &Document) {
+    let _ = DEMAND.try_with(|demand| {
+        let mut demand = demand.borrow_mut();
+        if demand.len() >= MAX_DEMAND_ENTRIES {
+            demand.clear();
+        }
+        let n = demand.entry(demand_key(doc)).or_default();
+        *n = n.saturating_add(1);
+    });
 }
 
 /// Whether sessions of `doc` asked this thread for a context more than once: only then is a
 /// context kept for the next one (a document run once, like a conformance test, would only
 /// fill the pool). `None` while the thread exits.
-fn in_demand(doc: &Arc<Document>) -> Option<bool> {
+fn in_demand(doc: &Document) -> Option<bool> {
     DEMAND
         .try_with(|demand| {
             demand
                 .borrow()
-                .get(&(Arc::as_ptr(doc) as usize))
-                .is_some_and(|(d, n)| *n >= 2 && d.upgrade().is_some_and(|d| Arc::ptr_eq(&d, doc)))
+                .get(&demand_key(doc))
+                .is_some_and(|n| *n >= 2)
         })
         .ok()
 }
@@ -132,7 +141,7 @@ pub(super) fn take(doc: &Arc<Document>) -> Option<WarmContext> {
     WARM_CONTEXTS
         .try_with(|pool| {
             let mut pool = pool.borrow_mut();
-            let at = pool.iter().rposition(|(d, _, _)| Arc::ptr_eq(d, doc))?;
+            let at = pool.iter().rposition(|(d, _, _)| same_document(d, doc))?;
             Some(ManuallyDrop::into_inner(pool.remove(at).2))
         })
         .ok()
