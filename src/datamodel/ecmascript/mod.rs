@@ -921,6 +921,12 @@ impl EcmaScriptDatamodel {
         if self.global_lexicals || self.async_code || self.helpers.dom.is_some() {
             return None;
         }
+        let scripts_declare_functions_only = self.doc.scripts.iter().all(
+            |e| matches!(e, Executable::Script(s) if warm::declares_functions_only(&s.source)),
+        );
+        if !scripts_declare_functions_only {
+            return None;
+        }
         let data: Vec<&Data> = self.doc.states.iter().flat_map(|s| &s.data).collect();
         let global = self.ctx.global_object();
         let keys = global.own_property_keys(&mut self.ctx).ok()?;

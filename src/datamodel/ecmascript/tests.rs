@@ -1011,3 +1011,22 @@ fn restoring_into_a_new_context_runs_the_scripts_again() {
     assert_eq!(warm::count(), 1);
     while warm::take(&doc).is_some() {}
 }
+
+/// State the fingerprint cannot see (a closure's variables, a Map's entries) can only come
+/// from top-level scripts that do more than declare functions: their contexts are not kept.
+#[test]
+fn scripts_that_do_more_than_declare_functions_keep_contexts_cold() {
+    for script in [
+        "var next = (function () { var n = 0; return function () { n += 1; return n; }; })();",
+        "var seen = new Map(); function mark(k) { seen.set(k, true); }",
+        "function greet(n) { return n; } greet(1);",
+    ] {
+        let doc = scripted_document(script, vec![]);
+        in_demand(&doc);
+        drop(scripted_session(&doc));
+        assert_eq!(warm::count(), 0, "{script}: the context was kept");
+    }
+    assert!(warm::declares_functions_only(
+        "'use strict';\nfunction a() { return b(); }\n;function b() { return 1; }"
+    ));
+}

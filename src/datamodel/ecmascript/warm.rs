@@ -19,6 +19,13 @@
 //! context is dropped. Nor is a context kept when anything else could carry state over: code
 //! that may queue promise jobs, a global lexical declaration, an XML DOM helper.
 //!
+//! The fingerprint sees properties, not what hides behind them: the variables a closure
+//! closes over, the entries of a `Map`. So a baseline is only taken for documents whose
+//! top-level scripts declare functions and nothing else ([`declares_functions_only`]):
+//! such functions close over the global scope only, and nothing else exists at the baseline
+//! that a session could change unseen (what a session adds to a builtin or to a script's
+//! function shows as a new property).
+//!
 //! The datamodel also checks, when it takes the baseline, that no `<data>` expression names
 //! a script's global (in a new context the data are initialised before the scripts run, so
 //! such an expression would not see it) and that no data variable is one of them.
@@ -32,6 +39,10 @@
 
 use super::{Compiled, Helpers, Simple};
 use crate::model::Document;
+use boa_engine::ast::scope::Scope;
+use boa_engine::ast::{Declaration, Expression, Statement, StatementListItem};
+use boa_engine::interner::Interner;
+use boa_engine::parser::{Parser, Source};
 use boa_engine::property::PropertyKey;
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue};
 use std::cell::RefCell;
@@ -199,6 +210,46 @@ pub(super) fn count() -> usize {
 /// Drops every warm context of this thread.
 pub(super) fn clear() {
     trim_idle_for(Duration::ZERO);
+}
+
+thread_local! {
+    /// [`declares_functions_only`] of the script texts this thread checked, by their hash.
+    static CHECKED_SCRIPTS: RefCell<HashMap<u64, bool>> = RefCell::new(HashMap::new());
+}
+
+/// Whether a top-level script declares plain functions and nothing else (literal
+/// statements such as `'use strict'` aside). Only then can the fingerprint see everything
+/// the script leaves behind: such functions close over the global scope alone, whereas a
+/// closure made by other code (`var next = (function () { var n = 0; ... })()`) or an
+/// object with internal state (`var seen = new Map()`) would carry a session's changes to
+/// the next session unseen.
+pub(super) fn declares_functions_only(source: &str) -> bool {
+    let mut hasher = PrintHasher::default();
+    source.hash(&mut hasher);
+    let key = hasher.finish();
+    if let Ok(Some(known)) = CHECKED_SCRIPTS.try_with(|c| c.borrow().get(&key).copied()) {
+        return known;
+    }
+    let mut interner = Interner::default();
+    let parsed =
+        Parser::new(Source::from_bytes(source)).parse_script(&Scope::new_global(), &mut interner);
+    let only_functions = parsed.is_ok_and(|script| {
+        script.statements().iter().all(|item| match item {
+            StatementListItem::Declaration(d) => matches!(**d, Declaration::FunctionDeclaration(_)),
+            StatementListItem::Statement(s) => matches!(
+                **s,
+                Statement::Empty | Statement::Expression(Expression::Literal(_))
+            ),
+        })
+    });
+    let _ = CHECKED_SCRIPTS.try_with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_DEMAND_ENTRIES {
+            c.clear();
+        }
+        c.insert(key, only_functions);
+    });
+    only_functions
 }
 
 /// A fast, non-cryptographic hasher (FxHash's mixing) for [`fingerprint`].
