@@ -933,6 +933,8 @@ fn warm_contexts_are_dropped_when_a_session_changed_shared_state() {
         "greet.prototype.x = 1;",
         "Object.freeze(JSON);",
         "Object.setPrototypeOf(Math, null);",
+        "Object.getPrototypeOf([][Symbol.iterator]()).extra = 1;",
+        "Object.getPrototypeOf(function* () {}).extra = 1;",
         "var declared = 1;",
         "let lexical = 1;",
         "Promise.resolve(1);",

@@ -304,6 +304,40 @@ thread_local! {
     static WALK: RefCell<Walk> = RefCell::new(Walk::default());
 }
 
+/// Intrinsic objects no property of the global object leads to, but that code can reach
+/// (an iterator's prototype, a generator function's): roots of the walk besides the global
+/// object.
+fn hidden_intrinsics(ctx: &Context) -> Vec<JsObject> {
+    let intrinsics = ctx.intrinsics();
+    let objects = intrinsics.objects();
+    let iterators = objects.iterator_prototypes();
+    let constructors = intrinsics.constructors();
+    let mut roots = vec![
+        objects.throw_type_error().into(),
+        objects.generator(),
+        objects.async_generator(),
+        iterators.async_iterator(),
+        iterators.async_from_sync_iterator(),
+        iterators.array(),
+        iterators.set(),
+        iterators.string(),
+        iterators.regexp_string(),
+        iterators.map(),
+        iterators.iterator_helper(),
+        iterators.wrap_for_valid_iterator(),
+    ];
+    for hidden in [
+        constructors.generator_function(),
+        constructors.async_generator_function(),
+        constructors.async_function(),
+        constructors.typed_array(),
+    ] {
+        roots.push(hidden.constructor());
+        roots.push(hidden.prototype());
+    }
+    roots
+}
+
 /// An object's identity, as long as it lives.
 fn address_of(object: &JsObject) -> usize {
     std::ptr::from_ref(object.as_ref()).cast::<u8>() as usize
@@ -327,6 +361,9 @@ fn fingerprint_with(
         address
     };
     visit(&global, stack);
+    for root in hidden_intrinsics(ctx) {
+        hasher.write_usize(visit(&root, stack));
+    }
     while let Some(object) = stack.pop() {
         hasher.write_usize(address_of(&object));
         let prototype = object.prototype();
