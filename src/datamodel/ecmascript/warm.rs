@@ -30,12 +30,13 @@
 //! a script's global (in a new context the data are initialised before the scripts run, so
 //! such an expression would not see it) and that no data variable is one of them.
 //!
-//! Warm contexts are kept per thread (boa contexts are not `Send`), a few at most, with the
-//! document they ran: they serve sessions of that document, or of one parsed from the same
-//! text into the same model. Only documents whose sessions asked the thread for a context
-//! more than once get theirs kept. Like
-//! [`spare`](super::spare) contexts they are never dropped by the thread's exit: a thread
-//! that is done with sessions drops them first ([`release_thread_contexts`](super::release_thread_contexts)).
+//! Warm contexts are kept per thread (boa contexts are not `Send`), up to
+//! [`MAX_WARM_CONTEXTS`] and for [`MAX_WARM_IDLE`] at most, with the document they ran: they
+//! serve sessions of that document, or of one parsed from the same text into the same model.
+//! Only documents whose sessions asked the thread for a context more than once get theirs
+//! kept. Like [`spare`](super::spare) contexts they are never dropped by the thread's exit: a
+//! thread that is done with sessions drops them first
+//! ([`release_thread_contexts`](super::release_thread_contexts)).
 
 use super::{Compiled, Helpers, Simple};
 use crate::model::Document;
