@@ -234,7 +234,7 @@ impl std::fmt::Debug for EcmaScriptDatamodel {
 
 impl Drop for EcmaScriptDatamodel {
     fn drop(&mut self) {
-        if warm::wanted(&self.doc) && self.reset_warm() {
+        if !self.doc.scripts.is_empty() && warm::wanted(&self.doc) && self.reset_warm() {
             let warm = warm::WarmContext {
                 // SAFETY: `ctx` is taken exactly once, here, and not used afterwards.
                 ctx: unsafe { ManuallyDrop::take(&mut self.ctx) },
@@ -506,7 +506,7 @@ fn dm_error(message: impl Into<String>) -> DatamodelError {
 impl EcmaScriptDatamodel {
     pub fn new(doc: &Arc<Document>) -> EcmaScriptDatamodel {
         let active = Rc::new(RefCell::new(StateSet::with_capacity(doc.state_count())));
-        if let Some(warm) = warm::take(doc) {
+        if let Some(warm) = (!doc.scripts.is_empty()).then(|| warm::take(doc)).flatten() {
             count(&counts::WARM);
             return EcmaScriptDatamodel::from_warm(doc, active, warm);
         }
@@ -875,18 +875,25 @@ impl EcmaScriptDatamodel {
         if self.ran_code {
             return false;
         }
+        let builtins = self.builtins.clone();
+        self.unbind_session(|key| match key {
+            PropertyKey::String(name) => !builtins.contains(name),
+            PropertyKey::Index(_) => true,
+            // Only compiled code adds symbol-keyed properties.
+            PropertyKey::Symbol(_) => false,
+        })
+    }
+
+    /// What every reset does: deletes the global properties `is_variable` picks, and
+    /// unbinds the system variables and the session's `In()` state. False when a property
+    /// would not go.
+    fn unbind_session(&mut self, is_variable: impl Fn(&PropertyKey) -> bool) -> bool {
         let global = self.ctx.global_object();
         let Ok(keys) = global.own_property_keys(&mut self.ctx) else {
             return false;
         };
         for key in keys {
-            let variable = match &key {
-                PropertyKey::String(name) => !self.builtins.contains(name),
-                PropertyKey::Index(_) => true,
-                // Only compiled code adds symbol-keyed properties.
-                PropertyKey::Symbol(_) => false,
-            };
-            if variable
+            if is_variable(&key)
                 && !matches!(
                     global.delete_property_or_throw(key, &mut self.ctx),
                     Ok(true)
@@ -907,6 +914,12 @@ impl EcmaScriptDatamodel {
         true
     }
 
+    /// False once the context holds what the fingerprint cannot judge (see [`warm`]): global
+    /// lexical declarations, code that may queue jobs, the XML DOM helper.
+    fn may_stay_warm(&self) -> bool {
+        !(self.global_lexicals || self.async_code || self.helpers.dom.is_some())
+    }
+
     /// True for one of the document's top-level `<script>`s.
     fn is_global_script(&self, script: &Expr) -> bool {
         self.doc
@@ -918,7 +931,7 @@ impl EcmaScriptDatamodel {
     /// The baseline of a context whose top-level scripts have all just run, or `None` when
     /// it may not be kept warm (see [`warm`]).
     fn take_baseline(&mut self) -> Option<warm::Baseline> {
-        if self.global_lexicals || self.async_code || self.helpers.dom.is_some() {
+        if !self.may_stay_warm() {
             return None;
         }
         let scripts_declare_functions_only = self.doc.scripts.iter().all(
@@ -981,44 +994,24 @@ impl EcmaScriptDatamodel {
         let Some(baseline) = self.baseline.clone() else {
             return false;
         };
-        if self.global_lexicals || self.async_code || self.helpers.dom.is_some() {
+        if !self.may_stay_warm() {
             return false;
         }
         self.foreach.clear();
-        let global = self.ctx.global_object();
-        let Ok(keys) = global.own_property_keys(&mut self.ctx) else {
+        let builtins = self.builtins.clone();
+        let deleted = self.unbind_session(|key| match key {
+            PropertyKey::String(name) => {
+                !is_system_variable(name)
+                    && is_session_variable(name, &builtins, &baseline.script_globals)
+            }
+            // Left for the fingerprint to judge.
+            PropertyKey::Index(_) | PropertyKey::Symbol(_) => false,
+        });
+        if !deleted {
             return false;
-        };
-        for key in keys {
-            let session = match &key {
-                PropertyKey::String(name) => {
-                    !is_system_variable(name)
-                        && is_session_variable(name, &self.builtins, &baseline.script_globals)
-                }
-                // Left for the fingerprint to judge.
-                PropertyKey::Index(_) | PropertyKey::Symbol(_) => false,
-            };
-            if session
-                && !matches!(
-                    global.delete_property_or_throw(key, &mut self.ctx),
-                    Ok(true)
-                )
-            {
-                return false;
-            }
         }
-        for id in SYSTEM_VARIABLES {
-            if self
-                .define_system(id, JsValue::undefined(), id == "_event")
-                .is_err()
-            {
-                return false;
-            }
-        }
-        self.ctx.remove_data::<InState>();
-        let builtins = &self.builtins;
         let print = warm::fingerprint(&mut self.ctx, |name| {
-            is_session_variable(name, builtins, &baseline.script_globals)
+            is_session_variable(name, &builtins, &baseline.script_globals)
         });
         if !matches!(print, Ok(p) if p == baseline.print) {
             count(&counts::REFUSED);
