@@ -832,34 +832,16 @@ impl Shard {
                     continue;
                 }
                 self.unsaved.remove(&id);
-                match self.record_of(&id) {
-                    Ok(Some((record, doc_write))) => {
-                        if let Some((key, write)) = doc_write {
-                            new_documents.push(key);
-                            batch.push(write);
-                        }
-                        batch.push(Write {
-                            table: Table::Sessions,
-                            key: id,
-                            value: Some(record),
-                        });
-                    }
-                    Ok(None) => batch.push(Write {
+                // Gone, or not restorable (kept live, with the reason): the stale record goes.
+                if !matches!(
+                    self.batch_record(&id, &mut batch, &mut new_documents),
+                    Ok(true)
+                ) {
+                    batch.push(Write {
                         table: Table::Sessions,
                         key: id,
                         value: None,
-                    }),
-                    Err(reason) => {
-                        // Not restorable: keep it live, say why, and drop the stale record.
-                        if let Some(slot) = self.sessions.get_mut(&id) {
-                            slot.blocked = Some(reason);
-                        }
-                        batch.push(Write {
-                            table: Table::Sessions,
-                            key: id,
-                            value: None,
-                        });
-                    }
+                    });
                 }
             }
             match self.router.config.store.apply(&batch) {
@@ -869,6 +851,38 @@ impl Shard {
         }
         for answer in std::mem::take(&mut self.deferred) {
             answer(self);
+        }
+    }
+
+    /// Adds a session's record to `batch` (with its document's, noted in `new_documents`,
+    /// when the store does not have it yet): `Ok(false)` when the session no longer exists.
+    /// A session that cannot be persisted is marked blocked, with the reason, and is `Err`.
+    fn batch_record(
+        &mut self,
+        id: &str,
+        batch: &mut Vec<Write>,
+        new_documents: &mut Vec<String>,
+    ) -> Result<bool, ()> {
+        match self.record_of(id) {
+            Ok(Some((record, doc_write))) => {
+                if let Some((key, write)) = doc_write {
+                    new_documents.push(key);
+                    batch.push(write);
+                }
+                batch.push(Write {
+                    table: Table::Sessions,
+                    key: id.to_string(),
+                    value: Some(record),
+                });
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(reason) => {
+                if let Some(slot) = self.sessions.get_mut(id) {
+                    slot.blocked = Some(reason);
+                }
+                Err(())
+            }
         }
     }
 
@@ -1041,25 +1055,11 @@ impl Shard {
             if !self.unsaved.contains(id) {
                 continue;
             }
-            match self.record_of(id) {
-                Ok(Some((record, doc_write))) => {
-                    if let Some((key, write)) = doc_write {
-                        new_documents.push(key);
-                        batch.push(write);
-                    }
-                    batch.push(Write {
-                        table: Table::Sessions,
-                        key: id.clone(),
-                        value: Some(record),
-                    });
-                }
-                Ok(None) => {}
-                Err(reason) => {
-                    if let Some(slot) = self.sessions.get_mut(id) {
-                        slot.blocked = Some(reason);
-                    }
-                    blocked.insert(id.clone());
-                }
+            if self
+                .batch_record(id, &mut batch, &mut new_documents)
+                .is_err()
+            {
+                blocked.insert(id.clone());
             }
         }
         if let Err(e) = self.router.config.store.apply(&batch) {
