@@ -220,14 +220,8 @@ fn slots(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gms::query::tests::query;
     use serde_json::json;
-
-    fn query(pairs: &[(&str, &str)]) -> Map<String, Value> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::from(*v)))
-            .collect()
-    }
 
     #[test]
     fn options_are_read_with_their_defaults() {

@@ -227,11 +227,12 @@ fn queue_listing(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn query(pairs: &[(&str, &str)]) -> Map<String, Value> {
+    /// A query string's fields, as the API hands them over.
+    pub(crate) fn query(pairs: &[(&str, &str)]) -> Map<String, Value> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), Value::from(*v)))
