@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench gms_flows` runs `SCXML_FLOW_CONCURRENCY` (default 32) flows at once for
 //! `SCXML_FLOW_SECONDS` (default 5) seconds; sessions hibernate after `SCXML_FLOW_IDLE_MS`
-//! idle and parked ones after `SCXML_FLOW_PARKED_MS` (defaults: the engine's). Sessions are
+//! idle and parked ones after `SCXML_FLOW_PARKED_MS`, and each shard allocates
+//! `SCXML_FLOW_GC_MB` of JavaScript objects between collections (defaults: the engine's). Sessions are
 //! kept in memory, or in a redb store in the directory `SCXML_FLOW_DATA` names (stored after
 //! every burst of events, as `serve --data` does). Each concurrent flow is a device (its own
 //! `gms_user`) with its own agent, on its own keep-alive connection, repeating the chat-delay
@@ -428,6 +429,13 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// The process's peak resident set size (VmHWM), in KB.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn percentile(sorted: &[Duration], q: f64) -> f64 {
     let n = sorted.len();
     if n == 0 {
@@ -497,6 +505,9 @@ async fn run(addr: SocketAddr, concurrency: usize, seconds: f64) -> Result<(), S
             cpu.as_secs_f64() * 1e3 / flows.max(1) as f64
         );
     }
+    if let Some(kb) = peak_rss_kb() {
+        println!("peak RSS (the whole process): {} MB", kb / 1024);
+    }
     println!(
         "{:<34} {:>8} {:>9} {:>9} {:>9}",
         "request", "count", "per flow", "p50 ms", "p99 ms"
@@ -558,6 +569,7 @@ fn main() {
             public_url: None,
             engine: EngineConfig {
                 shards: 2,
+                gc_budget_mb: env_or("SCXML_FLOW_GC_MB", EngineConfig::default().gc_budget_mb),
                 hibernation: HibernationPolicy {
                     idle_after: Some(Duration::from_millis(env_or(
                         "SCXML_FLOW_IDLE_MS",

@@ -15,6 +15,7 @@
 //! data_dir = "data"          # durable sessions in data/scxml.redb; absent: in memory
 //! max_sessions = 1000000
 //! max_queue = 10000
+//! gc_budget_mb = 128         # JS allocation between garbage collections, per shard (0: boa's)
 //!
 //! [hibernation]
 //! idle_after_secs = 60
@@ -85,6 +86,9 @@ pub struct EngineSection {
     pub data_dir: Option<PathBuf>,
     pub max_sessions: usize,
     pub max_queue: usize,
+    /// MB of JavaScript objects a shard allocates between garbage collections (0: boa's own
+    /// policy).
+    pub gc_budget_mb: usize,
 }
 
 impl Default for EngineSection {
@@ -95,6 +99,7 @@ impl Default for EngineSection {
             data_dir: None,
             max_sessions: d.max_sessions,
             max_queue: d.max_queue,
+            gc_budget_mb: d.gc_budget_mb,
         }
     }
 }
@@ -180,6 +185,7 @@ impl FileConfig {
             store,
             max_sessions: self.engine.max_sessions,
             max_queue: self.engine.max_queue,
+            gc_budget_mb: self.engine.gc_budget_mb,
             hibernation: HibernationPolicy {
                 idle_after: self
                     .hibernation

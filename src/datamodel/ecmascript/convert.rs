@@ -4,7 +4,9 @@
 //! infinities become `null`, `toJSON` methods are honoured (dates, the XML DOM), cycles are an
 //! error. Integral numbers become JSON integers.
 
+use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::object::builtins::JsArray;
+use boa_engine::object::ObjectInitializer;
 use boa_engine::{
     js_string, Context, JsNativeError, JsObject, JsResult, JsString, JsValue, JsVariant,
 };
@@ -15,6 +17,13 @@ pub(super) const MAX_DEPTH: usize = 128;
 
 /// The largest array converted to JSON (a sparse `a[1e9] = 1` must not loop for ever).
 const MAX_ARRAY_LEN: u64 = 10_000_000;
+
+/// A new ordinary object whose prototype is `Object.prototype`, as `{}` makes it: with a
+/// shared shape, so that objects given the same keys in the same order share one property
+/// table (`JsObject::with_object_proto` gives each object a hash table of its own).
+pub(super) fn plain_object(ctx: &mut Context) -> JsObject {
+    ObjectInitializer::with_native_data(OrdinaryObject, ctx).build()
+}
 
 /// JSON -> JS.
 pub(super) fn json_to_js(value: &Value, ctx: &mut Context) -> JsResult<JsValue> {
@@ -43,7 +52,7 @@ fn json_to_js_at(value: &Value, ctx: &mut Context, depth: usize) -> JsResult<JsV
             JsArray::from_iter(out, ctx).into()
         }
         Value::Object(map) => {
-            let obj = JsObject::with_object_proto(ctx.intrinsics());
+            let obj = plain_object(ctx);
             for (key, item) in map {
                 let item = json_to_js_at(item, ctx, depth + 1)?;
                 obj.create_data_property_or_throw(JsString::from(key.as_str()), item, ctx)?;

@@ -35,6 +35,7 @@
 //! values cross the trait as JSON ([`convert`]), a DOM as its markup.
 
 mod convert;
+mod gc_budget;
 mod simple;
 mod spare;
 #[cfg(test)]
@@ -80,6 +81,8 @@ pub fn context_counts() -> ContextCounts {
         refused: load(&counts::REFUSED),
     }
 }
+
+pub use gc_budget::reserve_on_first_context as reserve_gc_budget;
 
 /// Drops the contexts this thread keeps for its next sessions (warm and spare ones): for a
 /// thread that runs no more sessions, before it exits (see [`spare`] on why not at exit).
@@ -333,6 +336,7 @@ fn new_context(
         &counts::BUILT
     });
     let mut ctx = spare.unwrap_or_else(|| {
+        gc_budget::reserve_pending();
         let mut ctx = Context::default();
         let limits = ctx.runtime_limits_mut();
         limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
@@ -1067,7 +1071,7 @@ impl EcmaScriptDatamodel {
             Some(v) => json_to_js(v, &mut self.ctx)?,
         };
         let ctx = &mut self.ctx;
-        let obj = JsObject::with_object_proto(ctx.intrinsics());
+        let obj = convert::plain_object(ctx);
         let name = JsString::from(event.name.as_str());
         obj.create_data_property_or_throw(js_string!("name"), name, ctx)?;
         let kind = JsString::from(event.kind.as_str());

@@ -183,7 +183,7 @@ impl Simple {
             Simple::Integer(i) => JsValue::new(*i),
             Simple::String(s) => JsValue::from(s.clone()),
             Simple::EmptyArray => JsArray::new(ctx).ok()?.into(),
-            Simple::EmptyObject => JsObject::with_object_proto(ctx.intrinsics()).into(),
+            Simple::EmptyObject => super::convert::plain_object(ctx).into(),
             Simple::Path(names) => {
                 let mut value: JsValue = ctx.global_object().into();
                 for name in names {

@@ -49,6 +49,11 @@ pub struct EngineConfig {
     /// Where sessions are persisted (and where hibernated sessions wait).
     pub store: Arc<dyn Store>,
     pub hibernation: HibernationPolicy,
+    /// How many MB of JavaScript objects a shard may allocate between two garbage
+    /// collections (0: boa's own policy). Each collection traces every context of the shard,
+    /// so a larger budget means fewer collections for the same work, and more memory held
+    /// by garbage (see `datamodel::ecmascript::gc_budget`).
+    pub gc_budget_mb: usize,
 }
 
 /// When sessions at rest are hibernated: written out and their JavaScript context dropped.
@@ -89,6 +94,7 @@ impl Default for EngineConfig {
             max_queue: 10_000,
             store: Arc::new(MemoryStore::new()),
             hibernation: HibernationPolicy::default(),
+            gc_budget_mb: 128,
         }
     }
 }

@@ -189,6 +189,7 @@ pub(super) fn run(
             return;
         }
     };
+    crate::datamodel::ecmascript::reserve_gc_budget(router.config.gc_budget_mb << 20);
     let (http_done, http_rx) = mpsc::unbounded_channel();
     let mut shard = Shard {
         index,
