@@ -568,7 +568,7 @@ fn main() {
             test_protocol: None,
             public_url: None,
             engine: EngineConfig {
-                shards: 2,
+                shards: env_or("SCXML_FLOW_SHARDS", 2),
                 gc_budget_mb: env_or("SCXML_FLOW_GC_MB", EngineConfig::default().gc_budget_mb),
                 hibernation: HibernationPolicy {
                     idle_after: Some(Duration::from_millis(env_or(

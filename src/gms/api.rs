@@ -145,7 +145,7 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
     ];
     let created = attached
         .engine
-        .create(
+        .create_id(
             flow.document.clone(),
             CreateOptions {
                 initial_data,
@@ -158,7 +158,7 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
         )
         .await;
     let id = match created {
-        Ok(view) => view.id,
+        Ok(id) => id,
         Err(e) => return engine_error(&e),
     };
     GmsApp::lock(&app.callbacks).insert(

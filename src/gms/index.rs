@@ -12,7 +12,8 @@
 //! Writes go to the store on a writer thread of their own, several at a time in one batch:
 //! custom sends run on the engine's shard threads, which must not wait for a disk. A query
 //! sees a change at once (the map is updated first); a crash may lose the last changes of the
-//! stored copy, never the sessions' own state.
+//! stored copy, never the sessions' own state. A store that does not outlive the process
+//! (in memory) gets no copy: the map is all there is to keep.
 
 use crate::interpreter::{SendError, SendRequest};
 use crate::io::{CustomSendType, EventSink, Registry};
@@ -128,6 +129,9 @@ impl ServiceIndex {
             records.insert(id, record);
         }
         drop(records);
+        if !store.durable() {
+            return Ok(count);
+        }
         let (to_store, from_index) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("gms-index".into())
@@ -158,9 +162,11 @@ impl ServiceIndex {
             .filter(|id| !id.is_empty())
             .ok_or("an index record needs a string _id")?
             .to_string();
-        let bytes = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+        let bytes = self.is_stored().then(|| serde_json::to_vec(&record));
         self.write_records().insert(id.clone(), record);
-        self.to_store(id, Some(bytes));
+        if let Some(bytes) = bytes {
+            self.to_store(id, Some(bytes.map_err(|e| e.to_string())?));
+        }
         Ok(())
     }
 
@@ -206,6 +212,11 @@ impl ServiceIndex {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether changes are written to a store.
+    fn is_stored(&self) -> bool {
+        self.lock_writer().is_some()
     }
 
     fn to_store(&self, key: String, value: Option<Vec<u8>>) {
@@ -323,9 +334,35 @@ mod tests {
         assert_eq!(index.outstanding("nobody", None), (0, 0));
     }
 
+    /// A memory store that says it is durable, as a disk store would.
+    struct Kept(MemoryStore);
+
+    impl Store for Kept {
+        fn apply(&self, batch: &[Write]) -> Result<(), StoreError> {
+            self.0.apply(batch)
+        }
+        fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.get(table, key)
+        }
+        fn scan(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+            self.0.scan(table)
+        }
+    }
+
+    #[test]
+    fn a_store_that_does_not_outlive_the_process_gets_no_copy() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let index = ServiceIndex::new();
+        index.open(store.clone()).unwrap();
+        index.put(json!({"_id": "a"})).unwrap();
+        index.close();
+        assert_eq!(index.get("a").unwrap()["_id"], "a");
+        assert!(store.scan(Table::Services).unwrap().is_empty());
+    }
+
     #[test]
     fn records_are_stored_and_come_back_while_their_session_exists() {
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let store: Arc<dyn Store> = Arc::new(Kept(MemoryStore::new()));
         let session = |id: &str| Write {
             table: Table::Sessions,
             key: id.into(),

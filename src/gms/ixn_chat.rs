@@ -111,7 +111,7 @@ async fn start_inbound(
     let flow = &app.flows.inbound_chat;
     attached
         .engine
-        .create(
+        .create_id(
             flow.document.clone(),
             CreateOptions {
                 initial_data,

@@ -14,38 +14,60 @@
 //! at least `budget` in the end; then it frees them. Collections then come every `budget`
 //! bytes less the live heap: fewer, each tracing the same live heap. The price is memory: the
 //! garbage of up to `budget` bytes (boa counts object headers and inline data, so the process
-//! grows by somewhat more) waits for the next collection.
+//! grows by somewhat more) waits for the next collection. A thread asks for it up front
+//! ([`reserve_when_busy`]) and gets it once it has handed out [`BUSY_AFTER`] contexts: a
+//! server's shard soon, a test's rarely.
 
+use boa_engine::gc::{Finalize, Gc, Trace};
 use std::cell::Cell;
 
+/// How many contexts (new, spare or warm) a thread hands out before it reserves its budget.
+pub const BUSY_AFTER: u32 = 64;
+
 thread_local! {
-    /// The budget this thread reserves before it builds its first context (0: none).
-    static PENDING: Cell<usize> = const { Cell::new(0) };
+    /// The budget this thread reserves once busy (0: none), and the contexts handed out so far.
+    static PENDING: Cell<(usize, u32)> = const { Cell::new((0, 0)) };
 }
 
-/// Asks this thread to reserve `budget_bytes` before it builds its first JavaScript
-/// context, so that a thread that never runs any pays nothing.
-pub fn reserve_on_first_context(budget_bytes: usize) {
-    PENDING.with(|p| p.set(budget_bytes));
+/// Asks this thread to reserve `budget_bytes` once it has handed out [`BUSY_AFTER`]
+/// JavaScript contexts, so that a thread that runs few sessions pays nothing.
+pub fn reserve_when_busy(budget_bytes: usize) {
+    PENDING.with(|p| p.set((budget_bytes, 0)));
 }
 
-/// Reserves the budget [`reserve_on_first_context`] asked for, once.
-pub(super) fn reserve_pending() {
-    let budget = PENDING.with(|p| p.replace(0));
-    if budget > 0 {
-        reserve(budget);
+/// Counts a context handed out; reserves the pending budget when the thread becomes busy.
+pub(super) fn note_context() {
+    let (budget, handed_out) = PENDING.with(Cell::get);
+    if budget == 0 {
+        return;
     }
+    if handed_out + 1 < BUSY_AFTER {
+        PENDING.with(|p| p.set((budget, handed_out + 1)));
+        return;
+    }
+    PENDING.with(|p| p.set((0, 0)));
+    reserve(budget);
 }
 
-/// One inert object of the reservation: 16 KB, small enough to build on the stack.
-type Ballast = [u64; 2048];
+/// One inert object of the reservation: 16 KB, small enough to build on the stack, and never
+/// written (only its size counts).
+#[allow(dead_code)] // Only its size matters.
+struct Ballast(std::mem::MaybeUninit<[u64; 2048]>);
+
+impl Finalize for Ballast {}
+
+// SAFETY: a `Ballast` holds no garbage-collected pointer, so there is nothing to trace (and
+// collections that meet it cost nothing per word).
+unsafe impl Trace for Ballast {
+    boa_engine::gc::empty_trace!();
+}
 
 /// Raises this thread's collection threshold to between `budget_bytes` and 1.43 times that
 /// (never lowers it).
 pub fn reserve(budget_bytes: usize) {
     let count = budget_bytes.div_ceil(std::mem::size_of::<Ballast>());
-    let ballast: Vec<boa_engine::gc::Gc<Ballast>> = (0..count)
-        .map(|_| boa_engine::gc::Gc::new([0; 2048]))
+    let ballast: Vec<Gc<Ballast>> = (0..count)
+        .map(|_| Gc::new(Ballast(std::mem::MaybeUninit::uninit())))
         .collect();
     drop(ballast);
     // Frees the ballast now; a forced collection leaves the threshold as it is.
@@ -55,7 +77,7 @@ pub fn reserve(budget_bytes: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use boa_engine::gc::{Gc, WeakGc};
+    use boa_engine::gc::WeakGc;
 
     /// Whether an unreachable object survives `garbage` bytes of allocation after it, on a
     /// new thread that first reserves `budget` bytes (none for `None`).
@@ -68,12 +90,35 @@ mod tests {
             let weak = WeakGc::new(&object);
             drop(object);
             for _ in 0..garbage / std::mem::size_of::<Ballast>() {
-                drop(Gc::new([0u64; 2048]));
+                drop(Gc::new(Ballast(std::mem::MaybeUninit::uninit())));
             }
             weak.upgrade().is_some()
         })
         .join()
         .unwrap()
+    }
+
+    #[test]
+    fn the_budget_is_reserved_once_the_thread_is_busy() {
+        let survives_after = |contexts: u32| {
+            std::thread::spawn(move || {
+                reserve_when_busy(64 << 20);
+                for _ in 0..contexts {
+                    note_context();
+                }
+                let object = Gc::new(Ballast(std::mem::MaybeUninit::uninit()));
+                let weak = WeakGc::new(&object);
+                drop(object);
+                for _ in 0..(8 << 20) / std::mem::size_of::<Ballast>() {
+                    drop(Gc::new(Ballast(std::mem::MaybeUninit::uninit())));
+                }
+                weak.upgrade().is_some()
+            })
+            .join()
+            .unwrap()
+        };
+        assert!(!survives_after(BUSY_AFTER - 1));
+        assert!(survives_after(BUSY_AFTER));
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn context_counts() -> ContextCounts {
     }
 }
 
-pub use gc_budget::reserve_on_first_context as reserve_gc_budget;
+pub use gc_budget::reserve_when_busy as reserve_gc_budget;
 
 /// Drops the contexts this thread keeps for its next sessions (warm and spare ones): for a
 /// thread that runs no more sessions, before it exits (see [`spare`] on why not at exit).
@@ -329,6 +329,7 @@ fn new_context(
     doc: &Arc<Document>,
     active: &Rc<RefCell<StateSet>>,
 ) -> (Context, Helpers, Rc<HashSet<JsString>>) {
+    gc_budget::note_context();
     let spare = spare::take();
     count(if spare.is_some() {
         &counts::SPARE
@@ -336,7 +337,6 @@ fn new_context(
         &counts::BUILT
     });
     let mut ctx = spare.unwrap_or_else(|| {
-        gc_budget::reserve_pending();
         let mut ctx = Context::default();
         let limits = ctx.runtime_limits_mut();
         limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
@@ -546,6 +546,7 @@ impl EcmaScriptDatamodel {
         active: Rc<RefCell<StateSet>>,
         warm: warm::WarmContext,
     ) -> EcmaScriptDatamodel {
+        gc_budget::note_context();
         let mut ctx = warm.ctx;
         ctx.insert_data(InState {
             doc: doc.clone(),

@@ -167,13 +167,21 @@ pub struct CreateOptions {
 
 type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
 
+/// How a new session is answered for.
+pub(crate) enum Created {
+    /// With its view.
+    View(Reply<SessionView>),
+    /// With its id only: no view (which exports the whole datamodel) is built.
+    Id(Reply<String>),
+}
+
 /// What a shard is asked to do.
 pub(crate) enum Command {
     Create {
         doc: Arc<Document>,
         options: SessionOptions,
         create: CreateOptions,
-        reply: Reply<SessionView>,
+        reply: Created,
     },
     /// An external event; with `reply`, answered once the macrostep it starts is over.
     Event {
@@ -446,6 +454,29 @@ impl Engine {
         doc: Arc<Document>,
         create: CreateOptions,
     ) -> Result<SessionView, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.create_with(doc, create, Created::View(reply))?;
+        rx.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// [`Engine::create`], answering with the session's id alone: for callers that need no
+    /// view of the new session.
+    pub async fn create_id(
+        &self,
+        doc: Arc<Document>,
+        create: CreateOptions,
+    ) -> Result<String, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.create_with(doc, create, Created::Id(reply))?;
+        rx.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    fn create_with(
+        &self,
+        doc: Arc<Document>,
+        create: CreateOptions,
+        reply: Created,
+    ) -> Result<(), EngineError> {
         let live = self.router.stats.sessions.load(Ordering::Relaxed);
         if live >= self.router.config.max_sessions {
             return Err(EngineError::TooManySessions(
@@ -454,7 +485,6 @@ impl Engine {
         }
         let session_id = crate::interpreter::generate_session_id();
         let shard = self.router.shard_of(&session_id);
-        let (reply, rx) = oneshot::channel();
         let options = SessionOptions {
             session_id,
             initial_data: create.initial_data.clone(),
@@ -467,8 +497,7 @@ impl Engine {
                 create,
                 reply,
             })
-            .map_err(|_| EngineError::ShuttingDown)?;
-        rx.await.map_err(|_| EngineError::ShuttingDown)?
+            .map_err(|_| EngineError::ShuttingDown)
     }
 
     /// Delivers an external event without waiting for it to be processed.

@@ -22,7 +22,7 @@ use super::basichttp_client;
 use super::record::{self, DocumentRecord, ServiceRecord, SessionRecord, TimerRecord};
 use super::timers::{Timer, Timers};
 use super::{
-    Command, CreateOptions, EngineError, PendingSend, Router, RouterSink, SessionSummary,
+    Command, CreateOptions, Created, EngineError, PendingSend, Router, RouterSink, SessionSummary,
     SessionView,
 };
 use crate::interpreter::{
@@ -307,8 +307,13 @@ impl Shard {
             } => {
                 let id = self.create_session(doc, options, create, None);
                 self.run_session(&id, None);
-                self.defer(move |shard| {
-                    let _ = reply.send(shard.view(&id));
+                self.defer(move |shard| match reply {
+                    Created::View(reply) => {
+                        let _ = reply.send(shard.view(&id));
+                    }
+                    Created::Id(reply) => {
+                        let _ = reply.send(Ok(id));
+                    }
                 });
             }
             Command::Event {
