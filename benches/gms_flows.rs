@@ -2,9 +2,11 @@
 //! criterion: it measures complete flows per second under concurrency).
 //!
 //! `cargo bench --bench gms_flows` runs `SCXML_FLOW_CONCURRENCY` (default 32) flows at once for
-//! `SCXML_FLOW_SECONDS` (default 5) seconds; sessions hibernate after `SCXML_FLOW_IDLE_MS`
+//! `SCXML_FLOW_SECONDS` (default 5) seconds, measured after `SCXML_FLOW_WARMUP_SECONDS`
+//! (default 1) of the same load (the shards' first contexts are built then); sessions hibernate after `SCXML_FLOW_IDLE_MS`
 //! idle and parked ones after `SCXML_FLOW_PARKED_MS`, and each shard allocates
-//! `SCXML_FLOW_GC_MB` of JavaScript objects between collections (defaults: the engine's). Sessions are
+//! `SCXML_FLOW_GC_MB` of JavaScript objects between collections (defaults: the engine's), on
+//! `SCXML_FLOW_SHARDS` shards (default 2, the cores of the reference machine). Sessions are
 //! kept in memory, or in a redb store in the directory `SCXML_FLOW_DATA` names (stored after
 //! every burst of events, as `serve --data` does). Each concurrent flow is a device (its own
 //! `gms_user`) with its own agent, on its own keep-alive connection, repeating the chat-delay
@@ -113,11 +115,17 @@ fn config(agents: usize) -> GmsConfig {
 struct Client {
     sender: SendRequest<Full<Bytes>>,
     user: String,
+    /// Requests sent before this (the warm-up) are not recorded.
+    measure_from: Instant,
     latencies: HashMap<&'static str, Vec<Duration>>,
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr, user: String) -> Result<Client, String> {
+    async fn connect(
+        addr: SocketAddr,
+        user: String,
+        measure_from: Instant,
+    ) -> Result<Client, String> {
         let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| format!("connect: {e}"))?;
@@ -129,6 +137,7 @@ impl Client {
         Ok(Client {
             sender,
             user,
+            measure_from,
             latencies: HashMap::new(),
         })
     }
@@ -178,10 +187,12 @@ impl Client {
             .await
             .map_err(|e| format!("{kind}: {method} {path}: reading the body: {e}"))?
             .to_bytes();
-        self.latencies
-            .entry(kind)
-            .or_default()
-            .push(started.elapsed());
+        if started >= self.measure_from {
+            self.latencies
+                .entry(kind)
+                .or_default()
+                .push(started.elapsed());
+        }
         let value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         if got != status {
@@ -385,6 +396,7 @@ async fn flow(c: &mut Client, agent: &str, n: usize) -> Result<String, String> {
 
 /// What one concurrent flow did.
 struct Done {
+    /// Flows completed after the warm-up.
     flows: usize,
     last: Option<String>,
     /// The device's connection (with the latencies it recorded).
@@ -395,12 +407,13 @@ struct Done {
 async fn worker(
     addr: SocketAddr,
     w: usize,
-    deadline: Instant,
+    (measure_from, deadline): (Instant, Instant),
     failed: Arc<AtomicBool>,
 ) -> Result<Done, String> {
-    let mut client = Client::connect(addr, format!("bench-device-{w:04}")).await?;
+    let mut client = Client::connect(addr, format!("bench-device-{w:04}"), measure_from).await?;
     let agent = format!("agent{w}");
     let mut done = 0;
+    let mut measured = 0;
     let mut last = None;
     while Instant::now() < deadline && !failed.load(Ordering::Relaxed) {
         match flow(&mut client, &agent, w * 1_000_000 + done).await {
@@ -411,9 +424,12 @@ async fn worker(
             }
         }
         done += 1;
+        if Instant::now() >= measure_from {
+            measured += 1;
+        }
     }
     Ok(Done {
-        flows: done,
+        flows: measured,
         last,
         client,
     })
@@ -444,9 +460,14 @@ fn percentile(sorted: &[Duration], q: f64) -> f64 {
     sorted[((n as f64 * q) as usize).min(n - 1)].as_secs_f64() * 1e3
 }
 
-async fn run(addr: SocketAddr, concurrency: usize, seconds: f64) -> Result<(), String> {
+async fn run(
+    addr: SocketAddr,
+    concurrency: usize,
+    warmup: f64,
+    seconds: f64,
+) -> Result<(), String> {
     // Every agent logs in (not ready) before the clock starts.
-    let mut setup = Client::connect(addr, "bench-setup".into()).await?;
+    let mut setup = Client::connect(addr, "bench-setup".into(), Instant::now()).await?;
     for w in 0..concurrency {
         let path = format!("/genesys/1/agents/agent{w}/login");
         let view = setup
@@ -456,11 +477,15 @@ async fn run(addr: SocketAddr, concurrency: usize, seconds: f64) -> Result<(), S
     }
 
     let failed = Arc::new(AtomicBool::new(false));
-    let cpu_before = cpu_time();
-    let started = Instant::now();
+    let started = Instant::now() + Duration::from_secs_f64(warmup);
     let deadline = started + Duration::from_secs_f64(seconds);
+    // The CPU time spent so far, when the warm-up is over.
+    let cpu_before = tokio::spawn(async move {
+        tokio::time::sleep_until(started.into()).await;
+        cpu_time()
+    });
     let tasks: Vec<_> = (0..concurrency)
-        .map(|w| tokio::spawn(worker(addr, w, deadline, failed.clone())))
+        .map(|w| tokio::spawn(worker(addr, w, (started, deadline), failed.clone())))
         .collect();
     let mut flows = 0;
     let mut clients = Vec::new();
@@ -481,7 +506,7 @@ async fn run(addr: SocketAddr, concurrency: usize, seconds: f64) -> Result<(), S
     }
     let elapsed = started.elapsed();
     let cpu = cpu_time()
-        .zip(cpu_before)
+        .zip(cpu_before.await.ok().flatten())
         .map(|(after, before)| after.saturating_sub(before));
     if let Some(first) = errors.first() {
         return Err(format!("{first} ({} flow(s) failed in all)", errors.len()));
@@ -489,7 +514,7 @@ async fn run(addr: SocketAddr, concurrency: usize, seconds: f64) -> Result<(), S
 
     let requests: usize = latencies.values().map(Vec::len).sum();
     println!(
-        "gms chat-delay flows over HTTP: {concurrency} concurrent (one device, agent and connection each), {:.1} s",
+        "gms chat-delay flows over HTTP: {concurrency} concurrent (one device, agent and connection each), {:.1} s after {warmup:.1} s of warm-up",
         elapsed.as_secs_f64()
     );
     println!(
@@ -556,6 +581,7 @@ async fn run(addr: SocketAddr, concurrency: usize, seconds: f64) -> Result<(), S
 fn main() {
     let concurrency: usize = env_or("SCXML_FLOW_CONCURRENCY", 32);
     let seconds: f64 = env_or("SCXML_FLOW_SECONDS", 5.0);
+    let warmup: f64 = env_or("SCXML_FLOW_WARMUP_SECONDS", 1.0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -600,7 +626,7 @@ fn main() {
         let running = server::start_with_gms(options, Some(gms))
             .await
             .map_err(|e| format!("server: {e}"))?;
-        let outcome = run(running.api_addr, concurrency, seconds).await;
+        let outcome = run(running.api_addr, concurrency, warmup, seconds).await;
         running.stop().await;
         outcome
     });

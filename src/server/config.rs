@@ -19,7 +19,7 @@
 //!
 //! [hibernation]
 //! idle_after_secs = 60
-//! parked_after_secs = 0.25   # no invocation and no delayed send due sooner
+//! parked_after_secs = 0.05   # no invocation and no delayed send due sooner
 //! max_live_per_shard = 50000
 //!
 //! [documents]
