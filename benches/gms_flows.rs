@@ -34,6 +34,11 @@
 //! device is checked to have reached `COMPLETED` (`AGENT_CONNECTED`).
 
 use bytes::Bytes;
+
+/// The allocator of the `scxml` binary, so that the bench measures what `scxml serve` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::Method;

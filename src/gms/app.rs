@@ -74,7 +74,15 @@ pub(crate) struct Attached {
     /// How clients reach this server (`http://host:port`), for the URLs the flows hand out.
     pub base_url: String,
     ticker: tokio::task::JoinHandle<()>,
+    /// Forgets ended chats ([`GmsApp::forget_ended_chats`]).
+    janitor: tokio::task::JoinHandle<()>,
 }
+
+/// How long an ended chat stays readable (its transcript, for the last polls of the
+/// customer's and the agent's clients) before it is forgotten.
+pub const ENDED_CHAT_RETENTION: Duration = Duration::from_secs(30);
+/// How often ended chats are looked for.
+const JANITOR_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A callback service that exists: which configured service it belongs to.
 #[derive(Debug, Clone)]
@@ -174,21 +182,46 @@ impl GmsApp {
         self.index.close();
     }
 
-    /// Connects the running engine and starts the router's ticker (inside a tokio runtime).
-    /// A second call is ignored.
-    pub fn attach(&self, engine: Engine, base_url: &str) {
+    /// Connects the running engine and starts the router's ticker and the janitor that
+    /// forgets ended chats (inside a tokio runtime). A second call is ignored.
+    pub fn attach(self: &Arc<Self>, engine: Engine, base_url: &str) {
         if self.attached.get().is_some() {
             return;
         }
         let ticker = self.router.clone().spawn_ticker(self.tick);
+        let app = Arc::downgrade(self);
+        let janitor = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(JANITOR_INTERVAL);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let Some(app) = app.upgrade() else { return };
+                app.forget_ended_chats(ENDED_CHAT_RETENTION);
+            }
+        });
         let attached = Attached {
             engine,
             base_url: base_url.trim_end_matches('/').to_string(),
             ticker,
+            janitor,
         };
         if let Err(unused) = self.attached.set(attached) {
             unused.ticker.abort();
+            unused.janitor.abort();
         }
+    }
+
+    /// Forgets the chats that ended more than `age` ago, with what links services and agents
+    /// to them; returns how many. Each chat holds its transcript and its listeners' buffer.
+    pub fn forget_ended_chats(&self, age: Duration) -> usize {
+        let gone = self.chat.purge_ended(age.as_millis() as u64);
+        if gone.is_empty() {
+            return 0;
+        }
+        let gone: std::collections::HashSet<String> = gone.into_iter().collect();
+        Self::lock(&self.customer_chats).retain(|_, c| !gone.contains(&c.chat_id));
+        Self::lock(&self.agent_seats).retain(|(_, chat), _| !gone.contains(chat));
+        gone.len()
     }
 
     pub(crate) fn attached(&self) -> Option<&Attached> {
@@ -249,6 +282,45 @@ impl Drop for GmsApp {
     fn drop(&mut self) {
         if let Some(attached) = self.attached.get() {
             attached.ticker.abort();
+            attached.janitor.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gms::chat::NewChat;
+
+    #[test]
+    fn ended_chats_are_forgotten_with_their_links() {
+        let app = GmsApp::new(GmsConfig::default_config()).unwrap();
+        let open = app.chat.create(NewChat {
+            service_id: "s1".into(),
+            ..NewChat::default()
+        });
+        let ended = app.chat.create(NewChat {
+            service_id: "s2".into(),
+            ..NewChat::default()
+        });
+        app.chat.end(&ended.chat_id).unwrap();
+        for (service, chat) in [("s1", &open.chat_id), ("s2", &ended.chat_id)] {
+            GmsApp::lock(&app.customer_chats).insert(
+                service.into(),
+                CustomerChat {
+                    chat_id: chat.clone(),
+                    participant_id: "1".into(),
+                    gms_user: None,
+                },
+            );
+            GmsApp::lock(&app.agent_seats).insert(("a1".into(), chat.clone()), "2".into());
+        }
+        // Not yet old enough.
+        assert_eq!(app.forget_ended_chats(Duration::from_secs(60)), 0);
+        assert_eq!(app.forget_ended_chats(Duration::ZERO), 1);
+        assert_eq!(app.chat.list().len(), 1);
+        assert!(GmsApp::lock(&app.customer_chats).contains_key("s1"));
+        assert!(!GmsApp::lock(&app.customer_chats).contains_key("s2"));
+        assert_eq!(GmsApp::lock(&app.agent_seats).len(), 1);
     }
 }

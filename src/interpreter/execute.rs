@@ -169,18 +169,20 @@ impl Interpreter {
                     .ok_or_else(|| format!("{}: delayexpr gave `{text}`, not a CSS2 time", e.pos))?
             }
         };
+        let is_scxml = super::is_scxml_processor(&kind);
         let (data, raw) = match &send.content {
             Some(content) => (Some(self.eval_content(content)?), None),
             None if send.namelist.is_empty() && send.params.is_empty() => (None, None),
             None => {
                 let pairs = self.evaluate_params(&send.namelist, &send.params)?;
                 // `raw` keeps every pair, repeated names included; `data` is an object, where
-                // a repeated name keeps its last value.
-                let raw = form_encode(&pairs);
-                (Some(Value::Object(pairs.into_iter().collect())), Some(raw))
+                // a repeated name keeps its last value. Only the SCXML and Basic HTTP
+                // processors have a raw message (custom types read `data`).
+                let has_raw = is_scxml || super::is_basichttp(&kind);
+                let raw = has_raw.then(|| form_encode(&pairs));
+                (Some(Value::Object(pairs.into_iter().collect())), raw)
             }
         };
-        let is_scxml = super::is_scxml_processor(&kind);
         let event = Event {
             name,
             kind: EventType::External,

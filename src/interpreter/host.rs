@@ -24,6 +24,11 @@ pub fn is_scxml_processor(kind: &str) -> bool {
     kind == SCXML_EVENT_PROCESSOR || kind == "scxml"
 }
 
+/// True for the names of the Basic HTTP Event I/O Processor.
+pub fn is_basichttp(kind: &str) -> bool {
+    kind == BASIC_HTTP_EVENT_PROCESSOR || kind == "basichttp"
+}
+
 /// True for the names under which an SCXML child session may be invoked.
 pub fn is_scxml_invoke_type(kind: &str) -> bool {
     let kind = kind.trim_end_matches('/');

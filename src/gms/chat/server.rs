@@ -17,8 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
 /// How many updates a slow listener may fall behind before it lags (it can then catch up
-/// from the transcript).
-const LISTENER_CAPACITY: usize = 256;
+/// from the transcript). Every chat allocates this many slots.
+const LISTENER_CAPACITY: usize = 32;
 
 struct Chat {
     interaction: ChatInteraction,
@@ -226,8 +226,8 @@ impl ChatServer {
         Some(chat.interaction.summary())
     }
 
-    /// Forgets the chats that ended more than `age_ms` milliseconds ago; returns how many.
-    pub fn purge_ended(&self, age_ms: u64) -> usize {
+    /// Forgets the chats that ended more than `age_ms` milliseconds ago; returns their ids.
+    pub fn purge_ended(&self, age_ms: u64) -> Vec<String> {
         let cutoff = ids::now_ms().saturating_sub(age_ms);
         let old: Vec<String> = self
             .lock()
@@ -237,7 +237,9 @@ impl ChatServer {
             .filter(|s| s.ended_at.is_some_and(|t| t <= cutoff))
             .map(|s| s.chat_id)
             .collect();
-        old.iter().filter(|id| self.remove(id).is_some()).count()
+        old.into_iter()
+            .filter(|id| self.remove(id).is_some())
+            .collect()
     }
 
     /// Follows a chat's new entries. Entries already in the transcript are not replayed:
@@ -389,10 +391,10 @@ mod tests {
             server.send_message(&chat.chat_id, "9", "x"),
             Err(ChatError::UnknownParticipant(_))
         ));
-        assert_eq!(server.purge_ended(0), 0);
+        assert!(server.purge_ended(0).is_empty());
         let left = server.end(&chat.chat_id).unwrap();
         assert_eq!(left.len(), 1);
-        assert_eq!(server.purge_ended(60_000), 0);
+        assert!(server.purge_ended(60_000).is_empty());
         assert!(server.remove(&chat.chat_id).is_some());
         assert!(server.by_secure_key(&customer.secure_key).is_none());
         assert!(server.list().is_empty());

@@ -61,11 +61,6 @@ pub struct TraceRecord {
     pub status: &'static str,
 }
 
-/// True for the names of the Basic HTTP Event I/O Processor.
-pub fn is_basichttp(kind: &str) -> bool {
-    kind == BASIC_HTTP_EVENT_PROCESSOR || kind == "basichttp"
-}
-
 enum Child {
     Session(String),
     /// A custom invoke type's running service, with the type it was started under (to
@@ -168,7 +163,8 @@ struct Shard {
     /// the document itself): hashing a document's text once, not at every commit.
     document_keys: HashMap<usize, (Weak<Document>, String)>,
     next_sweep: Instant,
-    /// Sessions not hibernated (what the sweep looks at).
+    /// Running sessions not hibernated (what the sweep looks at); a session leaves it when
+    /// it halts, since a done one never hibernates.
     live: HashSet<String>,
 }
 
@@ -489,6 +485,9 @@ impl Shard {
         slot.interpreter = Some(interpreter);
         self.dirty.insert(id.to_string());
         self.apply(id, effects);
+        if halted {
+            self.live.remove(id);
+        }
         if halted && is_root {
             self.timers.remove_session(id);
             self.expiries
@@ -825,11 +824,11 @@ impl Shard {
             let mut batch = Vec::with_capacity(dirty.len());
             let mut new_documents = Vec::new();
             for id in dirty {
-                let live = self
+                let (live, running) = self
                     .sessions
                     .get(&id)
-                    .is_some_and(|s| s.interpreter.is_some());
-                if !durable && live {
+                    .map_or((false, false), |s| (s.interpreter.is_some(), s.running));
+                if !durable && live && running {
                     // Changed: the next hibernation tries to persist it again.
                     if let Some(slot) = self.sessions.get_mut(&id) {
                         slot.blocked = None;
@@ -838,6 +837,16 @@ impl Shard {
                     continue;
                 }
                 self.unsaved.remove(&id);
+                if !durable && live {
+                    // Done, so it never hibernates: a store that does not outlive the
+                    // process keeps nothing of it (nor a record from an earlier hibernation).
+                    batch.push(Write {
+                        table: Table::Sessions,
+                        key: id,
+                        value: None,
+                    });
+                    continue;
+                }
                 // Gone, or not restorable (kept live, with the reason): the stale record goes.
                 if !matches!(
                     self.batch_record(&id, &mut batch, &mut new_documents),
@@ -1352,7 +1361,7 @@ impl<'a> ShardHost<'a> {
 
 impl Host for ShardHost<'_> {
     fn send(&mut self, request: SendRequest) -> Result<(), SendError> {
-        if is_basichttp(&request.kind) {
+        if crate::interpreter::is_basichttp(&request.kind) {
             if request.target.as_deref().is_none_or(str::is_empty) {
                 return Err(SendError::Communication(
                     "a Basic HTTP send needs a target URL".into(),
