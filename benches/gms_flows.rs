@@ -487,7 +487,10 @@ async fn run(
     // The CPU time spent so far, when the warm-up is over.
     let cpu_before = tokio::spawn(async move {
         tokio::time::sleep_until(started.into()).await;
-        cpu_time()
+        (
+            cpu_time(),
+            scxml_runtime::datamodel::ecmascript::context_counts(),
+        )
     });
     let tasks: Vec<_> = (0..concurrency)
         .map(|w| tokio::spawn(worker(addr, w, (started, deadline), failed.clone())))
@@ -510,8 +513,12 @@ async fn run(
         }
     }
     let elapsed = started.elapsed();
+    let (cpu_before, contexts_before) = cpu_before
+        .await
+        .map_err(|e| format!("the CPU sampler failed: {e}"))?;
+    let contexts = scxml_runtime::datamodel::ecmascript::context_counts();
     let cpu = cpu_time()
-        .zip(cpu_before.await.ok().flatten())
+        .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
     if let Some(first) = errors.first() {
         return Err(format!("{first} ({} flow(s) failed in all)", errors.len()));
@@ -535,6 +542,13 @@ async fn run(
             cpu.as_secs_f64() * 1e3 / flows.max(1) as f64
         );
     }
+    println!(
+        "JavaScript contexts the sessions started from: {} warm, {} spare, {} new; {} not kept (changed)",
+        contexts.warm - contexts_before.warm,
+        contexts.spare - contexts_before.spare,
+        contexts.built - contexts_before.built,
+        contexts.refused - contexts_before.refused
+    );
     if let Some(kb) = peak_rss_kb() {
         println!("peak RSS (the whole process): {} MB", kb / 1024);
     }

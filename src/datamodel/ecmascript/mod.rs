@@ -43,7 +43,11 @@ mod tests;
 mod warm;
 mod xml_dom;
 
-pub use warm::trim as trim_warm_contexts;
+/// Drops the warm and spare contexts of this thread that no session took for a while.
+pub fn trim_idle_contexts() {
+    warm::trim();
+    spare::trim();
+}
 
 /// How the ECMAScript sessions of this process got their contexts, and how many warm ones
 /// were refused (for metrics).

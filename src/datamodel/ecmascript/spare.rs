@@ -12,7 +12,8 @@
 //! next session binds its own. Any other context is dropped.
 //!
 //! Spare contexts are kept per thread (boa contexts are not `Send`, and every session of a
-//! shard runs on its thread), a handful at most. They are never dropped when the thread
+//! shard runs on its thread): as many as the sessions a burst leaves ([`MAX_SPARE_CONTEXTS`]),
+//! each for [`MAX_SPARE_IDLE`] at most (see [`trim`]). They are never dropped when the thread
 //! exits: the order in which thread-locals are destroyed is unspecified, and boa's garbage
 //! collector (a thread-local too) may already have freed their objects by then. What is
 //! left of them then (a few small allocations) is leaked.
@@ -20,18 +21,28 @@
 use boa_engine::Context;
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;
+use std::time::{Duration, Instant};
 
-/// Spare contexts one thread keeps at most.
-const MAX_SPARE_CONTEXTS: usize = 8;
+/// Spare contexts one thread keeps at most: enough for the short sessions a shard runs at
+/// once under load (each context is a few hundred KB).
+const MAX_SPARE_CONTEXTS: usize = 64;
+/// How long a spare context may wait for a session.
+const MAX_SPARE_IDLE: Duration = Duration::from_secs(30);
 
 thread_local! {
-    static SPARE_CONTEXTS: RefCell<Vec<ManuallyDrop<Context>>> = const { RefCell::new(Vec::new()) };
+    /// Oldest first, each with when it was given back.
+    static SPARE_CONTEXTS: RefCell<Vec<(Instant, ManuallyDrop<Context>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A context given back by a finished session, reset to the state of a new one.
 pub(super) fn take() -> Option<Context> {
     SPARE_CONTEXTS
-        .try_with(|spare| spare.borrow_mut().pop().map(ManuallyDrop::into_inner))
+        .try_with(|spare| {
+            spare
+                .borrow_mut()
+                .pop()
+                .map(|(_, ctx)| ManuallyDrop::into_inner(ctx))
+        })
         .ok()
         .flatten()
 }
@@ -44,7 +55,7 @@ pub(super) fn give_back(ctx: Context) {
         .try_with(|spare| {
             let mut spare = spare.borrow_mut();
             if spare.len() < MAX_SPARE_CONTEXTS {
-                spare.extend(ctx.take());
+                spare.extend(ctx.take().map(|ctx| (Instant::now(), ctx)));
             }
         })
         .is_ok();
@@ -54,11 +65,28 @@ pub(super) fn give_back(ctx: Context) {
     }
 }
 
+/// Drops the spare contexts of this thread that waited longer than [`MAX_SPARE_IDLE`]
+/// (after a burst).
+pub(super) fn trim() {
+    trim_idle_for(MAX_SPARE_IDLE);
+}
+
+fn trim_idle_for(idle: Duration) {
+    let stale: Vec<(Instant, ManuallyDrop<Context>)> = SPARE_CONTEXTS
+        .try_with(|spare| {
+            let mut spare = spare.borrow_mut();
+            let fresh = spare.partition_point(|(since, _)| since.elapsed() >= idle);
+            spare.drain(..fresh).collect()
+        })
+        .unwrap_or_default();
+    for (_, ctx) in stale {
+        drop(ManuallyDrop::into_inner(ctx));
+    }
+}
+
 /// Drops every spare context of this thread.
 pub(super) fn clear() {
-    while let Some(ctx) = take() {
-        drop(ctx);
-    }
+    trim_idle_for(Duration::ZERO);
 }
 
 /// How many spare contexts this thread keeps now.

@@ -1000,7 +1000,7 @@ impl Shard {
         self.next_sweep = Instant::now() + SWEEP_INTERVAL;
         self.document_keys
             .retain(|_, (doc, _)| doc.strong_count() > 0);
-        crate::datamodel::ecmascript::trim_warm_contexts();
+        crate::datamodel::ecmascript::trim_idle_contexts();
         let policy = self.router.config.hibernation;
         let now = Instant::now();
         let over_cap = self.live.len().saturating_sub(policy.max_live_per_shard);
