@@ -270,6 +270,19 @@ impl Hasher for PrintHasher {
         self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 
+    // Strings hash one code unit at a time: one mixing step each, not a byte buffer.
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
     fn finish(&self) -> u64 {
         self.0
     }
@@ -371,12 +384,15 @@ fn fingerprint_with(
         hasher.write_usize(prototype.as_ref().map_or(0, |p| visit(p, stack)));
         hasher.write_u8(u8::from(object.is_extensible(ctx)?));
         let is_global = JsObject::equals(&object, &global);
-        for key in object.own_property_keys(ctx)? {
+        let keys = object.own_property_keys(ctx)?;
+        let borrowed = object.borrow();
+        let properties = borrowed.properties();
+        for key in keys {
             if is_global && matches!(&key, PropertyKey::String(name) if skip(name)) {
                 continue;
             }
             key.hash(&mut hasher);
-            let Some(descriptor) = object.borrow().properties().get(&key) else {
+            let Some(descriptor) = properties.get(&key) else {
                 // A property only an exotic object's internal methods know.
                 hasher.write_u8(0);
                 continue;
