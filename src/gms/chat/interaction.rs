@@ -49,6 +49,11 @@ impl ChatInteraction {
         self.state
     }
 
+    /// When the chat ended (ms since the epoch), if it did.
+    pub fn ended_at(&self) -> Option<u64> {
+        self.ended_at
+    }
+
     /// The index the next entry gets (entries are numbered from 1).
     pub fn next_position(&self) -> u64 {
         self.transcript.len() as u64 + 1

@@ -23,6 +23,8 @@ const LISTENER_CAPACITY: usize = 32;
 struct Chat {
     interaction: ChatInteraction,
     listeners: broadcast::Sender<ChatUpdate>,
+    /// Its participants' secure keys (entries of [`Chats::keys`]).
+    secure_keys: Vec<String>,
 }
 
 #[derive(Default)]
@@ -30,6 +32,15 @@ struct Chats {
     by_id: HashMap<String, Chat>,
     /// Secure key -> chat id.
     keys: HashMap<String, String>,
+}
+
+/// Takes a chat and its participants' secure keys out of `chats`.
+fn remove_chat(chats: &mut Chats, chat_id: &str) -> Option<Chat> {
+    let chat = chats.by_id.remove(chat_id)?;
+    for key in &chat.secure_keys {
+        chats.keys.remove(key);
+    }
+    Some(chat)
 }
 
 /// All chat interactions.
@@ -62,6 +73,7 @@ impl ChatServer {
             Chat {
                 interaction,
                 listeners,
+                secure_keys: Vec::new(),
             },
         );
         summary
@@ -91,6 +103,7 @@ impl ChatServer {
             chat.interaction
                 .join(nickname, kind, secure_key.clone(), ids::now_ms())?;
         broadcast(chat, &entry, false);
+        chat.secure_keys.push(secure_key.clone());
         chats.keys.insert(secure_key.clone(), chat_id.to_string());
         Ok(Joined {
             participant,
@@ -220,26 +233,24 @@ impl ChatServer {
 
     /// Forgets a chat (its listeners see the channel close).
     pub fn remove(&self, chat_id: &str) -> Option<ChatSummary> {
-        let mut chats = self.lock();
-        let chat = chats.by_id.remove(chat_id)?;
-        chats.keys.retain(|_, id| id != chat_id);
+        let chat = remove_chat(&mut self.lock(), chat_id)?;
         Some(chat.interaction.summary())
     }
 
     /// Forgets the chats that ended more than `age_ms` milliseconds ago; returns their ids.
     pub fn purge_ended(&self, age_ms: u64) -> Vec<String> {
         let cutoff = ids::now_ms().saturating_sub(age_ms);
-        let old: Vec<String> = self
-            .lock()
+        let mut chats = self.lock();
+        let old: Vec<String> = chats
             .by_id
-            .values()
-            .map(|c| c.interaction.summary())
-            .filter(|s| s.ended_at.is_some_and(|t| t <= cutoff))
-            .map(|s| s.chat_id)
+            .iter()
+            .filter(|(_, c)| c.interaction.ended_at().is_some_and(|t| t <= cutoff))
+            .map(|(id, _)| id.clone())
             .collect();
-        old.into_iter()
-            .filter(|id| self.remove(id).is_some())
-            .collect()
+        for id in &old {
+            remove_chat(&mut chats, id);
+        }
+        old
     }
 
     /// Follows a chat's new entries. Entries already in the transcript are not replayed:
