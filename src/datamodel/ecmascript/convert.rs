@@ -7,6 +7,7 @@
 use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::ObjectInitializer;
+use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
     js_string, Context, JsNativeError, JsObject, JsResult, JsString, JsValue, JsVariant,
 };
@@ -23,6 +24,20 @@ const MAX_ARRAY_LEN: u64 = 10_000_000;
 /// table (`JsObject::with_object_proto` gives each object a hash table of its own).
 pub(super) fn plain_object(ctx: &mut Context) -> JsObject {
     ObjectInitializer::with_native_data(OrdinaryObject, ctx).build()
+}
+
+/// Gives a new object an enumerable, writable, configurable data property: what
+/// CreateDataProperty does when the object has no property of that name yet, without looking
+/// for one (an object built here gets each name once).
+pub(super) fn add_data_property(obj: &JsObject, key: JsString, value: JsValue) {
+    obj.insert_property(
+        key,
+        PropertyDescriptor::builder()
+            .value(value)
+            .writable(true)
+            .enumerable(true)
+            .configurable(true),
+    );
 }
 
 /// JSON -> JS.
@@ -55,7 +70,8 @@ fn json_to_js_at(value: &Value, ctx: &mut Context, depth: usize) -> JsResult<JsV
             let obj = plain_object(ctx);
             for (key, item) in map {
                 let item = json_to_js_at(item, ctx, depth + 1)?;
-                obj.create_data_property_or_throw(JsString::from(key.as_str()), item, ctx)?;
+                // A JSON object's names are unique (serde_json keeps the last of repeats).
+                add_data_property(&obj, JsString::from(key.as_str()), item);
             }
             obj.into()
         }

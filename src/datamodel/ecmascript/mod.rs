@@ -1077,17 +1077,25 @@ impl EcmaScriptDatamodel {
         };
         let ctx = &mut self.ctx;
         let obj = convert::plain_object(ctx);
-        let name = JsString::from(event.name.as_str());
-        obj.create_data_property_or_throw(js_string!("name"), name, ctx)?;
-        let kind = JsString::from(event.kind.as_str());
-        obj.create_data_property_or_throw(js_string!("type"), kind, ctx)?;
-        obj.create_data_property_or_throw(js_string!("sendid"), opt(&event.sendid), ctx)?;
-        obj.create_data_property_or_throw(js_string!("origin"), opt(&event.origin), ctx)?;
-        let origintype = opt(&event.origintype);
-        obj.create_data_property_or_throw(js_string!("origintype"), origintype, ctx)?;
-        obj.create_data_property_or_throw(js_string!("invokeid"), opt(&event.invokeid), ctx)?;
-        obj.create_data_property_or_throw(js_string!("data"), data, ctx)?;
-        obj.create_data_property_or_throw(js_string!("raw"), opt(&event.raw), ctx)?;
+        let fields = [
+            (
+                js_string!("name"),
+                JsString::from(event.name.as_str()).into(),
+            ),
+            (
+                js_string!("type"),
+                JsString::from(event.kind.as_str()).into(),
+            ),
+            (js_string!("sendid"), opt(&event.sendid)),
+            (js_string!("origin"), opt(&event.origin)),
+            (js_string!("origintype"), opt(&event.origintype)),
+            (js_string!("invokeid"), opt(&event.invokeid)),
+            (js_string!("data"), data),
+            (js_string!("raw"), opt(&event.raw)),
+        ];
+        for (key, value) in fields {
+            convert::add_data_property(&obj, key, value);
+        }
         Ok(obj.into())
     }
 
