@@ -3,8 +3,9 @@
 //!
 //! `cargo bench --bench gms_flows` runs `SCXML_FLOW_CONCURRENCY` (default 32) flows at once for
 //! `SCXML_FLOW_SECONDS` (default 5) seconds, measured after `SCXML_FLOW_WARMUP_SECONDS`
-//! (default 1) of the same load (the shards' first contexts are built then); sessions hibernate after `SCXML_FLOW_IDLE_MS`
-//! idle and parked ones after `SCXML_FLOW_PARKED_MS`, and each shard allocates
+//! (default 1) of the same load (the shards' first contexts are built then); sessions
+//! hibernate after `SCXML_FLOW_IDLE_MS` idle and parked ones after `SCXML_FLOW_PARKED_MS`,
+//! and each shard allocates
 //! `SCXML_FLOW_GC_MB` of JavaScript objects between collections (defaults: the engine's), on
 //! `SCXML_FLOW_SHARDS` shards (default 2, the cores of the reference machine). Sessions are
 //! kept in memory, or in a redb store in the directory `SCXML_FLOW_DATA` names (stored after
@@ -34,11 +35,6 @@
 //! device is checked to have reached `COMPLETED` (`AGENT_CONNECTED`).
 
 use bytes::Bytes;
-
-/// The allocator of the `scxml` binary, so that the bench measures what `scxml serve` does.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::Method;
@@ -52,6 +48,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The allocator of the `scxml` binary, so that the bench measures what `scxml serve` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The request kinds, in the order of a flow (and of the report).
 const START: &str = "start (callback/chat-delay)";

@@ -62,13 +62,16 @@ unsafe impl Trace for Ballast {
     boa_engine::gc::empty_trace!();
 }
 
+/// A new inert object (its memory is never touched).
+fn ballast() -> Gc<Ballast> {
+    Gc::new(Ballast(std::mem::MaybeUninit::uninit()))
+}
+
 /// Raises this thread's collection threshold to between `budget_bytes` and 1.43 times that
 /// (never lowers it).
 pub fn reserve(budget_bytes: usize) {
     let count = budget_bytes.div_ceil(std::mem::size_of::<Ballast>());
-    let ballast: Vec<Gc<Ballast>> = (0..count)
-        .map(|_| Gc::new(Ballast(std::mem::MaybeUninit::uninit())))
-        .collect();
+    let ballast: Vec<Gc<Ballast>> = (0..count).map(|_| ballast()).collect();
     drop(ballast);
     // Frees the ballast now; a forced collection leaves the threshold as it is.
     boa_engine::gc::force_collect();
@@ -80,17 +83,13 @@ mod tests {
     use boa_engine::gc::WeakGc;
 
     /// Whether an unreachable object survives `garbage` bytes of allocation after it, on a
-    /// new thread that first reserves `budget` bytes (none for `None`).
-    fn survives(budget: Option<usize>, garbage: usize) -> bool {
+    /// new thread that first runs `setup`.
+    fn survives(setup: impl FnOnce() + Send + 'static, garbage: usize) -> bool {
         std::thread::spawn(move || {
-            if let Some(budget) = budget {
-                reserve(budget);
-            }
-            let object = Gc::new([0u64; 4]);
-            let weak = WeakGc::new(&object);
-            drop(object);
+            setup();
+            let weak = WeakGc::new(&ballast());
             for _ in 0..garbage / std::mem::size_of::<Ballast>() {
-                drop(Gc::new(Ballast(std::mem::MaybeUninit::uninit())));
+                drop(ballast());
             }
             weak.upgrade().is_some()
         })
@@ -100,32 +99,23 @@ mod tests {
 
     #[test]
     fn the_budget_is_reserved_once_the_thread_is_busy() {
-        let survives_after = |contexts: u32| {
-            std::thread::spawn(move || {
+        let busy_after = |contexts: u32| {
+            move || {
                 reserve_when_busy(64 << 20);
                 for _ in 0..contexts {
                     note_context();
                 }
-                let object = Gc::new(Ballast(std::mem::MaybeUninit::uninit()));
-                let weak = WeakGc::new(&object);
-                drop(object);
-                for _ in 0..(8 << 20) / std::mem::size_of::<Ballast>() {
-                    drop(Gc::new(Ballast(std::mem::MaybeUninit::uninit())));
-                }
-                weak.upgrade().is_some()
-            })
-            .join()
-            .unwrap()
+            }
         };
-        assert!(!survives_after(BUSY_AFTER - 1));
-        assert!(survives_after(BUSY_AFTER));
+        assert!(!survives(busy_after(BUSY_AFTER - 1), 8 << 20));
+        assert!(survives(busy_after(BUSY_AFTER), 8 << 20));
     }
 
     #[test]
     fn garbage_waits_for_the_budget() {
         // boa's own threshold (1 MB at first) collects within 8 MB of garbage.
-        assert!(!survives(None, 8 << 20));
-        assert!(survives(Some(64 << 20), 8 << 20));
-        assert!(!survives(Some(16 << 20), 32 << 20));
+        assert!(!survives(|| {}, 8 << 20));
+        assert!(survives(|| reserve(64 << 20), 8 << 20));
+        assert!(!survives(|| reserve(16 << 20), 32 << 20));
     }
 }

@@ -457,9 +457,7 @@ impl Engine {
         doc: Arc<Document>,
         create: CreateOptions,
     ) -> Result<SessionView, EngineError> {
-        let (reply, rx) = oneshot::channel();
-        self.create_with(doc, create, Created::View(reply))?;
-        rx.await.map_err(|_| EngineError::ShuttingDown)?
+        self.create_answered(doc, create, Created::View).await
     }
 
     /// [`Engine::create`], answering with the session's id alone: for callers that need no
@@ -469,8 +467,18 @@ impl Engine {
         doc: Arc<Document>,
         create: CreateOptions,
     ) -> Result<String, EngineError> {
+        self.create_answered(doc, create, Created::Id).await
+    }
+
+    /// Creates a session and waits for the answer `answer` asks for.
+    async fn create_answered<T>(
+        &self,
+        doc: Arc<Document>,
+        create: CreateOptions,
+        answer: impl FnOnce(Reply<T>) -> Created,
+    ) -> Result<T, EngineError> {
         let (reply, rx) = oneshot::channel();
-        self.create_with(doc, create, Created::Id(reply))?;
+        self.create_with(doc, create, answer(reply))?;
         rx.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
