@@ -15,8 +15,8 @@
 //! missing or do not load are skipped with a message.
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use scxml_runtime::interpreter::{Event, Interpreter, NullHost, SessionOptions};
-use scxml_runtime::model::Document;
+use scxml::interpreter::{Event, Interpreter, NullHost, SessionOptions};
+use scxml::model::Document;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ fn load(name: &str) -> Option<Arc<Document>> {
         eprintln!("skipping {name}: {path} does not exist");
         return None;
     }
-    match scxml_runtime::parse::load(&path) {
+    match scxml::parse::load(&path) {
         Ok(doc) => Some(doc),
         Err(e) => {
             eprintln!("skipping {name}: {e}");
@@ -119,7 +119,7 @@ fn session_start(c: &mut Criterion) {
         .throughput(Throughput::Elements(1));
     for flow in ["callback/chat.scxml", "inbound_chat.scxml"] {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scxml/").to_string() + flow;
-        let doc = match scxml_runtime::parse::load(&path) {
+        let doc = match scxml::parse::load(&path) {
             Ok(doc) => doc,
             Err(e) => {
                 eprintln!("skipping {flow}: {e}");
@@ -144,7 +144,7 @@ fn session_start(c: &mut Criterion) {
                     variant += 1;
                     let text = format!("{text}<!-- {variant} -->");
                     Arc::new(
-                        scxml_runtime::parse::parse_str(&text, flow, base.as_ref())
+                        scxml::parse::parse_str(&text, flow, base.as_ref())
                             .expect("the flow parses"),
                     )
                 },

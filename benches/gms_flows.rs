@@ -39,9 +39,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::Method;
 use hyper_util::rt::TokioIo;
-use scxml_runtime::gms::{GmsApp, GmsConfig};
-use scxml_runtime::runtime::engine::{EngineConfig, HibernationPolicy};
-use scxml_runtime::server::{self, ServerConfig, StartOptions};
+use scxml_callback::{GmsApp, GmsConfig};
+use scxml_engine::{EngineConfig, HibernationPolicy};
+use scxml_server::{ServerConfig, StartOptions};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -487,10 +487,7 @@ async fn run(
     // The CPU time spent so far, when the warm-up is over.
     let cpu_before = tokio::spawn(async move {
         tokio::time::sleep_until(started.into()).await;
-        (
-            cpu_time(),
-            scxml_runtime::datamodel::ecmascript::context_counts(),
-        )
+        (cpu_time(), scxml::datamodel::ecmascript::context_counts())
     });
     let tasks: Vec<_> = (0..concurrency)
         .map(|w| tokio::spawn(worker(addr, w, (started, deadline), failed.clone())))
@@ -516,7 +513,7 @@ async fn run(
     let (cpu_before, contexts_before) = cpu_before
         .await
         .map_err(|e| format!("the CPU sampler failed: {e}"))?;
-    let contexts = scxml_runtime::datamodel::ecmascript::context_counts();
+    let contexts = scxml::datamodel::ecmascript::context_counts();
     let cpu = cpu_time()
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
@@ -632,7 +629,7 @@ fn main() {
                 },
                 store: match std::env::var("SCXML_FLOW_DATA") {
                     Ok(dir) => std::sync::Arc::new(
-                        scxml_runtime::store::RedbStore::open(std::path::Path::new(&dir))
+                        scxml_engine::store::RedbStore::open(std::path::Path::new(&dir))
                             .map_err(|e| format!("store: {e}"))?,
                     ),
                     Err(_) => EngineConfig::default().store,
@@ -642,9 +639,12 @@ fn main() {
             server: ServerConfig::default(),
             allow_documents: Vec::new(),
         };
-        let running = server::start_with_gms(options, Some(gms))
-            .await
-            .map_err(|e| format!("server: {e}"))?;
+        let running = scxml_server::start_with(
+            options,
+            vec![gms as std::sync::Arc<dyn scxml_server::Mount>],
+        )
+        .await
+        .map_err(|e| format!("server: {e}"))?;
         let outcome = run(running.api_addr, concurrency, warmup, seconds).await;
         running.stop().await;
         outcome

@@ -18,9 +18,9 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use scxml_runtime::runtime::engine::{CreateOptions, EngineConfig, HibernationPolicy};
-use scxml_runtime::server::{self, StartOptions};
-use scxml_runtime::store::RedbStore;
+use scxml_engine::store::RedbStore;
+use scxml_engine::{CreateOptions, EngineConfig, HibernationPolicy};
+use scxml_server::StartOptions;
 use serde_json::json;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
@@ -176,7 +176,7 @@ async fn throughput(store_name: &str, engine: EngineConfig, dir: &std::path::Pat
         server: Default::default(),
         allow_documents: vec![url::Url::from_directory_path(dir).unwrap().to_string()],
     };
-    let running = server::start(options).await.expect("server");
+    let running = scxml_server::start(options).await.expect("server");
     let addr = running.api_addr;
     let url = doc_path.to_string_lossy().to_string();
     let body = json!({ "url": url }).to_string();
@@ -192,7 +192,7 @@ async fn throughput(store_name: &str, engine: EngineConfig, dir: &std::path::Pat
     // One session per connection, so events of a session arrive in order.
     let mut ids = Vec::new();
     for _ in 0..64 {
-        let doc = Arc::new(scxml_runtime::parse::parse_str(TOGGLE, "toggle", None).unwrap());
+        let doc = Arc::new(scxml::parse::parse_str(TOGGLE, "toggle", None).unwrap());
         ids.push(
             running
                 .app
@@ -237,7 +237,7 @@ async fn hibernated_memory(dir: &std::path::Path) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000);
-    let engine = scxml_runtime::runtime::engine::Engine::start(EngineConfig {
+    let engine = scxml_engine::Engine::start(EngineConfig {
         shards: 2,
         store: Arc::new(RedbStore::open_with_cache(&dir.join("hibernate"), 16 << 20).unwrap()),
         hibernation: HibernationPolicy {
@@ -247,7 +247,7 @@ async fn hibernated_memory(dir: &std::path::Path) {
         },
         ..EngineConfig::default()
     });
-    let doc = Arc::new(scxml_runtime::parse::parse_str(WAITING, "waiting", None).unwrap());
+    let doc = Arc::new(scxml::parse::parse_str(WAITING, "waiting", None).unwrap());
     // Warm up the allocator with one batch so the baseline includes a batch of live contexts.
     let batch = 256;
     let create_batch = |n: usize| {

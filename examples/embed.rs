@@ -8,11 +8,11 @@
 //!
 //! Run with `cargo run --example embed`.
 
-use scxml_runtime::interpreter::{
+use scxml::interpreter::{
     Event, Host, Interpreter, InvokeRequest, SendError, SendRequest, SessionOptions,
 };
-use scxml_runtime::io::{CustomSendType, EventSink, Registry};
-use scxml_runtime::runtime::{Clock, LocalRuntime, RunOutcome};
+use scxml::io::{CustomSendType, EventSink, Registry};
+use scxml::runtime::{Clock, LocalRuntime, RunOutcome};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -37,14 +37,14 @@ const FLOW: &str = r#"
 "#;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let doc = Arc::new(scxml_runtime::parse::parse_str(FLOW, "flow.scxml", None)?);
+    let doc = Arc::new(scxml::parse::parse_str(FLOW, "flow.scxml", None)?);
     with_own_host(doc.clone());
     with_local_runtime(doc);
     Ok(())
 }
 
 /// 1. A host of our own: prints what the session asks for.
-fn with_own_host(doc: Arc<scxml_runtime::model::Document>) {
+fn with_own_host(doc: Arc<scxml::model::Document>) {
     println!("-- an Interpreter with our own Host");
     let mut host = PrintingHost;
     let mut session = Interpreter::new(doc, SessionOptions::default());
@@ -85,7 +85,7 @@ impl Host for PrintingHost {
 }
 
 /// 2. The local runtime as host, with a custom send type that acknowledges at once.
-fn with_local_runtime(doc: Arc<scxml_runtime::model::Document>) {
+fn with_local_runtime(doc: Arc<scxml::model::Document>) {
     println!("-- a LocalRuntime with a custom send type");
     let mut registry = Registry::new();
     registry.register_send(&["x-notify"], Arc::new(Notify));

@@ -1,13 +1,5 @@
-//! scxml-runtime: a W3C SCXML 1.0 interpreter with ECMAScript and null datamodels.
+//! The `scxml` command's library: the command-line tool and the W3C conformance runner, on top
+//! of the `scxml` core, the engine, the server and the callback application.
 
 pub mod cli;
 pub mod conformance;
-pub mod datamodel;
-pub mod gms;
-pub mod interpreter;
-pub mod io;
-pub mod model;
-pub mod parse;
-pub mod runtime;
-pub mod server;
-pub mod store;

@@ -4,8 +4,8 @@
 
 mod common;
 
-use scxml_runtime::gms::GmsConfig;
-use scxml_runtime::runtime::engine::{EngineConfig, HibernationPolicy};
+use scxml_callback::GmsConfig;
+use scxml_engine::{EngineConfig, HibernationPolicy};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -4,9 +4,9 @@
 
 mod common;
 
-use scxml_runtime::gms::time::{format_iso, now_ms, parse_iso};
-use scxml_runtime::gms::GmsConfig;
-use scxml_runtime::runtime::engine::EngineConfig;
+use scxml_callback::time::{format_iso, now_ms, parse_iso};
+use scxml_callback::GmsConfig;
+use scxml_engine::EngineConfig;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

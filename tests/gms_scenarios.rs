@@ -6,8 +6,8 @@
 
 mod common;
 
-use scxml_runtime::gms::GmsConfig;
-use scxml_runtime::runtime::engine::EngineConfig;
+use scxml_callback::GmsConfig;
+use scxml_engine::EngineConfig;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -3,8 +3,8 @@
 
 mod common;
 
-use scxml_runtime::runtime::engine::EngineConfig;
-use scxml_runtime::server::{self, RunningServer, ServerConfig, StartOptions};
+use scxml_engine::EngineConfig;
+use scxml_server::{RunningServer, ServerConfig, StartOptions};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::{Duration, Instant};
@@ -54,7 +54,7 @@ impl Harness {
             },
             allow_documents: vec![url::Url::from_directory_path(&dir).unwrap().to_string()],
         };
-        let server = rt.block_on(server::start(options)).unwrap();
+        let server = rt.block_on(scxml_server::start(options)).unwrap();
         let base = format!("http://{}", server.api_addr);
         let agent = common::http_agent();
         Harness {
@@ -491,7 +491,7 @@ const WAITING: &str = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version=
 fn idle_sessions_hibernate_and_come_back_on_their_next_event() {
     let engine = EngineConfig {
         shards: 1,
-        hibernation: scxml_runtime::runtime::engine::HibernationPolicy {
+        hibernation: scxml_engine::HibernationPolicy {
             idle_after: Some(Duration::ZERO),
             max_live_per_shard: 1000,
             ..Default::default()
@@ -530,7 +530,7 @@ fn sessions_survive_a_restart_with_their_delayed_sends() {
     let data = dir.join("data");
     let engine = |d: &std::path::Path| EngineConfig {
         shards: 2,
-        store: std::sync::Arc::new(scxml_runtime::store::RedbStore::open(d).unwrap()),
+        store: std::sync::Arc::new(scxml_engine::store::RedbStore::open(d).unwrap()),
         ..EngineConfig::default()
     };
     let h = Harness::with(dir.clone(), engine(&data));
@@ -578,7 +578,7 @@ fn sessions_survive_a_restart_with_their_delayed_sends() {
 fn parked_sessions_hibernate_and_invoking_ones_stay_live() {
     let engine = EngineConfig {
         shards: 1,
-        hibernation: scxml_runtime::runtime::engine::HibernationPolicy {
+        hibernation: scxml_engine::HibernationPolicy {
             idle_after: None,
             parked_after: Some(Duration::from_millis(200)),
             ..Default::default()
@@ -627,7 +627,7 @@ fn parked_sessions_hibernate_and_invoking_ones_stay_live() {
 fn a_session_that_cannot_be_persisted_stays_live_and_says_why() {
     let engine = EngineConfig {
         shards: 1,
-        hibernation: scxml_runtime::runtime::engine::HibernationPolicy {
+        hibernation: scxml_engine::HibernationPolicy {
             idle_after: Some(Duration::ZERO),
             max_live_per_shard: 1000,
             ..Default::default()

@@ -4,8 +4,8 @@
 
 mod common;
 
-use scxml_runtime::runtime::engine::EngineConfig;
-use scxml_runtime::server::{self, ServerConfig, StartOptions};
+use scxml_engine::EngineConfig;
+use scxml_server::{ServerConfig, StartOptions};
 use serde_json::{json, Value};
 use std::io::Read;
 
@@ -55,7 +55,7 @@ fn sessions_of_one_document_start_from_warm_contexts() {
         server: ServerConfig::default(),
         allow_documents: Vec::new(),
     };
-    let running = rt.block_on(server::start(options)).unwrap();
+    let running = rt.block_on(scxml_server::start(options)).unwrap();
     let base = format!("http://{}", running.api_addr);
     let agent = common::http_agent();
 

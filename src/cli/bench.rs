@@ -9,8 +9,8 @@
 
 use super::load::load_or_exit;
 use super::w3c::parse_seconds;
-use crate::interpreter::{Event, Interpreter, NullHost, SessionOptions};
-use crate::model::Document;
+use scxml::interpreter::{Event, Interpreter, NullHost, SessionOptions};
+use scxml::model::Document;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -8,8 +8,8 @@
 //! to do (no ready events, no timers).
 
 use super::load::load_or_exit;
-use crate::interpreter::{Event, Interpreter, SessionOptions};
-use crate::runtime::{Clock, LocalRuntime, SessionKey};
+use scxml::interpreter::{Event, Interpreter, SessionOptions};
+use scxml::runtime::{Clock, LocalRuntime, SessionKey};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::io::Write;
@@ -45,6 +45,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         Clock::Real
     };
     let mut rt = LocalRuntime::new(clock);
+    rt.set_resolver(super::load::resolver());
     let mut out = Output::default();
     if args.trace {
         let lines = out.traces.clone();

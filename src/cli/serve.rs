@@ -4,10 +4,54 @@
 //! callback application runs under `/genesys/` with its built-in configuration unless told
 //! otherwise.
 
-use crate::server::{self, FileConfig};
+use scxml_callback::GmsSection;
+use scxml_server::{
+    DocumentsSection, EngineSection, FileConfig, HibernationSection, Mount, ServerSection,
+};
+use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The configuration file of `scxml serve`: the server's sections and the callback
+/// application's `[gms]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub engine: EngineSection,
+    #[serde(default)]
+    pub hibernation: HibernationSection,
+    #[serde(default)]
+    pub documents: DocumentsSection,
+    #[serde(default)]
+    pub gms: GmsSection,
+}
+
+impl ServeConfig {
+    /// Reads a config file; a missing path is an error, bad TOML says where.
+    pub fn load(path: &Path) -> Result<ServeConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        ServeConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<ServeConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The server's part.
+    fn server_config(self) -> FileConfig {
+        FileConfig {
+            server: self.server,
+            engine: self.engine,
+            hibernation: self.hibernation,
+            documents: self.documents,
+        }
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -39,14 +83,14 @@ pub struct ServeArgs {
 
 pub fn serve(args: ServeArgs) -> ExitCode {
     let mut config = match &args.config {
-        Some(path) => match FileConfig::load(path) {
+        Some(path) => match ServeConfig::load(path) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("{e}");
                 return ExitCode::from(2);
             }
         },
-        None => FileConfig::default(),
+        None => ServeConfig::default(),
     };
     if let Some(listen) = args.listen {
         config.server.listen = listen;
@@ -75,7 +119,8 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let options = match config.into_options() {
+    let mounts: Vec<Arc<dyn Mount>> = gms.into_iter().map(|g| g as Arc<dyn Mount>).collect();
+    let options = match config.server_config().into_options() {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
@@ -90,7 +135,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let running = match server::start_with_gms(options, gms).await {
+        let running = match scxml_server::start_with(options, mounts).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("cannot listen: {e}");
@@ -123,4 +168,19 @@ async fn wait_for_shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_holds_the_server_sections_and_the_callback_application() {
+        let c = ServeConfig::parse("[engine]\nshards = 3\n[gms]\nenabled = false\n").unwrap();
+        assert_eq!(c.engine.shards, Some(3));
+        assert!(c.gms.load().unwrap().is_none());
+        assert!(ServeConfig::default().gms.load().unwrap().is_some());
+        assert!(ServeConfig::parse("[gms]\nenable = true").is_err());
+        assert!(ServeConfig::parse("[other]\n").is_err());
+    }
 }

@@ -15,8 +15,9 @@ pub struct ValidateArgs {
 pub fn validate(args: ValidateArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let mut any_problem = false;
+    let resolver = super::load::resolver();
     for doc in &args.docs {
-        match crate::parse::load(doc) {
+        match scxml::parse::load_with(doc, resolver.as_ref()) {
             Ok(_) => {
                 let _ = writeln!(out, "{doc}: ok");
             }

@@ -7,8 +7,8 @@
 //! session and of the sessions it invoked) is copied out into a [`SessionTrace`], because the
 //! runtime itself is `!Send` and stays on the test's thread.
 
-use crate::interpreter::SessionOptions;
-use crate::runtime::{Clock, LocalRuntime, LogRecord, RunOutcome, SessionKey};
+use scxml::interpreter::SessionOptions;
+use scxml::runtime::{Clock, LocalRuntime, LogRecord, RunOutcome, SessionKey};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -62,7 +62,7 @@ impl SessionTrace {
 pub fn run_document(path: &Path, timeout: Duration) -> DocOutcome {
     let deadline = Instant::now() + timeout;
     let location = path.to_string_lossy();
-    let doc = match crate::parse::load(&location) {
+    let doc = match scxml::parse::load(&location) {
         Ok(doc) => doc,
         Err(e) => return DocOutcome::Rejected(e.to_string()),
     };

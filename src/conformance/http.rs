@@ -9,9 +9,9 @@
 
 use super::execute::{DocOutcome, SessionTrace};
 use super::pool::DocRun;
-use crate::runtime::engine::{CreateOptions, EngineConfig};
-use crate::runtime::RunOutcome;
-use crate::server::{self, ServerConfig, StartOptions};
+use scxml::runtime::RunOutcome;
+use scxml_engine::{CreateOptions, EngineConfig};
+use scxml_server::{ServerConfig, StartOptions};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,7 @@ pub fn run_all(paths: &[PathBuf], timeout: Duration) -> Vec<DocRun> {
             server: ServerConfig::default(),
             allow_documents: Vec::new(),
         };
-        let server = match server::start(options).await {
+        let server = match scxml_server::start(options).await {
             Ok(s) => s,
             Err(e) => return failed_all(paths, format!("cannot start the server: {e}")),
         };
@@ -96,19 +96,19 @@ fn failed_all(paths: &[PathBuf], reason: String) -> Vec<DocRun> {
 }
 
 async fn run_one(
-    app: &server::App,
+    app: &scxml_server::App,
     base: &str,
     path: &std::path::Path,
     timeout: Duration,
 ) -> DocOutcome {
     let manual_513 = path.extension().is_some_and(|e| e == "txt");
     let doc = if manual_513 {
-        crate::parse::parse_str(TEST_513, "test513", None)
+        scxml::parse::parse_str(TEST_513, "test513", None)
             .map(std::sync::Arc::new)
             .map_err(|e| e.to_string())
     } else {
         let location = path.to_string_lossy().to_string();
-        match tokio::task::spawn_blocking(move || crate::parse::load(&location)).await {
+        match tokio::task::spawn_blocking(move || scxml::parse::load(&location)).await {
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         }

@@ -7,7 +7,7 @@
 use super::execute::{DocOutcome, SessionTrace};
 use super::manifest::TestCase;
 use super::pool::DocRun;
-use crate::runtime::RunOutcome;
+use scxml::runtime::RunOutcome;
 
 /// The result of one test.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +130,7 @@ fn check_230(trace: &SessionTrace) -> Verdict {
     if let Err(v) = halted_in(trace, "final") {
         return v;
     }
-    let fields = |logs: Vec<&crate::runtime::LogRecord>| -> Vec<(String, String)> {
+    let fields = |logs: Vec<&scxml::runtime::LogRecord>| -> Vec<(String, String)> {
         logs.into_iter()
             .filter_map(|l| Some((l.label.clone()?.trim().to_string(), l.message.clone())))
             .filter(|(label, _)| label.ends_with(" is"))
@@ -267,7 +267,7 @@ fn first_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::LogRecord;
+    use scxml::runtime::LogRecord;
 
     fn trace(
         stop: RunOutcome,

@@ -2,10 +2,10 @@
 //! the callback application with timeouts short enough for tests.
 #![allow(dead_code)] // each test crate uses a part of it
 
-use scxml_runtime::gms::{GmsApp, GmsConfig};
-use scxml_runtime::runtime::engine::{EngineConfig, HibernationPolicy};
-use scxml_runtime::server::{self, RunningServer, ServerConfig, StartOptions};
-use scxml_runtime::store::RedbStore;
+use scxml_callback::{GmsApp, GmsConfig};
+use scxml_engine::store::RedbStore;
+use scxml_engine::{EngineConfig, HibernationPolicy};
+use scxml_server::{RunningServer, ServerConfig, StartOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -120,7 +120,10 @@ pub fn start_gms_server(
         allow_documents: Vec::new(),
     };
     let server = rt
-        .block_on(server::start_with_gms(options, Some(gms)))
+        .block_on(scxml_server::start_with(
+            options,
+            vec![gms as std::sync::Arc<dyn scxml_server::Mount>],
+        ))
         .unwrap();
     (rt, server)
 }

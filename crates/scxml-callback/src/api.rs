@@ -1,0 +1,420 @@
+//! The callback API under `/genesys/1/service/`: every request becomes an external event of
+//! the service's flow, and the flow's answer is the HTTP response.
+//!
+//! **The event contract** (Rust to SCXML): name `gms.<verb>` with `verb` one of `start`,
+//! `connect`, `check_queue_position`, `ixn_chat`, `internal_notification`,
+//! `retrieve_notifications`, `agent_notification`, `retrieve_agent_notifications`, `get`,
+//! `cancel`, `reschedule`; `origin` the exchange id and `origintype` [`RESPONSE_TYPE_URI`];
+//! `data` the request's fields plus `_gms_user` (the header, or `""`) and `_service_id`. The flow
+//! answers with `<send type="gms-response" targetexpr="_event.origin">` and params `status`
+//! and `body` (see [`super::exchange`]); no answer within the timeout is a 504.
+//!
+//! `POST service/callback/{service}` creates the flow's session with initial data
+//! `options` (the service's options), `fields` (the request's fields), `gms_user`,
+//! `service_name` and `base_url`, then delivers `gms.start`. The service id is the session id.
+//! A start the flow refuses or does not answer (a status of 400 or more) leaves no service:
+//! its session is deleted.
+//!
+//! `PUT service/callback/{service}/{id}` (`_new_desired_time`) becomes `gms.reschedule`. With a
+//! desired time, `gms.start` and `gms.reschedule` also carry `_bucket_booked`: how many
+//! callbacks are already booked in that time's bucket ([`super::availability`]); the flow
+//! decides whether the slot is full.
+//!
+//! `gms.start` also carries `_queued_in_service` and, with a `_customer_number`,
+//! `_queued_for_customer` (outstanding callbacks, from the service index), so the flow can
+//! apply `_max_queued_callbacks_per_service` and `_enable_in_queue_checking`.
+//!
+//! The queries over services (`GET service/callback[/{service}]?...`,
+//! `GET service/callback/{service}/availability`) are answered from the service index
+//! ([`super::query`], [`super::availability`]).
+
+use super::app::{CallbackLink, GmsApp, GmsRequest};
+use super::availability::{self, Schedule};
+use super::exchange::{FlowAnswer, RESPONSE_TYPE_URI};
+use super::form::parse_fields;
+use super::ixn_chat;
+use super::query;
+use super::response::GmsResponse;
+use hyper::Method;
+use scxml::interpreter::Event;
+use scxml_engine::{CreateOptions, EngineError};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// The verbs of `POST service/{id}/{verb}` that become flow events.
+const VERBS: [&str; 6] = [
+    "connect",
+    "check-queue-position",
+    "internal-notification",
+    "retrieve-notifications",
+    "agent-notification",
+    "retrieve-agent-notifications",
+];
+
+/// Routes `/genesys/1/service/{rest}`.
+pub async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> GmsResponse {
+    let method = &request.method;
+    match rest {
+        ["callback", name] if method == Method::POST => create(app, request, name).await,
+        ["callback"] if method == Method::GET => match request_fields(request) {
+            Ok(filters) => query::by_properties(&app.index, None, &filters),
+            Err(answer) => answer,
+        },
+        ["callback", name, rest @ ..] if method == Method::GET && rest.len() <= 1 => {
+            let Some(service) = app.services.get(*name) else {
+                return unknown_service_name(name);
+            };
+            let fields = match request_fields(request) {
+                Ok(f) => f,
+                Err(answer) => return answer,
+            };
+            match rest {
+                [] => query::by_properties(&app.index, Some(name), &fields),
+                ["availability"] => {
+                    availability::handle(&app.index, name, &service.options, &fields)
+                }
+                [id] => {
+                    // The record, when the service is the one named in the path.
+                    let answer = deliver(app, request, id, "get", Map::new()).await;
+                    let other = answer.status == 200
+                        && service_name_of(&answer).is_some_and(|found| found != *name);
+                    if other {
+                        return unknown_service(id);
+                    }
+                    answer
+                }
+                _ => GmsResponse::not_found(format!("no callback resource GET {}", request.path)),
+            }
+        }
+        ["callback", name, id] if method == Method::PUT => reschedule(app, request, name, id).await,
+        ["callback", _, id] | [id] if method == Method::DELETE => {
+            deliver(app, request, id, "cancel", Map::new()).await
+        }
+        [id] if method == Method::GET => deliver(app, request, id, "get", Map::new()).await,
+        [id, "ixn", "chat"] if method == Method::POST => ixn_chat::create(app, request, id).await,
+        [id, "ixn", "chat", operation] if method == Method::POST => {
+            ixn_chat::operation(app, request, id, operation)
+        }
+        [id, verb] if method == Method::POST && VERBS.contains(verb) => {
+            deliver(app, request, id, &verb.replace('-', "_"), Map::new()).await
+        }
+        _ => GmsResponse::not_found(format!("no callback resource {method} {}", request.path)),
+    }
+}
+
+/// The request's fields, with the query string's for a GET or DELETE.
+pub(crate) fn request_fields(request: &GmsRequest) -> Result<Map<String, Value>, GmsResponse> {
+    let mut fields = parse_fields(request.content_type.as_deref(), &request.body)
+        .map_err(GmsResponse::bad_request)?;
+    if let Some(query) = &request.query {
+        for (k, v) in super::form::urlencoded(query.as_bytes()) {
+            fields.entry(k).or_insert(v);
+        }
+    }
+    Ok(fields)
+}
+
+/// `POST service/callback/{service}`: a new callback service.
+async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsResponse {
+    let Some(service) = app.services.get(name) else {
+        return unknown_service_name(name);
+    };
+    let Some(attached) = app.attached() else {
+        return GmsResponse::error(503, "NotReady", "the callback service is starting");
+    };
+    let fields = match request_fields(request) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    let flow = &app.flows.callback_chat;
+    let initial_data = vec![
+        (
+            "options".to_string(),
+            Value::Object(service.options.clone()),
+        ),
+        ("fields".to_string(), Value::Object(fields.clone())),
+        (
+            "gms_user".to_string(),
+            Value::from(request.gms_user.clone().unwrap_or_default()),
+        ),
+        ("service_name".to_string(), Value::from(name)),
+        (
+            "base_url".to_string(),
+            Value::from(attached.base_url.clone()),
+        ),
+    ];
+    let created = attached
+        .engine
+        .create_id(
+            flow.document.clone(),
+            CreateOptions {
+                initial_data,
+                document_url: Some(format!(
+                    "{}/genesys/1/document/service_template/{}",
+                    attached.base_url,
+                    flow.path.replace("callback/", "callback/src/")
+                )),
+            },
+        )
+        .await;
+    let id = match created {
+        Ok(id) => id,
+        Err(e) => return engine_error(&e),
+    };
+    GmsApp::lock(&app.callbacks).insert(
+        id.clone(),
+        CallbackLink {
+            service_name: name.to_string(),
+        },
+    );
+    let mut fields = fields;
+    add_bookings(
+        app,
+        &service.options,
+        name,
+        &mut fields,
+        "_desired_time",
+        None,
+    );
+    add_queue_counts(app, name, &mut fields);
+    let answer = ask_flow(app, &id, "start", fields, request.gms_user.as_deref()).await;
+    if answer.status >= 400 {
+        // Refused: the service does not exist.
+        GmsApp::lock(&app.callbacks).remove(&id);
+        let _ = attached.engine.delete(&id).await;
+    }
+    answer
+}
+
+/// `PUT service/callback/{service}/{id}`: `gms.reschedule` with the request's fields.
+async fn reschedule(app: &Arc<GmsApp>, request: &GmsRequest, name: &str, id: &str) -> GmsResponse {
+    let Some(service) = app.services.get(name) else {
+        return unknown_service_name(name);
+    };
+    match callback(app, id).await {
+        Some(link) if link.service_name == name => {}
+        _ => return unknown_service(id),
+    }
+    let mut fields = match request_fields(request) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    add_bookings(
+        app,
+        &service.options,
+        name,
+        &mut fields,
+        "_new_desired_time",
+        Some(id),
+    );
+    ask_flow(app, id, "reschedule", fields, request.gms_user.as_deref()).await
+}
+
+/// Adds `_bucket_booked` when `fields[field]` is a desired time: the callbacks of the service
+/// (but `except`) already booked in its bucket.
+fn add_bookings(
+    app: &GmsApp,
+    options: &Map<String, Value>,
+    service: &str,
+    fields: &mut Map<String, Value>,
+    field: &str,
+    except: Option<&str>,
+) {
+    // Only the server says how full a slot is.
+    fields.remove("_bucket_booked");
+    let at = fields
+        .get(field)
+        .and_then(Value::as_str)
+        .and_then(super::time::parse_iso);
+    if let (Some(at), Ok(schedule)) = (at, Schedule::of(options)) {
+        let booked = availability::booked(&app.index, &schedule, service, at, except);
+        fields.insert("_bucket_booked".into(), Value::from(booked));
+    }
+}
+
+/// Adds what the flow's queue management needs (`_enable_in_queue_checking`,
+/// `_max_queued_callbacks_per_service`): `_queued_in_service`, the service's outstanding
+/// callbacks, and `_queued_for_customer`, those of the request's `_customer_number`.
+fn add_queue_counts(app: &GmsApp, service: &str, fields: &mut Map<String, Value>) {
+    // Only the server counts.
+    fields.remove("_queued_in_service");
+    fields.remove("_queued_for_customer");
+    let number = fields
+        .get("_customer_number")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    let (in_service, for_customer) = app.index.outstanding(service, number.as_deref());
+    fields.insert("_queued_in_service".into(), Value::from(in_service));
+    if number.is_some() {
+        fields.insert("_queued_for_customer".into(), Value::from(for_customer));
+    }
+}
+
+/// Delivers `gms.<verb>` to the service `id` and waits for the flow's answer. `fields`, when
+/// given, replace the request's own (already read) fields.
+pub(crate) async fn deliver(
+    app: &Arc<GmsApp>,
+    request: &GmsRequest,
+    id: &str,
+    verb: &str,
+    fields: Map<String, Value>,
+) -> GmsResponse {
+    let fields = if fields.is_empty() {
+        match request_fields(request) {
+            Ok(f) => f,
+            Err(answer) => return answer,
+        }
+    } else {
+        fields
+    };
+    ask_flow(app, id, verb, fields, request.gms_user.as_deref()).await
+}
+
+/// Sends `gms.<verb>` with `fields` to the service `id` and waits for the answer.
+pub(crate) async fn ask_flow(
+    app: &Arc<GmsApp>,
+    id: &str,
+    verb: &str,
+    mut fields: Map<String, Value>,
+    gms_user: Option<&str>,
+) -> GmsResponse {
+    if callback(app, id).await.is_none() {
+        return unknown_service(id);
+    }
+    let Some(attached) = app.attached() else {
+        return GmsResponse::error(503, "NotReady", "the callback service is starting");
+    };
+    fields.insert(
+        "_gms_user".into(),
+        Value::from(gms_user.unwrap_or_default()),
+    );
+    fields.insert("_service_id".into(), Value::from(id));
+    let (exchange, answer) = app.exchanges.open();
+    let event = Event {
+        origin: Some(exchange.clone()),
+        origintype: Some(RESPONSE_TYPE_URI.to_string()),
+        data: Some(Value::Object(fields)),
+        ..Event::external(format!("gms.{verb}"))
+    };
+    if let Err(e) = attached.engine.send(id, event) {
+        app.exchanges.close(&exchange);
+        if matches!(e, EngineError::UnknownSession(_)) {
+            GmsApp::lock(&app.callbacks).remove(id);
+            return unknown_service(id);
+        }
+        return engine_error(&e);
+    }
+    let answer = wait_for_answer(app, id, &exchange, answer).await;
+    if answer.is_none() {
+        app.exchanges.close(&exchange);
+    }
+    match answer {
+        Some(Ok(answer)) => GmsResponse::json(answer.status, &answer.body),
+        Some(Err(Gone)) => {
+            GmsApp::lock(&app.callbacks).remove(id);
+            GmsResponse::error(
+                404,
+                "ServiceNotFound",
+                format!("service {id} ended before answering {verb}"),
+            )
+        }
+        None => GmsResponse::error(
+            504,
+            "Timeout",
+            format!(
+                "service {id} did not answer {verb} within {} ms",
+                app.exchange_timeout.as_millis()
+            ),
+        ),
+    }
+}
+
+/// The service's session ended while a request waited for it.
+struct Gone;
+
+/// How often a waiting request checks that its service still exists.
+const ALIVE_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Waits for the flow's answer: `None` after the exchange timeout, `Gone` as soon as the
+/// session is found to have ended (it reached its final state, so the event is never
+/// answered; the engine keeps a done session for inspection, which is deleted then).
+async fn wait_for_answer(
+    app: &Arc<GmsApp>,
+    id: &str,
+    exchange: &str,
+    mut answer: tokio::sync::oneshot::Receiver<FlowAnswer>,
+) -> Option<Result<FlowAnswer, Gone>> {
+    let deadline = tokio::time::Instant::now() + app.exchange_timeout;
+    loop {
+        let slice = deadline.min(tokio::time::Instant::now() + ALIVE_CHECK);
+        match tokio::time::timeout_at(slice, &mut answer).await {
+            Ok(Ok(answer)) => return Some(Ok(answer)),
+            Ok(Err(_)) => {
+                tracing::warn!(%exchange, "an exchange was dropped unanswered");
+                return Some(Err(Gone));
+            }
+            Err(_) if tokio::time::Instant::now() >= deadline => return None,
+            Err(_) => {
+                let engine = &app.attached()?.engine;
+                match engine.inspect(id).await {
+                    Err(EngineError::UnknownSession(_)) => return Some(Err(Gone)),
+                    Ok(view) if view.status == "done" => {
+                        // Its record expired (or it failed): forget the session too.
+                        let _ = engine.delete(id).await;
+                        return Some(Err(Gone));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// The callback service `id`: known to this process, or a stored session of the callback
+/// flow brought back after a restart (then remembered).
+pub(crate) async fn callback(app: &Arc<GmsApp>, id: &str) -> Option<CallbackLink> {
+    if let Some(link) = GmsApp::lock(&app.callbacks).get(id) {
+        return Some(link.clone());
+    }
+    let view = app.attached()?.engine.inspect(id).await.ok()?;
+    let is_callback = view.name.as_deref() == app.flows.callback_chat.document.name.as_deref()
+        && view.status != "done";
+    let service_name = view.datamodel.get("service_name")?.as_str()?.to_string();
+    if !is_callback || !app.services.contains_key(&service_name) {
+        return None;
+    }
+    let link = CallbackLink { service_name };
+    GmsApp::lock(&app.callbacks).insert(id.to_string(), link.clone());
+    Some(link)
+}
+
+fn unknown_service_name(name: &str) -> GmsResponse {
+    GmsResponse::error(
+        404,
+        "ServiceNotFound",
+        format!("no callback service named {name}"),
+    )
+}
+
+pub(crate) fn unknown_service(id: &str) -> GmsResponse {
+    GmsResponse::error(404, "ServiceNotFound", format!("no callback service {id}"))
+}
+
+fn engine_error(e: &EngineError) -> GmsResponse {
+    let status = match e {
+        EngineError::UnknownSession(_) => 404,
+        EngineError::QueueFull(_) => 429,
+        EngineError::TooManySessions(_) | EngineError::ShuttingDown => 503,
+    };
+    GmsResponse::error(status, "Unavailable", e.to_string())
+}
+
+/// The `_service_name` of a record answered by a flow.
+fn service_name_of(answer: &GmsResponse) -> Option<String> {
+    let record: Value = serde_json::from_slice(&answer.body).ok()?;
+    record
+        .get("_service_name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}

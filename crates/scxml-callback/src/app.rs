@@ -1,0 +1,369 @@
+//! The GMS application: everything the callback service needs, wired together, and the
+//! entry point for requests under `/genesys/`.
+//!
+//! Life cycle: [`GmsApp::new`] builds the adapters (router, chat server, comet server,
+//! pusher, the exchange table, the service index) from a [`GmsConfig`]; [`GmsApp::register`]
+//! adds the custom types the flows use (`routing`, `push`, `gms-response`, `gms-index`) to
+//! the engine's registry before the engine starts; [`GmsApp::open_store`] loads the service
+//! index from the engine's store and keeps it there; [`GmsApp::attach`] hands it the running
+//! engine and the public URL and starts the router's ticker. Then [`GmsApp::handle`] serves
+//! requests; [`GmsApp::close`] writes what the index has pending when the server stops.
+//!
+//! Routes (all answers JSON, errors `{"message", "exception"}`):
+//! - `POST /genesys/cometd`: CometD ([`crate::chat::handle_cometd_for_user`]).
+//! - `GET /genesys/1/document/service_template/callback/src/{file}`: the flows.
+//! - `/genesys/1/service/...`: the callback API ([`super::api`]), with the queries over
+//!   services ([`super::query`], [`super::availability`]).
+//! - `GET /genesys/1/admin/callback/queues`: outstanding callbacks by queue ([`super::query`]).
+//! - `/genesys/1/agents/{agent}/...`: the agent desktop API ([`super::agents_api`]).
+
+use super::chat::{handle_cometd_for_user, ChatSendType, ChatServer, CometServer};
+use super::config::{GmsConfig, Service};
+use super::documents::FlowDocuments;
+use super::exchange::{Exchanges, GmsResponseSendType};
+use super::index::{GmsIndexSendType, ServiceIndex};
+use super::push::{PushSendType, Pusher};
+use super::response::GmsResponse;
+use super::routing::{Router, RoutingInvokeType};
+use super::{agents_api, api, query};
+use bytes::Bytes;
+use hyper::{Method, StatusCode};
+use scxml::io::Registry;
+use scxml_engine::store::Store;
+use scxml_engine::Engine;
+use scxml_server::{full_response, Mount, MountError, MountFuture, MountRequest};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+/// One request under `/genesys/`, as the server read it.
+#[derive(Debug, Clone)]
+pub struct GmsRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    /// The `gms_user` header: the device.
+    pub gms_user: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+impl GmsRequest {
+    /// Reads what the application needs from a request's head and body.
+    pub fn from_parts(parts: &hyper::http::request::Parts, body: Bytes) -> GmsRequest {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        GmsRequest {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
+            gms_user: header("gms_user"),
+            content_type: header("content-type"),
+            body,
+        }
+    }
+}
+
+/// What exists once the engine runs.
+pub(crate) struct Attached {
+    pub engine: Engine,
+    /// How clients reach this server (`http://host:port`), for the URLs the flows hand out.
+    pub base_url: String,
+    ticker: tokio::task::JoinHandle<()>,
+    /// Forgets ended chats ([`GmsApp::forget_ended_chats`]).
+    janitor: tokio::task::JoinHandle<()>,
+}
+
+/// How long an ended chat stays readable (its transcript, for the last polls of the
+/// customer's and the agent's clients) before it is forgotten.
+pub const ENDED_CHAT_RETENTION: Duration = Duration::from_secs(30);
+/// How often ended chats are looked for.
+const JANITOR_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A callback service that exists: which configured service it belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct CallbackLink {
+    pub service_name: String,
+}
+
+/// The customer's side of a chat started by `ixn/chat`.
+#[derive(Debug, Clone)]
+pub(crate) struct CustomerChat {
+    pub chat_id: String,
+    pub participant_id: String,
+    pub gms_user: Option<String>,
+}
+
+/// The callback application.
+pub struct GmsApp {
+    pub(crate) services: BTreeMap<String, Service>,
+    pub(crate) flows: FlowDocuments,
+    pub(crate) exchange_timeout: Duration,
+    tick: Duration,
+    pub router: Arc<Router>,
+    pub chat: Arc<ChatServer>,
+    pub comet: Arc<CometServer>,
+    pub pusher: Arc<Pusher>,
+    pub exchanges: Arc<Exchanges>,
+    /// The latest record of every callback service, for queries over services.
+    pub index: Arc<ServiceIndex>,
+    /// Callback services by id (the id is the session id of the service's flow).
+    pub(crate) callbacks: Mutex<HashMap<String, CallbackLink>>,
+    /// Chats created by `ixn/chat`, by callback service id.
+    pub(crate) customer_chats: Mutex<HashMap<String, CustomerChat>>,
+    /// The participant id of each agent in each chat it accepted: (agent, chat) -> id.
+    pub(crate) agent_seats: Mutex<HashMap<(String, String), String>>,
+    attached: OnceLock<Attached>,
+}
+
+impl std::fmt::Debug for GmsApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GmsApp")
+            .field("services", &self.services.keys().collect::<Vec<_>>())
+            .field("attached", &self.attached.get().is_some())
+            .finish()
+    }
+}
+
+impl GmsApp {
+    /// Builds the application; a bad service, directory or flow refuses it with a message.
+    pub fn new(config: GmsConfig) -> Result<Arc<GmsApp>, String> {
+        let services = config.services()?;
+        let flows = FlowDocuments::load(config.documents_dir.as_deref())?;
+        let router = Arc::new(Router::new(config.routing.clone()).map_err(|e| e.to_string())?);
+        let chat = Arc::new(ChatServer::new());
+        let comet = Arc::new(CometServer::with_chat(config.comet.clone(), chat.clone()));
+        let pusher = Arc::new(Pusher::new(config.push.clone()).with_comet(comet.clone()));
+        Ok(Arc::new(GmsApp {
+            services,
+            flows,
+            exchange_timeout: Duration::from_millis(config.exchange_timeout_ms.max(1)),
+            tick: Duration::from_millis(config.tick_ms.max(10)),
+            router,
+            chat,
+            comet,
+            pusher,
+            exchanges: Arc::new(Exchanges::new()),
+            index: Arc::new(ServiceIndex::new()),
+            callbacks: Mutex::new(HashMap::new()),
+            customer_chats: Mutex::new(HashMap::new()),
+            agent_seats: Mutex::new(HashMap::new()),
+            attached: OnceLock::new(),
+        }))
+    }
+
+    /// Adds `<invoke type="routing">`, `<send type="push">`, `<send type="chat">`,
+    /// `<send type="gms-response">` and `<send type="gms-index">`.
+    pub fn register(&self, registry: &mut Registry) {
+        RoutingInvokeType::new(self.router.clone()).register(registry);
+        ChatSendType::new(self.chat.clone()).register(registry);
+        registry.register_send(
+            &super::push::PUSH_SEND_TYPE_NAMES,
+            Arc::new(PushSendType::new(self.pusher.clone())),
+        );
+        GmsResponseSendType::new(self.exchanges.clone()).register(registry);
+        GmsIndexSendType::new(self.index.clone()).register(registry);
+    }
+
+    /// Loads the service index from `store` (the engine's) and keeps it there from now on.
+    /// Call before the engine starts. Answers how many records were loaded.
+    pub fn open_store(&self, store: Arc<dyn Store>) -> Result<usize, String> {
+        self.index
+            .open(store)
+            .map_err(|e| format!("loading the service index: {e}"))
+    }
+
+    /// Writes what the service index has pending and stops writing to the store.
+    pub fn close(&self) {
+        self.index.close();
+    }
+
+    /// Connects the running engine and starts the router's ticker and the janitor that
+    /// forgets ended chats (inside a tokio runtime). A second call is ignored.
+    pub fn attach(self: &Arc<Self>, engine: Engine, base_url: &str) {
+        if self.attached.get().is_some() {
+            return;
+        }
+        let ticker = self.router.clone().spawn_ticker(self.tick);
+        let app = Arc::downgrade(self);
+        let janitor = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(JANITOR_INTERVAL);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let Some(app) = app.upgrade() else { return };
+                app.forget_ended_chats(ENDED_CHAT_RETENTION);
+            }
+        });
+        let attached = Attached {
+            engine,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            ticker,
+            janitor,
+        };
+        if let Err(unused) = self.attached.set(attached) {
+            unused.ticker.abort();
+            unused.janitor.abort();
+        }
+    }
+
+    /// Forgets the chats that ended more than `age` ago, with what links services and agents
+    /// to them; returns how many. Each chat holds its transcript and its listeners' buffer.
+    pub fn forget_ended_chats(&self, age: Duration) -> usize {
+        let gone = self.chat.purge_ended(age.as_millis() as u64);
+        if gone.is_empty() {
+            return 0;
+        }
+        let gone: std::collections::HashSet<String> = gone.into_iter().collect();
+        Self::lock(&self.customer_chats).retain(|_, c| !gone.contains(&c.chat_id));
+        Self::lock(&self.agent_seats).retain(|(_, chat), _| !gone.contains(chat));
+        gone.len()
+    }
+
+    pub(crate) fn attached(&self) -> Option<&Attached> {
+        self.attached.get()
+    }
+
+    /// The configured services.
+    pub fn services(&self) -> &BTreeMap<String, Service> {
+        &self.services
+    }
+
+    /// Serves one request under `/genesys/`.
+    pub async fn handle(self: &Arc<Self>, request: GmsRequest) -> GmsResponse {
+        let path = request.path.clone();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match segments.as_slice() {
+            ["genesys", "cometd"] if request.method == Method::POST => self.cometd(&request).await,
+            ["genesys", "1", "document", "service_template", "callback", "src", file]
+                if request.method == Method::GET =>
+            {
+                match self.flows.by_file_name(file) {
+                    Some(flow) => {
+                        GmsResponse::text(200, "application/scxml+xml", flow.text.clone())
+                    }
+                    None => GmsResponse::not_found(format!("no document {file}")),
+                }
+            }
+            ["genesys", "1", "agents", agent, rest @ ..] => {
+                agents_api::handle(self, &request, agent, rest).await
+            }
+            ["genesys", "1", "service", rest @ ..] => api::handle(self, &request, rest).await,
+            ["genesys", "1", "admin", "callback", "queues"] if request.method == Method::GET => {
+                match api::request_fields(&request) {
+                    Ok(query) => query::queues(&self.index, &self.router, &query),
+                    Err(answer) => answer,
+                }
+            }
+            _ => GmsResponse::not_found(format!("no GMS resource {path}")),
+        }
+    }
+
+    async fn cometd(&self, request: &GmsRequest) -> GmsResponse {
+        match handle_cometd_for_user(&self.comet, &request.body, request.gms_user.as_deref()).await
+        {
+            Ok(replies) => GmsResponse::json(200, &serde_json::Value::Array(replies)),
+            Err(message) => GmsResponse::bad_request(message),
+        }
+    }
+
+    pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+        // Every update of these maps is a single insert or remove: a panic elsewhere cannot
+        // leave one half-done, so a poisoned lock is still consistent.
+        mutex.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The callback application as the server mounts it, under `/genesys/`.
+impl Mount for GmsApp {
+    fn name(&self) -> &'static str {
+        "gms"
+    }
+
+    fn prefix(&self) -> &str {
+        "/genesys/"
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        GmsApp::register(self, registry);
+    }
+
+    fn open_store(&self, store: Arc<dyn Store>) -> Result<(), MountError> {
+        GmsApp::open_store(self, store)
+            .map(|_| ())
+            .map_err(|message| MountError {
+                mount: "gms".into(),
+                message,
+            })
+    }
+
+    fn attach(self: Arc<Self>, engine: Engine, public_url: &str) {
+        GmsApp::attach(&self, engine, public_url);
+    }
+
+    fn handle(self: Arc<Self>, request: MountRequest) -> MountFuture<'static> {
+        Box::pin(async move {
+            let answer =
+                GmsApp::handle(&self, GmsRequest::from_parts(&request.parts, request.body)).await;
+            let status =
+                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            full_response(status, answer.content_type, answer.body)
+        })
+    }
+
+    fn close(&self) {
+        GmsApp::close(self);
+    }
+}
+
+impl Drop for GmsApp {
+    fn drop(&mut self) {
+        if let Some(attached) = self.attached.get() {
+            attached.ticker.abort();
+            attached.janitor.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::NewChat;
+
+    #[test]
+    fn ended_chats_are_forgotten_with_their_links() {
+        let app = GmsApp::new(GmsConfig::default_config()).unwrap();
+        let open = app.chat.create(NewChat {
+            service_id: "s1".into(),
+            ..NewChat::default()
+        });
+        let ended = app.chat.create(NewChat {
+            service_id: "s2".into(),
+            ..NewChat::default()
+        });
+        app.chat.end(&ended.chat_id).unwrap();
+        for (service, chat) in [("s1", &open.chat_id), ("s2", &ended.chat_id)] {
+            GmsApp::lock(&app.customer_chats).insert(
+                service.into(),
+                CustomerChat {
+                    chat_id: chat.clone(),
+                    participant_id: "1".into(),
+                    gms_user: None,
+                },
+            );
+            GmsApp::lock(&app.agent_seats).insert(("a1".into(), chat.clone()), "2".into());
+        }
+        // Not yet old enough.
+        assert_eq!(app.forget_ended_chats(Duration::from_secs(60)), 0);
+        assert_eq!(app.forget_ended_chats(Duration::ZERO), 1);
+        assert_eq!(app.chat.list().len(), 1);
+        assert!(GmsApp::lock(&app.customer_chats).contains_key("s1"));
+        assert!(!GmsApp::lock(&app.customer_chats).contains_key("s2"));
+        assert_eq!(GmsApp::lock(&app.agent_seats).len(), 1);
+    }
+}

@@ -1,0 +1,448 @@
+//! The callback application's configuration (TOML): configured services with their options,
+//! the agents and groups routing knows, push providers and the comet endpoint.
+//!
+//! Option values may hold `$token$` placeholders and a service may let requests override
+//! `_target` (`_overwritable_options`); the flow applies both when it starts.
+//!
+//! A service names a predefined scenario, which fixes some options (`chat-delayed`: wait for
+//! an agent and for the customer's confirmation; `chat-immediate`: start the chat at once),
+//! and adds its own options (`_target`, `_urs_virtual_queue`, ...). The options reach the
+//! flow unchanged as its `options` data; Rust reads none of them except to validate, so the
+//! behaviour stays in the SCXML. A service whose options contradict each other is refused at
+//! start, with the service and the option named.
+//!
+//! ```toml
+//! [services.chat-delay]
+//! scenario = "chat-delayed"
+//! _target = "Chat@StatServer.GA"
+//! _urs_virtual_queue = "chat_vq"
+//!
+//! [[routing.agents]]
+//! id = "agent1"
+//! groups = ["Chat"]
+//! ```
+
+use super::availability::Schedule;
+use super::chat::CometConfig;
+use super::push::PushConfig;
+use super::routing::{DirectoryConfig, TargetSpec};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The configuration shipped with the binary: two chat services and a few agents.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../gms.toml");
+
+/// The `[gms]` section of the server's configuration file: whether the application runs,
+/// and from which configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GmsSection {
+    /// Whether the callback application is mounted under `/genesys/`.
+    pub enabled: bool,
+    /// Its configuration file; absent: the built-in default (`gms.toml` of the sources).
+    pub config: Option<std::path::PathBuf>,
+}
+
+impl Default for GmsSection {
+    fn default() -> GmsSection {
+        GmsSection {
+            enabled: true,
+            config: None,
+        }
+    }
+}
+
+impl GmsSection {
+    /// The application this section asks for, or `None` when disabled.
+    pub fn load(&self) -> Result<Option<std::sync::Arc<crate::GmsApp>>, String> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let config = match &self.config {
+            Some(path) => GmsConfig::load(path)?,
+            None => GmsConfig::default_config(),
+        };
+        crate::GmsApp::new(config).map(Some)
+    }
+}
+
+/// Everything the application is set up from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GmsConfig {
+    /// How long a GMS request waits for the flow's answer before a 504, milliseconds.
+    #[serde(default = "default_exchange_timeout_ms")]
+    pub exchange_timeout_ms: u64,
+    /// How often the router advances its timeouts, milliseconds.
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
+    /// Where the flows are read from (`callback/chat.scxml`, `inbound_chat.scxml`); absent:
+    /// the copies built into the binary.
+    #[serde(default)]
+    pub documents_dir: Option<PathBuf>,
+    /// Configured services by name (the `{service}` of `service/callback/{service}`).
+    #[serde(default)]
+    pub services: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// Agents and groups.
+    #[serde(default)]
+    pub routing: DirectoryConfig,
+    #[serde(default)]
+    pub push: PushConfig,
+    #[serde(default)]
+    pub comet: CometConfig,
+}
+
+fn default_exchange_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_tick_ms() -> u64 {
+    250
+}
+
+/// A predefined scenario: the options it fixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    ChatDelayed,
+    ChatImmediate,
+}
+
+impl Scenario {
+    fn parse(name: &str) -> Option<Scenario> {
+        match name {
+            "chat-delayed" | "chat-delay" => Some(Scenario::ChatDelayed),
+            "chat-immediate" => Some(Scenario::ChatImmediate),
+            _ => None,
+        }
+    }
+
+    /// The options the scenario fixes (a service may repeat them, not change them).
+    fn fixed(self) -> Vec<(&'static str, Value)> {
+        let confirm = self == Scenario::ChatDelayed;
+        vec![
+            ("_media_type", Value::from("chat")),
+            ("_wait_for_agent", Value::from(confirm)),
+            ("_wait_for_user_confirm", Value::from(confirm)),
+        ]
+    }
+}
+
+/// The options a request may override, when the service lists them in
+/// `_overwritable_options`.
+const OVERWRITABLE: [&str; 2] = ["_target", "_ors"];
+
+/// The routing strategy our router runs: wait for the target (and its multi-target list,
+/// priority and aging) until an agent is reserved. It is the GMS default, and the only one;
+/// a service naming another is refused rather than silently routed differently.
+const STRATEGY: &str = "WaitForTarget";
+/// The strategy's update hook: the router applies priority changes at once, which is what
+/// `SetRouteDelay` is for in URS.
+const UPDATE_SUB_ROUTINE: &str = "SetRouteDelay";
+
+/// Defaults of options a service does not set.
+fn defaults() -> Vec<(&'static str, Value)> {
+    vec![
+        ("_ttl", Value::from(86_400)),
+        ("_type", Value::from("ors")),
+        ("_urs_virtual_queue", Value::from("default")),
+        ("_urs_prioritization_strategy", Value::from(STRATEGY)),
+        (
+            "_urs_strategy_update_sub_routine",
+            Value::from(UPDATE_SUB_ROUTINE),
+        ),
+        ("_use_debug_push_certificate", Value::from(false)),
+        ("_agent_reserve_timeout", Value::from(300)),
+        ("_user_confirm_timeout", Value::from(30)),
+        ("_on_user_confirm_timeout", Value::from("CONNECT-ANYWAY")),
+        (
+            "_max_number_of_user_availability_confirmation_attempts",
+            Value::from(3),
+        ),
+        ("app_find_agent_timeout", Value::from(60)),
+        // Queue management: refuse a callback for a number that already has two outstanding
+        // ("strict": one; false: no check), or past this many outstanding in the service.
+        ("_enable_in_queue_checking", Value::from("true")),
+        ("_max_queued_callbacks_per_service", Value::from(1000)),
+        // Scheduled callbacks: bucket minutes, callbacks per bucket, seconds submitted ahead
+        // of the desired time, how far ahead a desired time may be.
+        ("_request_time_bucket", Value::from(5)),
+        ("_max_request_by_time_bucket", Value::from(100)),
+        ("_request_execution_time_buffer", Value::from(120)),
+        ("_reject_future_desired_time", Value::from("1M")),
+    ]
+}
+
+/// A configured service, validated: its name and every option as the flow sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub options: Map<String, Value>,
+}
+
+impl GmsConfig {
+    /// The configuration built into the binary.
+    pub fn default_config() -> GmsConfig {
+        GmsConfig::parse(DEFAULT_CONFIG).expect("the built-in gms.toml is valid")
+    }
+
+    pub fn load(path: &Path) -> Result<GmsConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        GmsConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<GmsConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Every configured service with its options resolved, or the first contradiction.
+    pub fn services(&self) -> Result<BTreeMap<String, Service>, String> {
+        self.services
+            .iter()
+            .map(|(name, table)| Ok((name.clone(), resolve(name, table)?)))
+            .collect()
+    }
+}
+
+/// Applies the scenario and the defaults to a service's table and checks it.
+fn resolve(name: &str, table: &BTreeMap<String, toml::Value>) -> Result<Service, String> {
+    let mut options = Map::new();
+    let mut scenario = None;
+    for (key, value) in table {
+        let value = serde_json::to_value(value).map_err(|e| format!("service {name}: {e}"))?;
+        if key == "scenario" {
+            let text = value.as_str().unwrap_or_default();
+            scenario = Some(Scenario::parse(text).ok_or_else(|| {
+                format!("service {name}: unknown scenario {value} (chat-delayed or chat-immediate)")
+            })?);
+            continue;
+        }
+        if !(key.starts_with('_') || key.starts_with("app_")) {
+            return Err(format!(
+                "service {name}: unknown option {key:?} (options start with `_` or `app_`)"
+            ));
+        }
+        options.insert(key.clone(), value);
+    }
+    if let Some(scenario) = scenario {
+        for (key, fixed) in scenario.fixed() {
+            match options.get(key) {
+                Some(given) if !same_option(given, &fixed) => {
+                    return Err(format!(
+                    "service {name}: {key} = {given} contradicts its scenario, which fixes {fixed}"
+                ))
+                }
+                _ => {
+                    options.insert(key.to_string(), fixed);
+                }
+            }
+        }
+    }
+    for (key, value) in defaults() {
+        options.entry(key.to_string()).or_insert(value);
+    }
+    let flag = |key: &str| options.get(key).is_some_and(truthy);
+    if flag("_wait_for_user_confirm") && !flag("_wait_for_agent") {
+        return Err(format!(
+            "service {name}: _wait_for_user_confirm = true needs _wait_for_agent = true"
+        ));
+    }
+    let positive = |key: &str, whole: bool| {
+        let Some(value) = options.get(key) else {
+            return Ok(());
+        };
+        let n = match value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if n > 0.0 && (!whole || n.fract() == 0.0) => Ok(()),
+            _ => Err(format!(
+                "service {name}: {key} = {value} is not a positive {}",
+                if whole { "integer" } else { "number" }
+            )),
+        }
+    };
+    let text = |key: &str| options.get(key).and_then(Value::as_str).unwrap_or_default();
+    for (key, known) in [
+        ("_urs_prioritization_strategy", STRATEGY),
+        ("_urs_strategy_update_sub_routine", UPDATE_SUB_ROUTINE),
+    ] {
+        if text(key) != known {
+            return Err(format!(
+                "service {name}: {key} = {} is not a strategy of this router (it runs {known})",
+                options[key]
+            ));
+        }
+    }
+    if !["ors", "builtin"].contains(&text("_type")) {
+        return Err(format!(
+            "service {name}: _type = {} must be ors or builtin",
+            options["_type"]
+        ));
+    }
+    let checking = match &options["_enable_in_queue_checking"] {
+        Value::Bool(b) => b.to_string(),
+        other => other.as_str().unwrap_or_default().to_ascii_lowercase(),
+    };
+    if !["true", "false", "strict"].contains(&checking.as_str()) {
+        return Err(format!(
+            "service {name}: _enable_in_queue_checking = {} must be true, false or strict",
+            options["_enable_in_queue_checking"]
+        ));
+    }
+    positive("_max_queued_callbacks_per_service", true)?;
+    positive("_user_confirm_timeout", false)?;
+    positive(
+        "_max_number_of_user_availability_confirmation_attempts",
+        true,
+    )?;
+    Schedule::of(&options).map_err(|e| format!("service {name}: {e}"))?;
+    let buffer = options.get("_request_execution_time_buffer");
+    if !buffer.is_some_and(|b| {
+        b.as_f64()
+            .or_else(|| b.as_str()?.trim().parse().ok())
+            .is_some_and(|n| n >= 0.0)
+    }) {
+        return Err(format!(
+            "service {name}: _request_execution_time_buffer must be a number of seconds"
+        ));
+    }
+    let target = options
+        .get("_target")
+        .ok_or_else(|| format!("service {name}: _target is required"))?;
+    let has_token = target.as_str().is_some_and(|t| t.contains('$'));
+    if !has_token {
+        TargetSpec::from_value(target).map_err(|e| format!("service {name}: _target: {e}"))?;
+    }
+    if let Some(list) = options.get("_overwritable_options") {
+        let names: Vec<String> = match list {
+            Value::String(s) => s.split(',').map(|n| n.trim().to_string()).collect(),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().unwrap_or("?").to_string())
+                .collect(),
+            other => vec![other.to_string()],
+        };
+        if let Some(bad) = names.iter().find(|n| !OVERWRITABLE.contains(&n.as_str())) {
+            return Err(format!(
+                "service {name}: _overwritable_options may list only {OVERWRITABLE:?}, not {bad:?}"
+            ));
+        }
+    }
+    Ok(Service {
+        name: name.to_string(),
+        options,
+    })
+}
+
+/// True for `true` and `"true"` (options often come as strings).
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::String(s) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+fn same_option(given: &Value, fixed: &Value) -> bool {
+    match fixed {
+        Value::Bool(b) => truthy(given) == *b && (given.is_boolean() || given.is_string()),
+        _ => given == fixed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_has_both_chat_services() {
+        let services = GmsConfig::default_config().services().unwrap();
+        let delay = &services["chat-delay"].options;
+        assert_eq!(delay["_wait_for_user_confirm"], true);
+        assert_eq!(delay["_media_type"], "chat");
+        let immediate = &services["chat-immediate"].options;
+        assert_eq!(immediate["_wait_for_agent"], false);
+        assert_eq!(delay["_user_confirm_timeout"], 30);
+        assert_eq!(delay["_on_user_confirm_timeout"], "CONNECT-ANYWAY");
+        assert_eq!(
+            delay["_max_number_of_user_availability_confirmation_attempts"],
+            3
+        );
+    }
+
+    #[test]
+    fn confirmation_options_must_be_positive() {
+        let service = |extra: &str| {
+            GmsConfig::parse(&format!(
+                "[services.x]\nscenario = \"chat-delayed\"\n_target = \"a@S.A\"\n{extra}\n"
+            ))
+            .unwrap()
+            .services()
+        };
+        assert!(service("_user_confirm_timeout = 0.5").is_ok());
+        assert!(service("_user_confirm_timeout = \"0\"").is_err());
+        let err =
+            service("_max_number_of_user_availability_confirmation_attempts = 1.5").unwrap_err();
+        assert!(err.contains("positive integer"), "{err}");
+        assert!(service("_max_number_of_user_availability_confirmation_attempts = \"2\"").is_ok());
+    }
+
+    #[test]
+    fn only_the_routers_strategy_and_known_types_are_accepted() {
+        let service = |extra: &str| {
+            GmsConfig::parse(&format!(
+                "[services.x]\nscenario = \"chat-delayed\"\n_target = \"a@S.A\"\n{extra}\n"
+            ))
+            .unwrap()
+            .services()
+        };
+        let defaults = service("").unwrap();
+        assert_eq!(
+            defaults["x"].options["_urs_prioritization_strategy"],
+            "WaitForTarget"
+        );
+        assert!(service("_urs_strategy_update_sub_routine = \"SetRouteDelay\"").is_ok());
+        let err = service("_urs_prioritization_strategy = \"Lottery\"").unwrap_err();
+        assert!(err.contains("not a strategy of this router"), "{err}");
+        assert!(service("_type = \"builtin\"").is_ok());
+        assert!(service("_type = \"soap\"")
+            .unwrap_err()
+            .contains("ors or builtin"));
+    }
+
+    #[test]
+    fn contradictions_are_refused() {
+        let config = GmsConfig::parse(
+            "[services.x]\n_target = \"a@S.A\"\n_wait_for_user_confirm = true\n_wait_for_agent = false\n",
+        )
+        .unwrap();
+        let err = config.services().unwrap_err();
+        assert!(err.contains("needs _wait_for_agent"), "{err}");
+        let config = GmsConfig::parse(
+            "[services.x]\nscenario = \"chat-immediate\"\n_target = \"a@S.A\"\n_wait_for_user_confirm = true\n",
+        )
+        .unwrap();
+        assert!(config.services().unwrap_err().contains("contradicts"));
+        let config = GmsConfig::parse("[services.x]\nscenario = \"chat-delayed\"\n").unwrap();
+        assert!(config.services().unwrap_err().contains("_target"));
+        assert!(
+            GmsConfig::parse("[services.x]\nscenario = \"chat-delayed\"\nbogus = 1\n")
+                .unwrap()
+                .services()
+                .is_err()
+        );
+        assert!(GmsConfig::parse("unknown = 1").is_err());
+        let config = GmsConfig::parse(
+            "[services.x]\n_target = \"a@S.A\"\n_overwritable_options = \"_target,_ttl\"\n",
+        )
+        .unwrap();
+        assert!(config
+            .services()
+            .unwrap_err()
+            .contains("_overwritable_options"));
+    }
+}

@@ -1,0 +1,177 @@
+//! `ixn/chat`: the customer's chat interaction (Chat v1, bound to a callback service).
+//!
+//! `POST service/{id}/ixn/chat` creates the interaction on the chat server with the customer
+//! joined, then asks the flow (`gms.ixn_chat`, with `_interaction` the chat id added to the
+//! fields). When the flow accepts (2xx), the chat's entries are forwarded to the device's
+//! comet clients on `/_genesys`, and a session of `inbound_chat.scxml` is started with
+//! `interaction`, `service_id`, `app_find_agent_timeout` and `app_selected_agent_group`; it
+//! hands the interaction to the callback session (`chat.interaction`), which routes it.
+//! When the flow refuses, the chat is ended and forgotten.
+//!
+//! The customer's chat operations, `POST service/{id}/ixn/chat/{operation}` with `send`,
+//! `refresh`, `startTyping`, `stopTyping` or `disconnect`, act on the chat server directly
+//! (they are transport, not flow logic): `send` takes `message`, typing takes an optional
+//! `message` preview, `refresh` takes `transcriptPosition`; each answers the transcript from
+//! that position (`{chatId, messages, nextPosition, chatEnded}`).
+
+use super::api::{ask_flow, request_fields, unknown_service};
+use super::app::{CustomerChat, GmsApp, GmsRequest};
+use super::chat::{ChatServer, NewChat, Recipient, GENESYS_CHANNEL};
+use super::response::GmsResponse;
+use scxml_engine::CreateOptions;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// `POST service/{id}/ixn/chat`.
+pub async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) -> GmsResponse {
+    let Some(link) = super::api::callback(app, id).await else {
+        return unknown_service(id);
+    };
+    let mut fields = match request_fields(request) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    let text = |name: &str| {
+        fields
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let new_chat = NewChat {
+        service_id: id.to_string(),
+        subject: text("subject"),
+        first_name: text("firstName"),
+        last_name: text("lastName"),
+        nickname: text("nickname"),
+        email: text("email"),
+        user_data: [("_service_id".to_string(), Value::from(id))]
+            .into_iter()
+            .collect(),
+    };
+    let (summary, joined) = app.chat.request_chat(new_chat);
+    let chat_id = summary.chat_id;
+    fields.insert("_interaction".into(), Value::from(chat_id.clone()));
+    let answer = ask_flow(app, id, "ixn_chat", fields, request.gms_user.as_deref()).await;
+    if !(200..300).contains(&answer.status) {
+        let _ = app.chat.end(&chat_id);
+        app.chat.remove(&chat_id);
+        return answer;
+    }
+    GmsApp::lock(&app.customer_chats).insert(
+        id.to_string(),
+        CustomerChat {
+            chat_id: chat_id.clone(),
+            participant_id: joined.participant.participant_id.clone(),
+            gms_user: request.gms_user.clone(),
+        },
+    );
+    if let Some(user) = &request.gms_user {
+        if let Err(e) =
+            app.comet
+                .follow_chat(&chat_id, Recipient::User(user.clone()), GENESYS_CHANNEL, 1)
+        {
+            tracing::warn!(chat = %chat_id, error = %e, "cannot forward the chat to the device");
+        }
+    }
+    let options = app
+        .services
+        .get(&link.service_name)
+        .map(|s| s.options.clone())
+        .unwrap_or_default();
+    if let Err(message) = start_inbound(app, id, &chat_id, &options).await {
+        tracing::error!(chat = %chat_id, %message, "cannot start inbound_chat.scxml");
+        return GmsResponse::error(500, "Internal", message);
+    }
+    answer
+}
+
+/// Starts `inbound_chat.scxml` for a new interaction.
+async fn start_inbound(
+    app: &Arc<GmsApp>,
+    service_id: &str,
+    chat_id: &str,
+    options: &Map<String, Value>,
+) -> Result<(), String> {
+    let attached = app.attached().ok_or("the callback service is starting")?;
+    let option = |name: &str| options.get(name).cloned().unwrap_or(Value::Null);
+    let initial_data = vec![
+        ("interaction".to_string(), Value::from(chat_id)),
+        ("service_id".to_string(), Value::from(service_id)),
+        (
+            "app_find_agent_timeout".to_string(),
+            option("app_find_agent_timeout"),
+        ),
+        (
+            "app_selected_agent_group".to_string(),
+            option("app_selected_agent_group"),
+        ),
+    ];
+    let flow = &app.flows.inbound_chat;
+    attached
+        .engine
+        .create_id(
+            flow.document.clone(),
+            CreateOptions {
+                initial_data,
+                document_url: Some(format!(
+                    "{}/genesys/1/document/service_template/callback/src/{}",
+                    attached.base_url, flow.path
+                )),
+            },
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// `POST service/{id}/ixn/chat/{operation}`: the customer's side of the chat.
+pub fn operation(
+    app: &Arc<GmsApp>,
+    request: &GmsRequest,
+    id: &str,
+    operation: &str,
+) -> GmsResponse {
+    let Some(chat) = GmsApp::lock(&app.customer_chats).get(id).cloned() else {
+        return GmsResponse::not_found(format!("service {id} has no chat"));
+    };
+    if chat.gms_user.is_some() && chat.gms_user != request.gms_user {
+        return GmsResponse::error(403, "Forbidden", "this chat belongs to another device");
+    }
+    let fields = match request_fields(request) {
+        Ok(f) => f,
+        Err(answer) => return answer,
+    };
+    let field = |name: &str| fields.get(name).and_then(Value::as_str).unwrap_or_default();
+    let position = field("transcriptPosition").parse().unwrap_or(1);
+    let done = match operation {
+        "send" => app
+            .chat
+            .send_message(&chat.chat_id, &chat.participant_id, field("message"))
+            .map(|_| ()),
+        "refresh" => Ok(()),
+        "startTyping" | "stopTyping" => {
+            // The typed text so far, if the app sends a preview (`message`).
+            let preview = Some(field("message")).filter(|m| !m.is_empty());
+            let typing = if operation == "startTyping" {
+                ChatServer::start_typing
+            } else {
+                ChatServer::stop_typing
+            };
+            typing(&app.chat, &chat.chat_id, &chat.participant_id, preview).map(|_| ())
+        }
+        "disconnect" => app
+            .chat
+            .leave(&chat.chat_id, &chat.participant_id)
+            .map(|_| ()),
+        other => return GmsResponse::not_found(format!("no chat operation {other}")),
+    };
+    if let Err(e) = done {
+        return GmsResponse::error(409, "ChatError", e.to_string());
+    }
+    match app.chat.transcript(&chat.chat_id, position) {
+        Ok(transcript) => GmsResponse::json(200, &json!(transcript)),
+        Err(e) => GmsResponse::error(404, "ChatError", e.to_string()),
+    }
+}

@@ -1,0 +1,39 @@
+//! The callback application's adapters: what URS, Stat Server, the push providers and the
+//! chat server do for a Genesys Mobile Services style callback service, and the HTTP side
+//! that turns GMS requests into events of the flows. The flows themselves are SCXML
+//! documents under `scxml/`; these modules only supply the parts they talk to.
+//!
+//! - [`app`]: [`GmsApp`], the wiring and the entry point for `/genesys/` requests.
+//! - [`config`]: configured services, agents, push and comet settings ([`GmsConfig`]).
+//! - [`documents`]: the flows, built in or read from a directory.
+//! - [`exchange`]: requests waiting for their flow's answer, and `<send type="gms-response">`.
+//! - [`api`]: the callback API (`/genesys/1/service/...`) as flow events.
+//! - [`index`]: the service index the flows keep (`<send type="gms-index">`), stored.
+//! - [`query`], [`availability`]: queries over many services and free time slots, read
+//!   from the index.
+//! - [`time`]: ISO 8601 date-times.
+//! - [`ixn_chat`]: the customer's chat interaction (`ixn/chat`) and `inbound_chat.scxml`.
+//! - [`agents_api`]: the agent desktop's stand-in API.
+//! - [`form`], [`response`]: request fields in, GMS answers out.
+//! - [`chat`], [`push`], [`routing`]: the adapters the flows use.
+
+pub mod agents_api;
+pub mod api;
+pub mod app;
+pub mod availability;
+pub mod chat;
+pub mod config;
+pub mod documents;
+pub mod exchange;
+pub mod form;
+pub mod index;
+pub mod ixn_chat;
+pub mod push;
+pub mod query;
+pub mod response;
+pub mod routing;
+pub mod time;
+
+pub use app::{GmsApp, GmsRequest};
+pub use config::{GmsConfig, GmsSection};
+pub use response::GmsResponse;

@@ -1,0 +1,213 @@
+//! The `scxml serve` configuration file (TOML). Every field has a default, so an empty file
+//! (or none) runs a server on 127.0.0.1:8080 with sessions in memory.
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:8080"
+//! public_url = "http://flows.example:8080"   # how Basic HTTP locations are published
+//! test_protocol = "127.0.0.1:42000"          # the test-runner protocol listener, if wanted
+//! max_body_bytes = 1048576
+//! max_document_bytes = 1048576
+//! request_timeout_secs = 30
+//!
+//! [engine]
+//! shards = 2                 # worker threads; default: one per core
+//! data_dir = "data"          # durable sessions in data/scxml.redb; absent: in memory
+//! max_sessions = 1000000
+//! max_queue = 10000
+//! gc_budget_mb = 128         # JS allocation between garbage collections, per shard (0: boa's)
+//!
+//! [hibernation]
+//! idle_after_secs = 60
+//! parked_after_secs = 0.05   # no invocation and no delayed send due sooner
+//! max_live_per_shard = 50000
+//!
+//! [documents]
+//! allow = ["file:///srv/flows/", "https://flows.example/"]   # default: the working directory
+//! ```
+//!
+//! Applications add sections of their own: the `scxml` binary reads the file as these
+//! sections plus the callback application's `[gms]`.
+
+use super::{ServerConfig, StartOptions};
+use scxml_engine::store::{MemoryStore, RedbStore, Store};
+use scxml_engine::{EngineConfig, HibernationPolicy};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub engine: EngineSection,
+    #[serde(default)]
+    pub hibernation: HibernationSection,
+    #[serde(default)]
+    pub documents: DocumentsSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub test_protocol: Option<SocketAddr>,
+    pub max_body_bytes: usize,
+    pub max_document_bytes: usize,
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ServerSection {
+    fn default() -> ServerSection {
+        let d = ServerConfig::default();
+        ServerSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            test_protocol: None,
+            max_body_bytes: d.max_body_bytes,
+            max_document_bytes: d.max_document_bytes,
+            request_timeout_secs: d.request_timeout.as_secs(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    pub shards: Option<usize>,
+    pub data_dir: Option<PathBuf>,
+    pub max_sessions: usize,
+    pub max_queue: usize,
+    /// MB of JavaScript objects a shard allocates between garbage collections (0: boa's own
+    /// policy).
+    pub gc_budget_mb: usize,
+}
+
+impl Default for EngineSection {
+    fn default() -> EngineSection {
+        let d = EngineConfig::default();
+        EngineSection {
+            shards: None,
+            data_dir: None,
+            max_sessions: d.max_sessions,
+            max_queue: d.max_queue,
+            gc_budget_mb: d.gc_budget_mb,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HibernationSection {
+    /// Seconds of idleness before a session hibernates; absent: never for idleness.
+    pub idle_after_secs: Option<f64>,
+    /// Seconds of idleness before a parked session (no invocation, no delayed send due
+    /// sooner) hibernates; absent: as any other.
+    pub parked_after_secs: Option<f64>,
+    pub max_live_per_shard: usize,
+}
+
+impl Default for HibernationSection {
+    fn default() -> HibernationSection {
+        let d = HibernationPolicy::default();
+        HibernationSection {
+            idle_after_secs: d.idle_after.map(|t| t.as_secs_f64()),
+            parked_after_secs: d.parked_after.map(|t| t.as_secs_f64()),
+            max_live_per_shard: d.max_live_per_shard,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DocumentsSection {
+    pub allow: Vec<String>,
+}
+
+impl FileConfig {
+    /// Reads a config file; a missing path is an error, bad TOML says where.
+    pub fn load(path: &Path) -> Result<FileConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        FileConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<FileConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Builds the server's options; opens the store when a data directory is given.
+    pub fn into_options(self) -> Result<StartOptions, String> {
+        let store: Arc<dyn Store> = match &self.engine.data_dir {
+            Some(dir) => Arc::new(RedbStore::open(dir).map_err(|e| e.to_string())?),
+            None => Arc::new(MemoryStore::new()),
+        };
+        let mut engine = EngineConfig {
+            store,
+            max_sessions: self.engine.max_sessions,
+            max_queue: self.engine.max_queue,
+            gc_budget_mb: self.engine.gc_budget_mb,
+            hibernation: HibernationPolicy {
+                idle_after: self
+                    .hibernation
+                    .idle_after_secs
+                    .map(|s| Duration::from_secs_f64(s.max(0.0))),
+                parked_after: self
+                    .hibernation
+                    .parked_after_secs
+                    .map(|s| Duration::from_secs_f64(s.max(0.0))),
+                max_live_per_shard: self.hibernation.max_live_per_shard,
+            },
+            ..EngineConfig::default()
+        };
+        if let Some(shards) = self.engine.shards {
+            engine.shards = shards.max(1);
+        }
+        let allow_documents = if self.documents.allow.is_empty() {
+            let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+            vec![url::Url::from_directory_path(&cwd)
+                .map_err(|()| format!("{} is not a usable directory", cwd.display()))?
+                .to_string()]
+        } else {
+            self.documents.allow
+        };
+        Ok(StartOptions {
+            listen: self.server.listen,
+            test_protocol: self.server.test_protocol,
+            public_url: self.server.public_url,
+            engine,
+            server: ServerConfig {
+                max_body_bytes: self.server.max_body_bytes,
+                max_document_bytes: self.server.max_document_bytes,
+                request_timeout: Duration::from_secs(self.server.request_timeout_secs.max(1)),
+            },
+            allow_documents,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_has_a_default_and_unknown_fields_are_refused() {
+        let c = FileConfig::parse("").unwrap();
+        assert_eq!(c.server.listen.port(), 8080);
+        let c = FileConfig::parse("[engine]\nshards = 3\n[hibernation]\nidle_after_secs = 0.5\n")
+            .unwrap();
+        assert_eq!(c.engine.shards, Some(3));
+        let options = c.into_options().unwrap();
+        assert_eq!(
+            options.engine.hibernation.idle_after,
+            Some(Duration::from_millis(500))
+        );
+        let err = FileConfig::parse("[server]\nlisten = \"x\"").unwrap_err();
+        assert!(err.contains("listen"), "{err}");
+        assert!(FileConfig::parse("[engine]\nshard = 3").is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! Event I/O processors and the registry through which Rust code adds custom `<send>` and
+//! `<invoke>` types.
+//!
+//! The SCXML Event I/O Processor (targets `#_internal`, `#_parent`, `#_scxml_<id>`,
+//! `#_<invokeid>`) is built into every host; [`target`] parses its target syntax. Anything else
+//! is looked up in a [`Registry`] by type URI.
+
+pub mod child;
+pub mod registry;
+pub mod target;
+
+pub use child::{child_document, needs_fetch, ChildDocumentError};
+pub use registry::{CustomInvokeType, CustomSendType, EventSink, InvokedService, Registry};
+pub use target::ScxmlTarget;
