@@ -1,8 +1,8 @@
 //! The W3C SCXML 1.0 conformance suite (ECMAScript profile) as one integration test.
 //!
 //! It runs the whole suite through `scxml_runtime::conformance` (the same runner as
-//! `scxml w3c`), prints the report, and fails on any failing test that is not in
-//! [`KNOWN_FAILURES`]. The suite is read from `$SCXML_W3C_DIR` or `../shared/w3c-scxml`; when
+//! `scxml w3c`) on both hosts, the CLI's `LocalRuntime` and the server, prints the report,
+//! and fails on any test that does not pass on both and is not in [`KNOWN_FAILURES`]. The suite is read from `$SCXML_W3C_DIR` or `../shared/w3c-scxml`; when
 //! it is not there the test says so and passes.
 
 use scxml_runtime::conformance::{run_suite, SuiteOptions};

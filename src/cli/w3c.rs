@@ -1,7 +1,7 @@
-//! `scxml w3c [DIR] [--timeout SECS] [--jobs N]`: runs the W3C conformance suite with
-//! [`crate::conformance`] and prints its report.
+//! `scxml w3c [DIR] [--timeout SECS] [--jobs N] [--host local|server|both]`: runs the W3C
+//! conformance suite with [`crate::conformance`] and prints its report.
 
-use crate::conformance::{self, SuiteOptions};
+use crate::conformance::{self, Hosts, SuiteOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,6 +16,17 @@ pub struct W3cArgs {
     /// Documents run in parallel (default: the number of cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
+    /// Which host runs the tests: the CLI's (virtual time), the server's (real time), or both
+    /// (a test passes when it passes on both).
+    #[arg(long, value_enum, default_value = "both")]
+    host: HostArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum HostArg {
+    Local,
+    Server,
+    Both,
 }
 
 /// Exit code 0 when no test failed, 1 when some did, 2 when the suite cannot be read.
@@ -27,10 +38,16 @@ pub fn w3c(args: W3cArgs) -> ExitCode {
             .jobs
             .map_or_else(conformance::default_jobs, usize::from),
         only: None,
+        hosts: match args.host {
+            HostArg::Local => Hosts::Local,
+            HostArg::Server => Hosts::Server,
+            HostArg::Both => Hosts::Both,
+        },
     };
     eprintln!(
-        "running the W3C suite in {} ({} jobs, {:?} timeout)",
+        "running the W3C suite in {} on {:?} ({} jobs, {:?} timeout)",
         options.dir.display(),
+        options.hosts,
         options.jobs,
         options.timeout
     );

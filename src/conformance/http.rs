@@ -1,7 +1,11 @@
-//! Runs the Basic HTTP tests on the real server: an engine behind an HTTP listener on
-//! loopback, so sessions publish a real `_ioprocessors['basichttp'].location`, post to it,
-//! and receive what comes back over HTTP. Time is real here (the HTTP round trips are), so
-//! these tests run concurrently and each waits at most its timeout.
+//! Runs documents on the real server: an engine behind an HTTP listener on loopback. The
+//! Basic HTTP tests always run here, so sessions publish a real
+//! `_ioprocessors['basichttp'].location`, post to it, and receive what comes back over HTTP;
+//! with [`super::Hosts::Server`] every test does, so the suite checks the server's host as
+//! it checks [`scxml::runtime::LocalRuntime`]. Time is real here (the HTTP round trips are),
+//! so these tests run concurrently and each waits at most its timeout. Every `<log>` of every
+//! session reaches the runner through the engine's log sink, filed under the session at the
+//! top of its invocation tree, for the judges of the manual tests.
 //!
 //! Manual test 513 ("send a well formed event to the location URL and check that you get a
 //! 200 response") is carried out by the runner: it starts a small session that waits for the
@@ -9,10 +13,12 @@
 
 use super::execute::{DocOutcome, SessionTrace};
 use super::pool::DocRun;
-use scxml::runtime::RunOutcome;
-use scxml_engine::{CreateOptions, EngineConfig};
+use scxml::runtime::{LogRecord, RunOutcome};
+use scxml_engine::{CreateOptions, EngineConfig, LogSink, SessionLog};
 use scxml_server::{ServerConfig, StartOptions};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The session test 513 posts to.
@@ -24,6 +30,57 @@ const TEST_513: &str = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version
   </state>
   <final id="pass"/><final id="fail"/>
 </scxml>"#;
+
+/// The logs of every session, by the session at the top of its invocation tree: the
+/// session's own id and the id, label and message of each log.
+#[derive(Default)]
+struct Logs {
+    by_root: Mutex<HashMap<String, Vec<LogLine>>>,
+}
+
+/// One `<log>`, with the session that wrote it.
+struct LogLine {
+    session: String,
+    label: Option<String>,
+    message: String,
+}
+
+impl LogSink for Logs {
+    fn log(&self, log: &SessionLog<'_>) {
+        if let Ok(mut logs) = self.by_root.lock() {
+            logs.entry(log.root.to_string()).or_default().push(LogLine {
+                session: log.session.to_string(),
+                label: log.label.map(str::to_string),
+                message: log.message.to_string(),
+            });
+        }
+    }
+}
+
+impl Logs {
+    /// The logs of `root`'s tree as the judges read them: key 0 for the root itself, 1, 2...
+    /// for the sessions it invoked, in the order they first logged.
+    fn take(&self, root: &str) -> Vec<LogRecord> {
+        let lines = self
+            .by_root
+            .lock()
+            .ok()
+            .and_then(|mut logs| logs.remove(root))
+            .unwrap_or_default();
+        let mut keys: HashMap<String, u64> = HashMap::from([(root.to_string(), 0)]);
+        lines
+            .into_iter()
+            .map(|line| {
+                let next = keys.len() as u64;
+                LogRecord {
+                    session: *keys.entry(line.session).or_insert(next),
+                    label: line.label,
+                    message: line.message,
+                }
+            })
+            .collect()
+    }
+}
 
 /// Runs the documents on a fresh server and returns the runs in the order of `paths`.
 pub fn run_all(paths: &[PathBuf], timeout: Duration) -> Vec<DocRun> {
@@ -38,6 +95,7 @@ pub fn run_all(paths: &[PathBuf], timeout: Duration) -> Vec<DocRun> {
         Ok(rt) => rt,
         Err(e) => return failed_all(paths, format!("cannot start a runtime: {e}")),
     };
+    let logs = Arc::new(Logs::default());
     runtime.block_on(async {
         let options = StartOptions {
             listen: ([127, 0, 0, 1], 0).into(),
@@ -45,10 +103,12 @@ pub fn run_all(paths: &[PathBuf], timeout: Duration) -> Vec<DocRun> {
             public_url: None,
             engine: EngineConfig {
                 shards: 2,
+                log_sink: Some(logs.clone()),
                 ..EngineConfig::default()
             },
             server: ServerConfig::default(),
-            allow_documents: Vec::new(),
+            // What the suite's documents name lies beside them.
+            allow_documents: suite_prefixes(paths),
         };
         let server = match scxml_server::start(options).await {
             Ok(s) => s,
@@ -60,9 +120,10 @@ pub fn run_all(paths: &[PathBuf], timeout: Duration) -> Vec<DocRun> {
                 let app = server.app.clone();
                 let base = format!("http://{}", server.api_addr);
                 let path = path.clone();
+                let logs = logs.clone();
                 tokio::spawn(async move {
                     let started = Instant::now();
-                    let outcome = run_one(&app, &base, &path, timeout).await;
+                    let outcome = run_one(&app, &base, &path, timeout, &logs).await;
                     DocRun {
                         path,
                         outcome,
@@ -84,6 +145,19 @@ pub fn run_all(paths: &[PathBuf], timeout: Duration) -> Vec<DocRun> {
     })
 }
 
+/// The directories of the documents, as URL prefixes for the server's allow-list.
+fn suite_prefixes(paths: &[PathBuf]) -> Vec<String> {
+    let mut prefixes: Vec<String> = paths
+        .iter()
+        .filter_map(|p| p.parent())
+        .filter_map(|dir| url::Url::from_directory_path(dir).ok())
+        .map(|u| u.to_string())
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    prefixes
+}
+
 fn failed_all(paths: &[PathBuf], reason: String) -> Vec<DocRun> {
     paths
         .iter()
@@ -100,6 +174,7 @@ async fn run_one(
     base: &str,
     path: &std::path::Path,
     timeout: Duration,
+    logs: &Logs,
 ) -> DocOutcome {
     let manual_513 = path.extension().is_some_and(|e| e == "txt");
     let doc = if manual_513 {
@@ -150,7 +225,7 @@ async fn run_one(
                 final_state: view.final_state,
                 active: view.active_states,
                 root: 0,
-                logs: Vec::new(),
+                logs: logs.take(&view.id),
             });
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -34,6 +34,19 @@ pub const DIR_ENV: &str = "SCXML_W3C_DIR";
 /// The default per-document wall-clock timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Which hosts run the suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Hosts {
+    /// [`scxml::runtime::LocalRuntime`] with a virtual clock (the CLI's host); the Basic
+    /// HTTP tests on the server.
+    Local,
+    /// The server (the engine behind HTTP), in real time.
+    Server,
+    /// Both: a test passes when it passes on both, and a failure names the host.
+    #[default]
+    Both,
+}
+
 /// How to run the suite.
 #[derive(Debug, Clone)]
 pub struct SuiteOptions {
@@ -45,6 +58,8 @@ pub struct SuiteOptions {
     pub jobs: usize,
     /// Run only these test ids (all when `None`).
     pub only: Option<Vec<u32>>,
+    /// Which hosts run it.
+    pub hosts: Hosts,
 }
 
 impl Default for SuiteOptions {
@@ -54,6 +69,7 @@ impl Default for SuiteOptions {
             timeout: DEFAULT_TIMEOUT,
             jobs: default_jobs(),
             only: None,
+            hosts: Hosts::default(),
         }
     }
 }
@@ -87,42 +103,83 @@ pub fn run_suite(options: &SuiteOptions) -> Result<SuiteReport, ManifestError> {
         .collect();
     let dir = absolute(&options.dir);
 
-    // Flatten to documents so test403's three documents run in parallel too; the Basic HTTP
-    // tests go to the server runner.
-    let mut local = Vec::new();
-    let mut on_server = Vec::new();
-    let mut spans = Vec::new();
-    for case in &cases {
-        let list = if case.has_feature("http") {
-            &mut on_server
-        } else {
-            &mut local
-        };
-        let start = list.len();
-        list.extend(case.start_documents(&dir));
-        spans.push((case.has_feature("http"), start..list.len()));
-    }
-    let local_runs = run_all(&local, options.jobs, options.timeout);
-    let server_runs = http::run_all(&on_server, options.timeout);
-
+    let local = matches!(options.hosts, Hosts::Local | Hosts::Both)
+        .then(|| run_on(&cases, &dir, options, false));
+    let server = matches!(options.hosts, Hosts::Server | Hosts::Both)
+        .then(|| run_on(&cases, &dir, options, true));
     let results = cases
         .into_iter()
-        .zip(spans)
-        .map(|(case, (is_http, span))| {
-            let runs = if is_http {
-                &server_runs[span]
-            } else {
-                &local_runs[span]
-            };
-            let verdict = judge(&case, runs);
+        .enumerate()
+        .map(|(i, case)| {
+            let judged: Vec<(&str, &[DocRun])> = [("local", &local), ("server", &server)]
+                .into_iter()
+                .filter_map(|(host, runs)| runs.as_ref().map(|r| (host, r[i].as_slice())))
+                .collect();
+            let mut verdict = Verdict::Pass;
+            for (host, runs) in &judged {
+                let v = judge(&case, runs);
+                if v != Verdict::Pass {
+                    verdict = match (judged.len(), v) {
+                        (1, v) => v,
+                        (_, Verdict::Fail(reason)) => {
+                            Verdict::Fail(format!("on the {host} host: {reason}"))
+                        }
+                        (_, Verdict::Timeout) => {
+                            Verdict::Fail(format!("on the {host} host: timed out"))
+                        }
+                        (_, v) => v,
+                    };
+                    break;
+                }
+            }
             TestResult {
-                elapsed: runs.iter().map(|r| r.elapsed).sum(),
+                elapsed: judged
+                    .iter()
+                    .flat_map(|(_, runs)| runs.iter().map(|r| r.elapsed))
+                    .sum(),
                 case,
                 verdict,
             }
         })
         .collect();
     Ok(SuiteReport { results })
+}
+
+/// Runs every test's start documents on one host and answers the runs of each test, in
+/// the order of `cases`. The Basic HTTP tests run on the server whatever the host.
+fn run_on(
+    cases: &[TestCase],
+    dir: &std::path::Path,
+    options: &SuiteOptions,
+    server_host: bool,
+) -> Vec<Vec<DocRun>> {
+    // Flatten to documents so test403's three documents run in parallel too.
+    let mut local = Vec::new();
+    let mut on_server = Vec::new();
+    let mut spans = Vec::new();
+    for case in cases {
+        let to_server = server_host || case.has_feature("http");
+        let list = if to_server {
+            &mut on_server
+        } else {
+            &mut local
+        };
+        let start = list.len();
+        list.extend(case.start_documents(dir));
+        spans.push((to_server, start..list.len()));
+    }
+    let local_runs = run_all(&local, options.jobs, options.timeout);
+    let server_runs = http::run_all(&on_server, options.timeout);
+    spans
+        .into_iter()
+        .map(|(to_server, span)| {
+            if to_server {
+                server_runs[span].to_vec()
+            } else {
+                local_runs[span].to_vec()
+            }
+        })
+        .collect()
 }
 
 /// Documents are loaded by absolute path so their relative `src`s resolve the same way

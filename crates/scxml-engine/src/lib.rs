@@ -46,6 +46,9 @@ pub struct EngineConfig {
     pub basichttp_prefix: Option<String>,
     /// Custom `<send>` and `<invoke>` types.
     pub registry: Registry,
+    /// Also receives every `<log>` of every session as it is written (besides `tracing`
+    /// and the session's trace); the conformance runner collects logs this way.
+    pub log_sink: Option<Arc<dyn LogSink>>,
     /// Reads what sessions' documents name (`<invoke src>`, and the `src`s of a stored
     /// document parsed again), off the shard threads where it may block.
     pub resolver: Arc<dyn Resolver>,
@@ -61,6 +64,26 @@ pub struct EngineConfig {
     /// so a larger budget means fewer collections for the same work, and more memory held
     /// by garbage (see `datamodel::ecmascript::gc_budget`).
     pub gc_budget_mb: usize,
+}
+
+/// One `<log>` of a session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLog<'a> {
+    /// The session that logged.
+    pub session: &'a str,
+    /// The session at the top of its invocation tree (itself, when nobody invoked it).
+    pub root: &'a str,
+    /// The `label` attribute.
+    pub label: Option<&'a str>,
+    /// The evaluated `expr`.
+    pub message: &'a str,
+}
+
+/// Where [`EngineConfig::log_sink`] sends logs. Called on the session's shard thread, right
+/// after the macrostep: keep it quick.
+pub trait LogSink: Send + Sync {
+    /// One log line.
+    fn log(&self, log: &SessionLog<'_>);
 }
 
 /// When sessions at rest are hibernated: written out and their JavaScript context dropped.
@@ -103,6 +126,7 @@ impl Default for EngineConfig {
             // An embedder's engine runs the embedder's documents; a server facing untrusted
             // ones sets a resolver with its allow-list.
             resolver: Arc::new(FileResolver::unrestricted()),
+            log_sink: None,
             max_sessions: 1_000_000,
             max_queue: 10_000,
             store: Arc::new(MemoryStore::new()),

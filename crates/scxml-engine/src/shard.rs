@@ -22,15 +22,18 @@ use super::basichttp_client;
 use super::record::{self, DocumentRecord, ServiceRecord, SessionRecord, TimerRecord};
 use super::timers::{Timer, Timers};
 use super::{
-    Command, CreateOptions, Created, EngineError, PendingSend, Router, RouterSink, SessionSummary,
-    SessionView,
+    Command, CreateOptions, Created, EngineError, PendingSend, Router, RouterSink, SessionLog,
+    SessionSummary, SessionView,
 };
 use crate::store::{Table, Write};
 use scxml::interpreter::{
-    is_scxml_invoke_type, is_scxml_processor, Event, Host, Interpreter, InvokeRequest, SendError,
-    SendRequest, SessionOptions, BASIC_HTTP_EVENT_PROCESSOR,
+    is_scxml_invoke_type, Event, Host, Interpreter, InvokeRequest, SendError, SendRequest,
+    SessionOptions, BASIC_HTTP_EVENT_PROCESSOR,
 };
-use scxml::io::{child_document, needs_fetch, CustomSendType, InvokedService, ScxmlTarget};
+use scxml::io::{
+    check_invoke_type, child_document, needs_fetch, route_send, Child, CustomSendType, Delivery,
+    Links, Outgoing,
+};
 use scxml::model::{Document, StateId};
 use scxml::parse::Resolver;
 use serde::Serialize;
@@ -62,21 +65,6 @@ pub struct TraceRecord {
     pub status: &'static str,
 }
 
-enum Child {
-    Session(String),
-    /// An SCXML invocation whose document is being read off the shard (`<invoke src>`),
-    /// with the events sent to it meanwhile, delivered once it runs.
-    Fetching {
-        pending: Vec<Event>,
-    },
-    /// A custom invoke type's running service, with the type it was started under (to
-    /// resume it after a restart).
-    Service {
-        kind: String,
-        service: Box<dyn InvokedService>,
-    },
-}
-
 /// Work the shard started off its thread, coming back.
 enum Completion {
     /// A Basic HTTP send finished.
@@ -90,16 +78,6 @@ enum Completion {
         request: InvokeRequest,
         result: Result<Arc<Document>, String>,
     },
-}
-
-/// What a session is linked to.
-#[derive(Default)]
-struct Links {
-    /// The invoking session and the invoke id it knows this session by.
-    parent: Option<(String, String)>,
-    children: HashMap<String, Child>,
-    /// Invocations cancelled by this session: late events from them are dropped.
-    cancelled: HashSet<String>,
 }
 
 /// What a session asked for during a macrostep, applied by the shard afterwards in order.
@@ -131,7 +109,7 @@ struct Slot {
     interpreter: Option<Box<Interpreter>>,
     hibernated: bool,
     doc: Arc<Document>,
-    links: Links,
+    links: Links<String>,
     create: CreateOptions,
     /// Effects held back behind an unfinished Basic HTTP send.
     outbox: VecDeque<Effect>,
@@ -359,7 +337,7 @@ impl Shard {
                 let list = self
                     .sessions
                     .iter()
-                    .filter(|(_, s)| s.links.parent.is_none())
+                    .filter(|(_, s)| s.links.parent().is_none())
                     .map(|(id, s)| SessionSummary {
                         id: id.clone(),
                         status: s.status(),
@@ -431,10 +409,7 @@ impl Shard {
                 interpreter: Some(Box::new(interpreter)),
                 hibernated: false,
                 doc,
-                links: Links {
-                    parent,
-                    ..Links::default()
-                },
+                links: Links::new(parent),
                 create,
                 outbox: VecDeque::new(),
                 http_in_flight: false,
@@ -458,10 +433,8 @@ impl Shard {
         let Some(slot) = self.sessions.get_mut(id) else {
             return;
         };
-        if let Some(invokeid) = event.as_ref().and_then(|e| e.invokeid.as_ref()) {
-            if slot.links.cancelled.contains(invokeid) {
-                return;
-            }
+        if event.as_ref().is_some_and(|e| !slot.links.accepts(e)) {
+            return;
         }
         let Some(mut interpreter) = slot.interpreter.take() else {
             return;
@@ -477,6 +450,9 @@ impl Shard {
             }
         }
         let ShardHost { effects, logs, .. } = host;
+        // The sink sees them once the slot is let go (it needs the invocation tree).
+        let sink_logs =
+            (self.router.config.log_sink.is_some() && !logs.is_empty()).then(|| logs.clone());
         let stats = &self.router.stats;
         stats.record_macrostep(started.elapsed().as_micros() as u64);
         if event_name.is_some() {
@@ -496,14 +472,22 @@ impl Shard {
                         .into_iter()
                         .map(str::to_string)
                         .collect(),
-                    logs,
+                    logs: logs
+                        .into_iter()
+                        .map(|(label, message)| match label {
+                            Some(l) => format!("{l}: {message}"),
+                            None => message,
+                        })
+                        .collect(),
                     status: slot.status(),
                 });
             }
         }
         let halted = !slot.running;
-        let is_root = slot.links.parent.is_none();
+        let is_root = slot.links.parent().is_none();
         slot.interpreter = Some(interpreter);
+        // Before the effects, which may end the session and unlink it from its parent.
+        let root = sink_logs.as_ref().map(|_| root_of(&self.sessions, id));
         self.dirty.insert(id.to_string());
         self.apply(id, effects);
         if halted {
@@ -513,6 +497,24 @@ impl Shard {
             self.timers.remove_session(id);
             self.expiries
                 .push_back((Instant::now() + DONE_RETENTION, id.to_string()));
+        }
+        if let (Some(logs), Some(root)) = (sink_logs, root) {
+            self.to_log_sink(id, &root, &logs);
+        }
+    }
+
+    /// Hands a macrostep's `<log>`s to the configured sink.
+    fn to_log_sink(&self, id: &str, root: &str, logs: &[(Option<String>, String)]) {
+        let Some(sink) = &self.router.config.log_sink else {
+            return;
+        };
+        for (label, message) in logs {
+            sink.log(&SessionLog {
+                session: id,
+                root,
+                label: label.as_deref(),
+                message,
+            });
         }
     }
 
@@ -731,10 +733,7 @@ impl Shard {
         match service.start(request, sink) {
             Ok(service) => {
                 if let Some(slot) = self.sessions.get_mut(parent) {
-                    slot.links.cancelled.remove(&invokeid);
-                    slot.links
-                        .children
-                        .insert(invokeid, Child::Service { kind, service });
+                    slot.links.start(invokeid, Child::Service { kind, service });
                 }
             }
             Err(message) => self.route(
@@ -762,8 +761,7 @@ impl Shard {
         let Some(slot) = self.sessions.get_mut(parent) else {
             return;
         };
-        slot.links.cancelled.remove(&request.invokeid);
-        slot.links.children.insert(
+        slot.links.start(
             request.invokeid.clone(),
             Child::Fetching {
                 pending: Vec::new(),
@@ -794,14 +792,8 @@ impl Shard {
         let Some(slot) = self.sessions.get_mut(parent) else {
             return;
         };
-        let pending = match slot.links.children.remove(&request.invokeid) {
-            Some(Child::Fetching { pending }) => pending,
-            Some(other) => {
-                // A newer invocation under the same id; this fetch is stale.
-                slot.links.children.insert(request.invokeid.clone(), other);
-                return;
-            }
-            None => return,
+        let Some(pending) = slot.links.take_fetching(&request.invokeid) else {
+            return;
         };
         self.start_child_session(parent, request, result, pending);
         self.drain_ready();
@@ -839,10 +831,7 @@ impl Shard {
             Some((parent.to_string(), invokeid.clone())),
         );
         if let Some(slot) = self.sessions.get_mut(parent) {
-            slot.links.cancelled.remove(&invokeid);
-            slot.links
-                .children
-                .insert(invokeid, Child::Session(child.clone()));
+            slot.links.start(invokeid, Child::Session(child.clone()));
         }
         self.dirty.insert(parent.to_string());
         self.run_session(&child, None);
@@ -855,12 +844,9 @@ impl Shard {
         let Some(slot) = self.sessions.get_mut(parent) else {
             return;
         };
-        // Only a child still running is cancelled: the done.invoke of one that already
-        // finished stays deliverable (W3C test 236).
-        let Some(child) = slot.links.children.remove(invokeid) else {
+        let Some(child) = slot.links.cancel(invokeid) else {
             return;
         };
-        slot.links.cancelled.insert(invokeid.to_string());
         match child {
             Child::Session(child) => self.cancel_session(&child),
             Child::Service { mut service, .. } => service.cancel(),
@@ -876,8 +862,13 @@ impl Shard {
                 if let Some(mut interpreter) = slot.interpreter.take() {
                     let mut host = ShardHost::new(id, &mut slot.links, &self.router);
                     interpreter.cancel(&mut host);
-                    let effects = host.effects;
+                    let ShardHost { effects, logs, .. } = host;
                     slot.interpreter = Some(interpreter);
+                    // Its onexit handlers may log on the way out.
+                    if self.router.config.log_sink.is_some() && !logs.is_empty() {
+                        let root = root_of(&self.sessions, id);
+                        self.to_log_sink(id, &root, &logs);
+                    }
                     // Only cancellations of its own invocations matter now; its sends die
                     // with it.
                     for effect in effects {
@@ -895,19 +886,15 @@ impl Shard {
         let Some(slot) = self.sessions.get(id) else {
             return;
         };
-        let Some((parent, invokeid)) = slot.links.parent.clone() else {
+        let Some((parent, invokeid)) = slot.links.parent().cloned() else {
             return;
         };
-        let still_invoked = self
+        let done = self
             .sessions
             .get_mut(&parent)
-            .and_then(|p| p.links.children.remove(&invokeid))
-            .is_some();
-        if still_invoked {
+            .and_then(|p| p.links.child_done(&invokeid, donedata));
+        if let Some(event) = done {
             self.dirty.insert(parent.clone());
-            let mut event = Event::external(format!("done.invoke.{invokeid}"));
-            event.invokeid = Some(invokeid);
-            event.data = donedata;
             self.route(parent, event);
         }
         self.remove_session(id);
@@ -927,7 +914,7 @@ impl Shard {
         self.router.unregister(id);
         self.timers.remove_session(id);
         self.ready.retain(|(k, _)| k != id);
-        for (_, child) in slot.links.children {
+        for child in slot.links.into_children() {
             match child {
                 Child::Session(k) => self.cancel_session(&k),
                 Child::Service { mut service, .. } => service.cancel(),
@@ -1098,11 +1085,10 @@ impl Shard {
             snapshot,
             document: doc_key,
             document_url: slot.create.document_url.clone(),
-            parent: slot.links.parent.clone(),
+            parent: slot.links.parent().cloned(),
             children: slot
                 .links
-                .children
-                .iter()
+                .children()
                 .filter_map(|(inv, c)| match c {
                     Child::Session(s) => Some((inv.clone(), s.clone())),
                     Child::Service { .. } | Child::Fetching { .. } => None,
@@ -1144,7 +1130,7 @@ impl Shard {
             let idle = policy.idle_after.is_some_and(|after| idle_for >= after);
             let parked = policy.parked_after.is_some_and(|after| {
                 idle_for >= after
-                    && s.links.children.is_empty()
+                    && s.links.has_no_children()
                     && self
                         .timers
                         .next_due_of(id)
@@ -1260,16 +1246,15 @@ impl Shard {
                 .iter()
                 .filter_map(|s| doc.state_by_id(s))
                 .collect();
-            let mut children: HashMap<String, Child> = record
-                .children
-                .into_iter()
-                .map(|(inv, s)| (inv, Child::Session(s)))
-                .collect();
+            let mut links = Links::new(record.parent.clone());
+            for (invokeid, child) in record.children {
+                links.start(invokeid, Child::Session(child));
+            }
             self.router.register(&id);
             for service in record.services {
                 let invokeid = service.invokeid.clone();
                 if let Some(child) = self.resume_service(&id, service) {
-                    children.insert(invokeid, child);
+                    links.start(invokeid, child);
                 }
             }
             self.router.stats.hibernated.fetch_add(1, Ordering::Relaxed);
@@ -1282,11 +1267,7 @@ impl Shard {
                     interpreter: None,
                     hibernated: true,
                     doc,
-                    links: Links {
-                        parent: record.parent,
-                        children,
-                        cancelled: HashSet::new(),
-                    },
+                    links,
                     create: CreateOptions {
                         initial_data: Vec::new(),
                         document_url: record.document_url,
@@ -1316,7 +1297,7 @@ impl Shard {
     /// Brings back a custom service of a session loaded from the store. A service that
     /// cannot be resumed is reported to the session as `error.execution`, as a failed start
     /// would be, so the flow can decide what to do.
-    fn resume_service(&mut self, session: &str, record: ServiceRecord) -> Option<Child> {
+    fn resume_service(&mut self, session: &str, record: ServiceRecord) -> Option<Child<String>> {
         let sink = Arc::new(RouterSink::new(
             &self.router,
             session,
@@ -1410,7 +1391,7 @@ impl Shard {
                 .export()
                 .unwrap_or_else(|e| Value::String(format!("not exportable: {e}"))),
             pending_sends,
-            invokes: slot.links.children.keys().cloned().collect(),
+            invokes: slot.links.invoke_ids().cloned().collect(),
             events_processed: slot.events_processed,
             not_persisted: slot.blocked.clone(),
         })
@@ -1419,9 +1400,18 @@ impl Shard {
 
 /// The records of a session's running custom services; an error names the first one that
 /// cannot be persisted.
-fn persist_services(links: &Links) -> Result<Vec<ServiceRecord>, String> {
+/// The session at the top of `id`'s invocation tree (its children live on its shard).
+fn root_of(sessions: &HashMap<String, Slot>, id: &str) -> String {
+    let mut root = id;
+    while let Some((parent, _)) = sessions.get(root).and_then(|s| s.links.parent()) {
+        root = parent;
+    }
+    root.to_string()
+}
+
+fn persist_services(links: &Links<String>) -> Result<Vec<ServiceRecord>, String> {
     let mut services = Vec::new();
-    for (invokeid, child) in &links.children {
+    for (invokeid, child) in links.children() {
         if let Child::Fetching { .. } = child {
             return Err(format!(
                 "the document of invocation {invokeid} is still being read"
@@ -1454,14 +1444,19 @@ fn atomic_ids(doc: &Document, configuration: &[StateId]) -> Vec<String> {
 /// the trace) for the shard to apply once the macrostep is over.
 struct ShardHost<'a> {
     session: &'a str,
-    links: &'a mut Links,
+    links: &'a mut Links<String>,
     router: &'a Arc<Router>,
     effects: Vec<Effect>,
-    logs: Vec<String>,
+    /// `<log>`s of the macrostep: label and message.
+    logs: Vec<(Option<String>, String)>,
 }
 
 impl<'a> ShardHost<'a> {
-    fn new(session: &'a str, links: &'a mut Links, router: &'a Arc<Router>) -> ShardHost<'a> {
+    fn new(
+        session: &'a str,
+        links: &'a mut Links<String>,
+        router: &'a Arc<Router>,
+    ) -> ShardHost<'a> {
         ShardHost {
             session,
             links,
@@ -1474,72 +1469,29 @@ impl<'a> ShardHost<'a> {
 
 impl Host for ShardHost<'_> {
     fn send(&mut self, request: SendRequest) -> Result<(), SendError> {
-        if scxml::interpreter::is_basichttp(&request.kind) {
-            if request.target.as_deref().is_none_or(str::is_empty) {
-                return Err(SendError::Communication(
-                    "a Basic HTTP send needs a target URL".into(),
-                ));
+        let own = self.session.to_string();
+        let router = self.router;
+        let outgoing = route_send(request, &own, self.links, &router.config.registry, |id| {
+            router.exists(id).then(|| id.to_string())
+        })?;
+        match outgoing {
+            Outgoing::Scxml {
+                to,
+                event,
+                sendid,
+                delay,
+            } => self.effects.push(Effect::Deliver {
+                to,
+                event,
+                sendid,
+                delay,
+            }),
+            Outgoing::Handled => {}
+            Outgoing::BasicHttp(request) => self.effects.push(Effect::HttpSend(request)),
+            Outgoing::Custom { processor, request } => {
+                self.effects.push(Effect::CustomSend { processor, request })
             }
-            self.effects.push(Effect::HttpSend(request));
-            return Ok(());
         }
-        if !is_scxml_processor(&request.kind) {
-            let Some(processor) = self
-                .router
-                .config
-                .registry
-                .send_type(&request.kind)
-                .cloned()
-            else {
-                return Err(SendError::UnsupportedType(request.kind));
-            };
-            self.effects.push(Effect::CustomSend { processor, request });
-            return Ok(());
-        }
-        let SendRequest {
-            mut event,
-            target,
-            sendid,
-            delay,
-            ..
-        } = request;
-        let Some(parsed) = ScxmlTarget::parse(target.as_deref()) else {
-            return Err(SendError::InvalidTarget(target.unwrap_or_default()));
-        };
-        let to = match parsed {
-            ScxmlTarget::Own | ScxmlTarget::Internal => self.session.to_string(),
-            ScxmlTarget::Parent => match &self.links.parent {
-                Some((parent, invokeid)) => {
-                    event.invokeid = Some(invokeid.clone());
-                    parent.clone()
-                }
-                None => return Err(SendError::Communication("no parent session".into())),
-            },
-            ScxmlTarget::Session(id) => {
-                if !self.router.exists(id) {
-                    return Err(SendError::Communication(format!("no session {id}")));
-                }
-                id.to_string()
-            }
-            ScxmlTarget::Invoked(id) => match self.links.children.get_mut(id) {
-                Some(Child::Session(child)) => child.clone(),
-                Some(Child::Service { service, .. }) => {
-                    service.deliver(event);
-                    return Ok(());
-                }
-                Some(Child::Fetching { pending }) => {
-                    pending.push(event);
-                    return Ok(());
-                }
-                None => return Err(SendError::Communication(format!("no invocation {id}"))),
-            },
-        };
-        self.effects.push(Effect::Deliver {
-            to,
-            event,
-            sendid,
-            delay,
-        });
         Ok(())
     }
 
@@ -1548,16 +1500,7 @@ impl Host for ShardHost<'_> {
     }
 
     fn invoke(&mut self, request: InvokeRequest) -> Result<(), String> {
-        if !is_scxml_invoke_type(&request.kind)
-            && self
-                .router
-                .config
-                .registry
-                .invoke_type(&request.kind)
-                .is_none()
-        {
-            return Err(format!("unsupported invoke type {}", request.kind));
-        }
+        check_invoke_type(&request.kind, &self.router.config.registry)?;
         self.effects.push(Effect::StartInvoke(request));
         Ok(())
     }
@@ -1568,25 +1511,20 @@ impl Host for ShardHost<'_> {
     }
 
     fn forward(&mut self, invokeid: &str, event: &Event) {
-        match self.links.children.get_mut(invokeid) {
-            Some(Child::Session(child)) => self.effects.push(Effect::Deliver {
-                to: child.clone(),
+        if let Some(Delivery::Session(child)) = self.links.forward(invokeid, event) {
+            self.effects.push(Effect::Deliver {
+                to: child,
                 event: event.clone(),
                 sendid: String::new(),
                 delay: Duration::ZERO,
-            }),
-            Some(Child::Service { service, .. }) => service.deliver(event.clone()),
-            Some(Child::Fetching { pending }) => pending.push(event.clone()),
-            None => {}
+            });
         }
     }
 
     fn log(&mut self, label: Option<&str>, message: &str) {
         tracing::info!(session = %self.session, label = label.unwrap_or(""), "{message}");
-        self.logs.push(match label {
-            Some(l) => format!("{l}: {message}"),
-            None => message.to_string(),
-        });
+        self.logs
+            .push((label.map(str::to_string), message.to_string()));
     }
 
     fn done(&mut self, donedata: Option<Value>) {

@@ -6,9 +6,11 @@
 //! is looked up in a [`Registry`] by type URI.
 
 pub mod child;
+pub mod links;
 pub mod registry;
 pub mod target;
 
 pub use child::{child_document, needs_fetch, ChildDocumentError};
+pub use links::{check_invoke_type, route_send, Child, Delivery, Links, Outgoing};
 pub use registry::{CustomInvokeType, CustomSendType, EventSink, InvokedService, Registry};
 pub use target::ScxmlTarget;

@@ -89,10 +89,15 @@ pub struct AllowList {
 }
 
 impl AllowList {
-    /// Only URLs under these prefixes.
+    /// Only URLs under these prefixes. A prefix that parses as a URL is kept in its
+    /// normalised form (`/a/../b/` as `/b/`), the form the URLs it is compared with have.
     pub fn prefixes(prefixes: impl IntoIterator<Item = impl Into<String>>) -> AllowList {
         AllowList {
-            prefixes: prefixes.into_iter().map(Into::into).collect(),
+            prefixes: prefixes
+                .into_iter()
+                .map(Into::into)
+                .map(|p: String| Url::parse(&p).map_or(p, String::from))
+                .collect(),
             everything: false,
         }
     }
@@ -245,6 +250,9 @@ mod tests {
         std::fs::write(dir.join("secret.txt"), "secret").unwrap();
         let prefix = Url::from_directory_path(&inside).unwrap();
         let resolver = FileResolver::within(AllowList::prefixes([prefix.to_string()]));
+        let roundabout = Url::from_directory_path(inside.join("../flows")).unwrap();
+        let same = FileResolver::within(AllowList::prefixes([roundabout.to_string()]));
+        assert_eq!(same.fetch(&prefix.join("a.txt").unwrap()).unwrap(), "a");
         assert_eq!(resolver.fetch(&prefix.join("a.txt").unwrap()).unwrap(), "a");
         let climbed = resolve("../secret.txt", Some(&prefix.join("a.txt").unwrap())).unwrap();
         assert!(matches!(

@@ -6,14 +6,16 @@
 //! with [`Clock::Real`] the runtime sleeps until timers are due.
 
 use crate::interpreter::{
-    is_scxml_invoke_type, is_scxml_processor, Event, Host, Interpreter, InvokeRequest,
-    InvokeSource, SendError, SendRequest, SessionOptions,
+    is_scxml_invoke_type, Event, Host, Interpreter, InvokeRequest, InvokeSource, SendError,
+    SendRequest, SessionOptions,
 };
-use crate::io::{EventSink, InvokedService, Registry, ScxmlTarget};
+use crate::io::{
+    check_invoke_type, route_send, Child, Delivery, EventSink, Links, Outgoing, Registry,
+};
 use crate::model::Document;
 use crate::parse::{FileResolver, Resolver};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,21 +50,11 @@ pub enum RunOutcome {
     TimedOut,
 }
 
-/// Who an invoke id of a session refers to.
-enum Child {
-    Session(SessionKey),
-    Service(Box<dyn InvokedService>),
-}
-
 struct Slot {
     /// Taken out while the session runs, so its host can reach the rest of the runtime.
     interpreter: Option<Interpreter>,
-    /// The invoking session and the invoke id it knows this session by.
-    parent: Option<(SessionKey, String)>,
-    children: HashMap<String, Child>,
-    /// Invocations this session cancelled: events still in flight from them are dropped
-    /// (SCXML 6.4: no events from a cancelled invocation are processed).
-    cancelled: HashSet<String>,
+    /// Its parent, its invocations, and those it cancelled.
+    links: Links<SessionKey>,
 }
 
 /// A delayed send waiting for its time.
@@ -273,9 +265,7 @@ impl LocalRuntime {
             key,
             Slot {
                 interpreter: Some(interpreter),
-                parent,
-                children: HashMap::new(),
-                cancelled: HashSet::new(),
+                links: Links::new(parent),
             },
         );
         key
@@ -286,10 +276,8 @@ impl LocalRuntime {
         let Some(slot) = self.sessions.get_mut(&key) else {
             return;
         };
-        if let Some(id) = event.as_ref().and_then(|e| e.invokeid.as_ref()) {
-            if slot.cancelled.contains(id) {
-                return;
-            }
+        if event.as_ref().is_some_and(|e| !slot.links.accepts(e)) {
+            return;
         }
         let Some(mut interpreter) = slot.interpreter.take() else {
             return;
@@ -335,8 +323,7 @@ impl LocalRuntime {
                     };
                     let child = self.create(doc, options, Some((parent, invokeid.clone())));
                     if let Some(slot) = self.sessions.get_mut(&parent) {
-                        slot.cancelled.remove(&invokeid);
-                        slot.children.insert(invokeid, Child::Session(child));
+                        slot.links.start(invokeid, Child::Session(child));
                     }
                     self.run_session(child, None);
                 }
@@ -353,11 +340,11 @@ impl LocalRuntime {
             session: parent,
             invokeid: Some(invokeid.clone()),
         });
+        let kind = request.kind.clone();
         match service.map(|s| s.start(request, sink)) {
             Some(Ok(service)) => {
                 if let Some(slot) = self.sessions.get_mut(&parent) {
-                    slot.cancelled.remove(&invokeid);
-                    slot.children.insert(invokeid, Child::Service(service));
+                    slot.links.start(invokeid, Child::Service { kind, service });
                 }
             }
             Some(Err(message)) => self.ready.push_back((
@@ -391,14 +378,13 @@ impl LocalRuntime {
         let Some(slot) = self.sessions.get_mut(&parent) else {
             return;
         };
-        // Only a child still running is cancelled: the done.invoke of one that already
-        // finished stays deliverable (W3C test 236).
-        let Some(child) = slot.children.remove(invokeid) else {
+        let Some(child) = slot.links.cancel(invokeid) else {
             return;
         };
-        slot.cancelled.insert(invokeid.to_string());
         match child {
-            Child::Service(mut service) => service.cancel(),
+            Child::Service { mut service, .. } => service.cancel(),
+            // This host reads documents in place, so no child is ever being read.
+            Child::Fetching { .. } => {}
             Child::Session(key) => {
                 if let Some(mut interpreter) = self
                     .sessions
@@ -416,19 +402,18 @@ impl LocalRuntime {
     /// A session halted in a top-level final state: tell its parent, forget it (the root
     /// session stays for inspection).
     fn finish(&mut self, session: SessionKey, donedata: Option<Value>) {
-        let Some((parent, invokeid)) = self.sessions.get(&session).and_then(|s| s.parent.clone())
+        let Some((parent, invokeid)) = self
+            .sessions
+            .get(&session)
+            .and_then(|s| s.links.parent().cloned())
         else {
             return;
         };
-        let still_invoked = self
+        let done = self
             .sessions
             .get_mut(&parent)
-            .and_then(|p| p.children.remove(&invokeid))
-            .is_some();
-        if still_invoked {
-            let mut event = Event::external(format!("done.invoke.{invokeid}"));
-            event.invokeid = Some(invokeid);
-            event.data = donedata;
+            .and_then(|p| p.links.child_done(&invokeid, donedata));
+        if let Some(event) = done {
             self.ready.push_back((parent, event));
         }
         self.remove_session(session);
@@ -444,10 +429,11 @@ impl LocalRuntime {
         if let Some(i) = &slot.interpreter {
             self.by_session_id.remove(i.session_id());
         }
-        for (_, child) in slot.children {
+        for child in slot.links.into_children() {
             match child {
                 Child::Session(k) => self.remove_session(k),
-                Child::Service(mut s) => s.cancel(),
+                Child::Service { mut service, .. } => service.cancel(),
+                Child::Fetching { .. } => {}
             }
         }
     }
@@ -487,67 +473,46 @@ struct SessionHost<'a> {
     key: SessionKey,
 }
 
+impl SessionHost<'_> {
+    /// Where a custom type posts its answers: this session's queue.
+    fn reply_sink(&self) -> Arc<dyn EventSink> {
+        Arc::new(InboxSink {
+            inbox: self.rt.inbox.clone(),
+            session: self.key,
+            invokeid: None,
+        })
+    }
+}
+
 impl Host for SessionHost<'_> {
     fn send(&mut self, request: SendRequest) -> Result<(), SendError> {
-        let SendRequest {
-            mut event,
-            target,
-            kind,
-            sendid,
-            delay,
-        } = request;
-        if !is_scxml_processor(&kind) {
-            let Some(processor) = self.rt.registry.send_type(&kind).cloned() else {
-                return Err(SendError::UnsupportedType(kind));
-            };
-            let reply = Arc::new(InboxSink {
-                inbox: self.rt.inbox.clone(),
-                session: self.key,
-                invokeid: None,
-            });
-            return processor.send(
-                SendRequest {
-                    event,
-                    target,
-                    kind,
-                    sendid,
-                    delay,
-                },
-                reply,
-            );
+        let rt = &mut *self.rt;
+        let Some(slot) = rt.sessions.get_mut(&self.key) else {
+            return Err(SendError::Communication("the session has ended".into()));
+        };
+        let by_session_id = &rt.by_session_id;
+        let outgoing = route_send(request, &self.key, &mut slot.links, &rt.registry, |id| {
+            by_session_id.get(id).copied()
+        })?;
+        match outgoing {
+            Outgoing::Scxml {
+                to,
+                event,
+                sendid,
+                delay,
+            } => rt.schedule(self.key, to, sendid, event, delay),
+            Outgoing::Handled => {}
+            // This host has no HTTP client: Basic HTTP needs a registered type here.
+            Outgoing::BasicHttp(request) => {
+                let Some(processor) = rt.registry.send_type(&request.kind).cloned() else {
+                    return Err(SendError::UnsupportedType(request.kind));
+                };
+                return processor.send(request, self.reply_sink());
+            }
+            Outgoing::Custom { processor, request } => {
+                return processor.send(request, self.reply_sink());
+            }
         }
-        let Some(parsed) = ScxmlTarget::parse(target.as_deref()) else {
-            return Err(SendError::InvalidTarget(target.unwrap_or_default()));
-        };
-        let to = match parsed {
-            ScxmlTarget::Own | ScxmlTarget::Internal => self.key,
-            ScxmlTarget::Parent => {
-                let slot = self.rt.sessions.get(&self.key);
-                match slot.and_then(|s| s.parent.clone()) {
-                    Some((parent, invokeid)) => {
-                        event.invokeid = Some(invokeid);
-                        parent
-                    }
-                    None => return Err(SendError::Communication("no parent session".into())),
-                }
-            }
-            ScxmlTarget::Session(id) => match self.rt.by_session_id.get(id) {
-                Some(&k) => k,
-                None => return Err(SendError::Communication(format!("no session {id}"))),
-            },
-            ScxmlTarget::Invoked(id) => {
-                let slot = self.rt.sessions.get_mut(&self.key);
-                match slot.and_then(|s| s.children.get_mut(id)) {
-                    Some(Child::Session(k)) => *k,
-                    Some(Child::Service(service)) => {
-                        service.deliver(event);
-                        return Ok(());
-                    }
-                    None => return Err(SendError::Communication(format!("no invocation {id}"))),
-                }
-            }
-        };
-        self.rt.schedule(self.key, to, sendid, event, delay);
         Ok(())
     }
 
@@ -559,11 +524,7 @@ impl Host for SessionHost<'_> {
     }
 
     fn invoke(&mut self, request: InvokeRequest) -> Result<(), String> {
-        if !is_scxml_invoke_type(&request.kind)
-            && self.rt.registry.invoke_type(&request.kind).is_none()
-        {
-            return Err(format!("unsupported invoke type {}", request.kind));
-        }
+        check_invoke_type(&request.kind, &self.rt.registry)?;
         self.rt.actions.push(Action::StartChild {
             parent: self.key,
             request,
@@ -580,13 +541,9 @@ impl Host for SessionHost<'_> {
 
     fn forward(&mut self, invokeid: &str, event: &Event) {
         let slot = self.rt.sessions.get_mut(&self.key);
-        match slot.and_then(|s| s.children.get_mut(invokeid)) {
-            Some(Child::Session(k)) => {
-                let k = *k;
-                self.rt.ready.push_back((k, event.clone()));
-            }
-            Some(Child::Service(service)) => service.deliver(event.clone()),
-            None => {}
+        if let Some(Delivery::Session(child)) = slot.and_then(|s| s.links.forward(invokeid, event))
+        {
+            self.rt.ready.push_back((child, event.clone()));
         }
     }
 
