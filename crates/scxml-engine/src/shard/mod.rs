@@ -1,0 +1,416 @@
+//! One worker thread of the engine and the sessions pinned to it.
+//!
+//! The shard owns its sessions outright (no locks): it takes commands from its channel, runs
+//! the session a command is for, and then applies the effects the session asked for through
+//! the [`Host`] trait — deliver or schedule events, cancel them, start and cancel
+//! invocations, report done. Events between sessions of the same shard go through a local
+//! ready queue; events for other shards go through the [`Router`].
+//!
+//! Each turn of the loop handles every command already waiting, then commits the records of
+//! the sessions it touched in one store transaction, and only then answers the requests
+//! (group commit: one fsync for a burst of events, and nothing is acknowledged before it is
+//! durable). Sessions at rest hibernate by the [`HibernationPolicy`](super::HibernationPolicy):
+//! their interpreter (and JavaScript context) is dropped and rebuilt from the store on the next
+//! event.
+//!
+//! Ordering: each session has an outbox. A Basic HTTP send is asynchronous, and the sends
+//! that follow it from the same session wait in the outbox until it completes, so a session
+//! that posts to a target and then sends itself an event sees the events in the order it sent
+//! them (W3C test 201 checks exactly that).
+
+use super::basichttp_client;
+use super::record::{self, DocumentRecord, ServiceRecord, SessionRecord, TimerRecord};
+use super::timers::{Timer, Timers};
+use super::{
+    Command, CreateOptions, Created, EngineError, PendingSend, Router, RouterSink, SessionLog,
+    SessionSummary, SessionView,
+};
+use crate::store::{Table, Write};
+use scxml::interpreter::{
+    is_scxml_invoke_type, Event, Host, Interpreter, InvokeRequest, SendError, SendRequest,
+    SessionOptions, BASIC_HTTP_EVENT_PROCESSOR,
+};
+use scxml::io::{
+    check_invoke_type, child_document, needs_fetch, route_send, Child, CustomSendType, Delivery,
+    Links, Outgoing,
+};
+use scxml::model::{Document, StateId};
+use scxml::parse::Resolver;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+mod effects;
+mod hibernate;
+mod host;
+mod invoke;
+mod persist;
+mod session;
+mod view;
+
+use host::ShardHost;
+use view::atomic_ids;
+
+/// How long a halted top-level session stays inspectable.
+const DONE_RETENTION: Duration = Duration::from_secs(300);
+/// How often the shard looks for sessions to hibernate: often, so that the contexts of
+/// sessions that end up parked come back (warm) at the pace sessions end, not in bursts.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(50);
+/// The most commands handled in one turn before committing.
+const BATCH: usize = 512;
+
+/// One macrostep as the trace stream shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TraceRecord {
+    pub seq: u64,
+    /// The external event that started the macrostep (`None` for the start).
+    pub event: Option<String>,
+    pub configuration: Vec<String>,
+    /// `<log>` output of the macrostep, as `label: message`.
+    pub logs: Vec<String>,
+    pub status: &'static str,
+}
+
+/// Work the shard started off its thread, coming back.
+enum Completion {
+    /// A Basic HTTP send finished.
+    Http {
+        session: String,
+        result: Result<(), String>,
+    },
+    /// The document of an `<invoke src>` was read (or could not be).
+    ChildDocument {
+        parent: String,
+        request: InvokeRequest,
+        result: Result<Arc<Document>, String>,
+    },
+}
+
+/// What a session asked for during a macrostep, applied by the shard afterwards in order.
+enum Effect {
+    Deliver {
+        to: String,
+        event: Event,
+        sendid: String,
+        delay: Duration,
+    },
+    Cancel(String),
+    HttpSend(SendRequest),
+    /// A `<send>` of a custom type. It goes out after the commit that follows the macrostep,
+    /// like every other answer: after the invocations the macrostep started (a flow that
+    /// answers a request and then queues sees the queueing done before its answer arrives),
+    /// and never before the session's new state is durable.
+    CustomSend {
+        processor: Arc<dyn CustomSendType>,
+        request: SendRequest,
+    },
+    StartInvoke(InvokeRequest),
+    CancelInvoke(String),
+    Done(Option<Value>),
+}
+
+struct Slot {
+    /// `None` while the session runs (taken out) or while it is hibernated.
+    /// Boxed so that a hibernated session's slot stays small.
+    interpreter: Option<Box<Interpreter>>,
+    hibernated: bool,
+    doc: Arc<Document>,
+    links: Links<String>,
+    create: CreateOptions,
+    /// Effects held back behind an unfinished Basic HTTP send.
+    outbox: VecDeque<Effect>,
+    http_in_flight: bool,
+    trace: Option<broadcast::Sender<TraceRecord>>,
+    trace_seq: u64,
+    events_processed: u64,
+    last_active: Instant,
+    /// The configuration after the last macrostep (shown while hibernated).
+    last_configuration: Vec<StateId>,
+    running: bool,
+    /// Why the session cannot be persisted or hibernated, when it cannot.
+    blocked: Option<String>,
+}
+
+impl Slot {
+    fn status(&self) -> &'static str {
+        match (self.running, self.hibernated) {
+            (false, _) => "done",
+            (true, true) => "hibernated",
+            (true, false) => "running",
+        }
+    }
+}
+
+type Deferred = Box<dyn FnOnce(&mut Shard)>;
+
+struct Shard {
+    index: usize,
+    router: Arc<Router>,
+    sessions: HashMap<String, Slot>,
+    timers: Timers,
+    /// Events for sessions of this shard, processed before the next command.
+    ready: VecDeque<(String, Event)>,
+    /// Halted top-level sessions and when to forget them.
+    expiries: VecDeque<(Instant, String)>,
+    /// Completions of Basic HTTP sends come back here.
+    completions: mpsc::UnboundedSender<Completion>,
+    /// Sessions changed since the last commit.
+    dirty: HashSet<String>,
+    /// Live sessions whose stored record is behind, when the store is not durable: their
+    /// record is written when they hibernate (see [`Store::durable`]).
+    unsaved: HashSet<String>,
+    /// Answers waiting for the next commit.
+    deferred: Vec<Deferred>,
+    /// Documents already in the store, and parsed documents by key.
+    documents: HashMap<String, Arc<Document>>,
+    stored_documents: HashSet<String>,
+    /// The store key of each document sessions ran lately, by its address (checked against
+    /// the document itself): hashing a document's text once, not at every commit.
+    document_keys: HashMap<usize, (Weak<Document>, String)>,
+    next_sweep: Instant,
+    /// Running sessions not hibernated (what the sweep looks at); a session leaves it when
+    /// it halts, since a done one never hibernates.
+    live: HashSet<String>,
+}
+
+/// The shard's thread body.
+pub(super) fn run(
+    index: usize,
+    router: Arc<Router>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    loaded: std::sync::mpsc::Sender<()>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(shard = index, error = %e, "cannot start a shard runtime");
+            return;
+        }
+    };
+    scxml::datamodel::ecmascript::reserve_gc_budget(router.config.gc_budget_mb << 20);
+    let (completions, completions_rx) = mpsc::unbounded_channel();
+    let mut shard = Shard {
+        index,
+        router,
+        sessions: HashMap::new(),
+        timers: Timers::default(),
+        ready: VecDeque::new(),
+        expiries: VecDeque::new(),
+        completions,
+        dirty: HashSet::new(),
+        unsaved: HashSet::new(),
+        deferred: Vec::new(),
+        documents: HashMap::new(),
+        stored_documents: HashSet::new(),
+        document_keys: HashMap::new(),
+        next_sweep: Instant::now() + SWEEP_INTERVAL,
+        live: HashSet::new(),
+    };
+    runtime.block_on(async move {
+        shard.load_from_store();
+        let _ = loaded.send(());
+        drop(loaded);
+        shard.run(commands, completions_rx).await
+    });
+    // The sessions are gone; what they left for the next ones goes before the thread does.
+    scxml::datamodel::ecmascript::release_thread_contexts();
+}
+
+impl Shard {
+    pub(super) async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut completions: mpsc::UnboundedReceiver<Completion>,
+    ) {
+        let mut stopping = false;
+        while !stopping {
+            let wake = self.next_wakeup();
+            tokio::select! {
+                biased;
+                command = commands.recv() => match command {
+                    None | Some(Command::Shutdown) => stopping = true,
+                    Some(command) => self.handle(command),
+                },
+                Some(completion) = completions.recv() => self.completed(completion),
+                _ = tokio::time::sleep_until(wake) => self.fire_due(),
+            }
+            // Take everything already waiting, so one commit covers the burst.
+            for _ in 0..BATCH {
+                if stopping {
+                    break;
+                }
+                match commands.try_recv() {
+                    Ok(Command::Shutdown) => stopping = true,
+                    Ok(command) => self.handle(command),
+                    Err(_) => break,
+                }
+            }
+            self.drain_ready();
+            self.commit();
+            if Instant::now() >= self.next_sweep
+                || self.live.len() > self.router.config.hibernation.max_live_per_shard
+            {
+                self.sweep();
+            }
+        }
+        for id in self.sessions.keys() {
+            self.router.unregister(id);
+        }
+    }
+
+    pub(super) fn next_wakeup(&self) -> Instant {
+        let mut wake = self.next_sweep;
+        if let Some(t) = self.timers.next_due() {
+            wake = wake.min(t);
+        }
+        if let Some((t, _)) = self.expiries.front() {
+            wake = wake.min(*t);
+        }
+        wake
+    }
+
+    pub(super) fn fire_due(&mut self) {
+        let now = Instant::now();
+        for timer in self.timers.pop_due(now) {
+            self.dirty.insert(timer.from.clone());
+            if timer.basichttp {
+                let request = SendRequest {
+                    event: timer.event,
+                    target: Some(timer.to),
+                    kind: BASIC_HTTP_EVENT_PROCESSOR.to_string(),
+                    sendid: timer.sendid,
+                    delay: Duration::ZERO,
+                };
+                self.apply(&timer.from, vec![Effect::HttpSend(request)]);
+            } else {
+                self.route(timer.to, timer.event);
+            }
+        }
+        while self.expiries.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, id)) = self.expiries.pop_front() {
+                if self.sessions.get(&id).is_some_and(|s| !s.running) {
+                    self.remove_session(&id);
+                }
+            }
+        }
+    }
+
+    pub(super) fn handle(&mut self, command: Command) {
+        match command {
+            Command::Create {
+                doc,
+                options,
+                create,
+                reply,
+            } => {
+                let id = self.create_session(doc, options, create, None);
+                self.run_session(&id, None);
+                self.defer(move |shard| match reply {
+                    Created::View(reply) => {
+                        let _ = reply.send(shard.view(&id));
+                    }
+                    Created::Id(reply) => {
+                        let _ = reply.send(Ok(id));
+                    }
+                });
+            }
+            Command::Event {
+                session,
+                event,
+                reply,
+            } => {
+                self.router.event_taken(&session);
+                if !self.sessions.contains_key(&session) {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Err(EngineError::UnknownSession(session)));
+                    }
+                    return;
+                }
+                self.run_session(&session, Some(event));
+                if let Some(reply) = reply {
+                    self.defer(move |shard| {
+                        let _ = reply.send(shard.view(&session));
+                    });
+                }
+            }
+            Command::Inspect { session, reply } => {
+                let _ = reply.send(self.view(&session));
+            }
+            Command::List { reply } => {
+                let list = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, s)| s.links.parent().is_none())
+                    .map(|(id, s)| SessionSummary {
+                        id: id.clone(),
+                        status: s.status(),
+                        name: s.doc.name.clone(),
+                        document: s.create.document_url.clone(),
+                        active_states: atomic_ids(&s.doc, &s.last_configuration),
+                    })
+                    .collect();
+                let _ = reply.send(list);
+            }
+            Command::Delete { session, reply } => {
+                if self.sessions.contains_key(&session) {
+                    self.cancel_session(&session);
+                    self.defer(move |_| {
+                        let _ = reply.send(Ok(()));
+                    });
+                } else {
+                    let _ = reply.send(Err(EngineError::UnknownSession(session)));
+                }
+            }
+            Command::Trace { session, reply } => {
+                let result = match self.sessions.get_mut(&session) {
+                    Some(slot) => Ok(slot
+                        .trace
+                        .get_or_insert_with(|| broadcast::channel(256).0)
+                        .subscribe()),
+                    None => Err(EngineError::UnknownSession(session)),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    pub(super) fn defer(&mut self, f: impl FnOnce(&mut Shard) + 'static) {
+        self.deferred.push(Box::new(f));
+    }
+
+    /// Sends an event to a session of this shard (through the ready queue) or another shard.
+    pub(super) fn route(&mut self, to: String, event: Event) {
+        if self.sessions.contains_key(&to) {
+            self.ready.push_back((to, event));
+        } else {
+            let _ = self.router.deliver(&to, event);
+        }
+    }
+
+    pub(super) fn drain_ready(&mut self) {
+        while let Some((id, event)) = self.ready.pop_front() {
+            self.run_session(&id, Some(event));
+        }
+    }
+
+    pub(super) fn resolver(&self) -> &dyn Resolver {
+        self.router.config.resolver.as_ref()
+    }
+
+    /// The URL of a session's document, against which what it names resolves.
+    pub(super) fn base_url_of(&self, session: &str) -> Option<url::Url> {
+        self.sessions
+            .get(session)
+            .and_then(|s| s.interpreter.as_ref())
+            .and_then(|i| i.document().base_url.clone())
+    }
+}
