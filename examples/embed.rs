@@ -9,7 +9,7 @@
 //! Run with `cargo run --example embed`.
 
 use scxml::interpreter::{
-    Event, Host, Interpreter, InvokeRequest, SendError, SendRequest, SessionOptions,
+    Event, Host, Interpreter, InvokeError, InvokeRequest, SendError, SendRequest, SessionOptions,
 };
 use scxml::io::{CustomSendType, EventSink, Registry};
 use scxml::runtime::{Clock, LocalRuntime, RunOutcome};
@@ -71,8 +71,8 @@ impl Host for PrintingHost {
     fn cancel(&mut self, sendid: &str) {
         println!("cancel send {sendid}");
     }
-    fn invoke(&mut self, request: InvokeRequest) -> Result<(), String> {
-        Err(format!("this host invokes nothing ({})", request.kind))
+    fn invoke(&mut self, request: InvokeRequest) -> Result<(), InvokeError> {
+        Err(InvokeError::UnsupportedType(request.kind))
     }
     fn cancel_invoke(&mut self, _invokeid: &str) {}
     fn forward(&mut self, _invokeid: &str, _event: &Event) {}

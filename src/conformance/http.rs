@@ -222,7 +222,7 @@ async fn run_one(
             Ok(v) => v,
             Err(e) => return DocOutcome::Panicked(e.to_string()),
         };
-        let halted = view.status == "done";
+        let halted = view.status == scxml_engine::SessionStatus::Done;
         if halted || Instant::now() >= deadline {
             return DocOutcome::Ran(SessionTrace {
                 stop: if halted {

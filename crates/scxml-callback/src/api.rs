@@ -37,7 +37,7 @@ use super::query;
 use super::response::GmsResponse;
 use hyper::Method;
 use scxml::interpreter::Event;
-use scxml_engine::{CreateOptions, EngineError};
+use scxml_engine::{CreateOptions, EngineError, SessionStatus};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -359,7 +359,7 @@ async fn wait_for_answer(
                 let engine = &app.attached()?.engine;
                 match engine.inspect(id).await {
                     Err(EngineError::UnknownSession(_)) => return Some(Err(Gone)),
-                    Ok(view) if view.status == "done" => {
+                    Ok(view) if view.status == SessionStatus::Done => {
                         // Its record expired (or it failed): forget the session too.
                         let _ = engine.delete(id).await;
                         return Some(Err(Gone));
@@ -379,7 +379,7 @@ pub(crate) async fn callback(app: &Arc<GmsApp>, id: &str) -> Option<CallbackLink
     }
     let view = app.attached()?.engine.inspect(id).await.ok()?;
     let is_callback = view.name.as_deref() == app.flows.callback_chat.document.name.as_deref()
-        && view.status != "done";
+        && view.status != SessionStatus::Done;
     let service_name = view.datamodel.get("service_name")?.as_str()?.to_string();
     if !is_callback || !app.services.contains_key(&service_name) {
         return None;

@@ -20,6 +20,9 @@ mod shard;
 pub mod store;
 mod timers;
 
+#[cfg(test)]
+mod tests;
+
 pub use resolver::UrlResolver;
 pub use shard::TraceRecord;
 
@@ -64,6 +67,10 @@ pub struct EngineConfig {
     /// so a larger budget means fewer collections for the same work, and more memory held
     /// by garbage (see `datamodel::ecmascript::gc_budget`).
     pub gc_budget_mb: usize,
+    /// Shard runtimes start with tokio's clock paused, so time jumps to the next timer
+    /// whenever a shard is idle: the engine's own tests run hours of timers in milliseconds.
+    #[cfg(test)]
+    pub(crate) paused_clock: bool,
 }
 
 /// One `<log>` of a session.
@@ -132,6 +139,8 @@ impl Default for EngineConfig {
             store: Arc::new(MemoryStore::new()),
             hibernation: HibernationPolicy::default(),
             gc_budget_mb: 128,
+            #[cfg(test)]
+            paused_clock: false,
         }
     }
 }
@@ -149,12 +158,56 @@ pub enum EngineError {
     ShuttingDown,
 }
 
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    /// Live: its interpreter is in memory.
+    Running,
+    /// At rest in the store; its next event or timer brings it back.
+    Hibernated,
+    /// It halted (kept a while for inspection).
+    Done,
+}
+
+impl SessionStatus {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Running => "running",
+            SessionStatus::Hibernated => "hibernated",
+            SessionStatus::Done => "done",
+        }
+    }
+}
+
+impl std::fmt::Display for SessionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SessionStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SessionStatus, String> {
+        match s {
+            "running" => Ok(SessionStatus::Running),
+            "hibernated" => Ok(SessionStatus::Hibernated),
+            "done" => Ok(SessionStatus::Done),
+            other => Err(format!(
+                "`{other}` is not a session status (running, hibernated, done)"
+            )),
+        }
+    }
+}
+
 /// What a session looks like from outside.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SessionView {
     pub id: String,
-    /// `running`, or `done` once it halted.
-    pub status: &'static str,
+    /// Running, hibernated, or done once it halted.
+    pub status: SessionStatus,
     /// The document's `name`, if any.
     pub name: Option<String>,
     /// Where the document was loaded from.
@@ -187,7 +240,7 @@ pub struct PendingSend {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SessionSummary {
     pub id: String,
-    pub status: &'static str,
+    pub status: SessionStatus,
     pub name: Option<String>,
     pub document: Option<String>,
     pub active_states: Vec<String>,

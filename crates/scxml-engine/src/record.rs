@@ -14,6 +14,51 @@ use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Why a session's record cannot be written (it then stays live and says why), or a stored
+/// one cannot be read back.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NotPersisted {
+    /// A running invocation of a custom type that cannot describe itself.
+    #[error("it has a running invocation of type {kind}, which cannot be persisted")]
+    Service {
+        /// The invoke type.
+        kind: String,
+    },
+    /// An `<invoke src>` document is still being read.
+    #[error("the document of invocation {invokeid} is still being read")]
+    FetchingDocument {
+        /// The invocation.
+        invokeid: String,
+    },
+    /// The interpreter cannot take a snapshot (a datamodel value it cannot export).
+    #[error("{0}")]
+    Snapshot(String),
+    /// Its document carries no source text to store.
+    #[error("its document has no source text")]
+    NoSource,
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    /// A record could not be encoded or decoded.
+    #[error("session record: {0}")]
+    Encoding(String),
+    /// A hibernated session's record is gone.
+    #[error("the hibernated session's record is missing")]
+    Missing,
+    /// A stored document is gone.
+    #[error("document {0} is not stored")]
+    DocumentMissing(String),
+    /// A stored document does not parse any more.
+    #[error("the stored document is not valid: {0}")]
+    DocumentInvalid(String),
+}
+
+impl From<serde_json::Error> for NotPersisted {
+    fn from(e: serde_json::Error) -> NotPersisted {
+        NotPersisted::Encoding(e.to_string())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SessionRecord {
     pub snapshot: SessionSnapshot,

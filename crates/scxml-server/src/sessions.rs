@@ -8,7 +8,7 @@ use http_body_util::BodyExt;
 use hyper::body::Frame;
 use hyper::{Response, StatusCode};
 use scxml::interpreter::Event;
-use scxml_engine::{CreateOptions, SessionSummary};
+use scxml_engine::{CreateOptions, SessionStatus, SessionSummary};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -110,7 +110,7 @@ pub async fn list(app: &Arc<App>, query: Option<&str>) -> Result<Response<Body>,
     let mut limit = 100usize;
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match k.as_ref() {
-            "status" => status = Some(v.into_owned()),
+            "status" => status = Some(v.parse::<SessionStatus>().map_err(ApiError::bad_request)?),
             "name" => name = Some(v.into_owned()),
             "state" => state = Some(v.into_owned()),
             "offset" => {
@@ -138,7 +138,7 @@ pub async fn list(app: &Arc<App>, query: Option<&str>) -> Result<Response<Body>,
         .list()
         .await
         .into_iter()
-        .filter(|s| status.as_deref().is_none_or(|v| s.status == v))
+        .filter(|s| status.is_none_or(|v| s.status == v))
         .filter(|s| name.as_deref().is_none_or(|v| s.name.as_deref() == Some(v)))
         .filter(|s| {
             state
@@ -170,7 +170,7 @@ pub async fn trace(app: &Arc<App>, id: &str) -> Result<Response<Body>, ApiError>
         loop {
             let text = match records.recv().await {
                 Ok(record) => {
-                    let done = record.status == "done";
+                    let done = record.status == SessionStatus::Done;
                     let data = serde_json::to_string(&record).unwrap_or_default();
                     let text = format!("event: macrostep\nid: {}\ndata: {data}\n\n", record.seq);
                     if sender.send(Frame::data(Bytes::from(text))).await.is_err() || done {

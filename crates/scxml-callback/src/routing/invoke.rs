@@ -56,7 +56,7 @@ use super::router::{
     DEFAULT_QUEUED_TTL, DEFAULT_RESERVATION_TIMEOUT,
 };
 use super::threshold::ThresholdTable;
-use scxml::interpreter::{Event, InvokeRequest};
+use scxml::interpreter::{Event, InvokeError, InvokeRequest};
 use scxml::io::{CustomInvokeType, EventSink, InvokedService, Registry};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -263,7 +263,7 @@ impl CustomInvokeType for RoutingInvokeType {
         &self,
         request: InvokeRequest,
         to_parent: Arc<dyn EventSink>,
-    ) -> Result<Box<dyn InvokedService>, String> {
+    ) -> Result<Box<dyn InvokedService>, InvokeError> {
         let id = param(&request.params, &["request", "request_id"])
             .map(text)
             .unwrap_or_else(|| request.invokeid.clone());
@@ -295,9 +295,9 @@ impl CustomInvokeType for RoutingInvokeType {
         invokeid: &str,
         state: Value,
         to_parent: Arc<dyn EventSink>,
-    ) -> Result<Box<dyn InvokedService>, String> {
-        let saved: SavedService =
-            serde_json::from_value(state).map_err(|e| format!("unreadable routing state: {e}"))?;
+    ) -> Result<Box<dyn InvokedService>, InvokeError> {
+        let saved: SavedService = serde_json::from_value(state)
+            .map_err(|e| InvokeError::NotResumable(format!("unreadable routing state: {e}")))?;
         let params: Vec<(String, Value)> = saved.params.into_iter().collect();
         let service = RoutingService {
             router: self.router.clone(),
@@ -310,11 +310,12 @@ impl CustomInvokeType for RoutingInvokeType {
         let Some(checkpoint) = saved.checkpoint else {
             return Ok(Box::new(service));
         };
-        let spec = request_spec(&service.params, &saved.request).map_err(|e| e.to_string())?;
+        let spec = request_spec(&service.params, &saved.request)
+            .map_err(|e| InvokeError::NotResumable(e.to_string()))?;
         let listener = outcome_listener(to_parent.clone(), invokeid);
         self.router
             .resume(spec, &checkpoint, Instant::now(), Some(listener))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| InvokeError::NotResumable(e.to_string()))?;
         if let Some(agent) = checkpoint.reserved_agent {
             to_parent.deliver(make_event(
                 "routing.reservation_expired",

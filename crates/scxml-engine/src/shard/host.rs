@@ -63,7 +63,7 @@ impl Host for ShardHost<'_> {
         self.effects.push(Effect::Cancel(sendid.to_string()));
     }
 
-    fn invoke(&mut self, request: InvokeRequest) -> Result<(), String> {
+    fn invoke(&mut self, request: InvokeRequest) -> Result<(), InvokeError> {
         check_invoke_type(&request.kind, &self.router.config.registry)?;
         self.effects.push(Effect::StartInvoke(request));
         Ok(())

@@ -45,9 +45,9 @@ impl Shard {
                     slot.links.start(invokeid, Child::Service { kind, service });
                 }
             }
-            Err(message) => self.route(
+            Err(error) => self.route(
                 parent.to_string(),
-                Event::platform("error.execution", Some(Value::String(message))),
+                Event::platform("error.execution", Some(Value::String(error.to_string()))),
             ),
         }
     }
@@ -166,7 +166,7 @@ impl Shard {
         ));
         let resumed = match self.router.config.registry.invoke_type(&record.kind) {
             Some(kind) => kind.resume(&record.invokeid, record.state, sink),
-            None => Err(format!("unsupported invoke type {}", record.kind)),
+            None => Err(InvokeError::UnsupportedType(record.kind.clone())),
         };
         match resumed {
             Ok(service) => Some(Child::Service {

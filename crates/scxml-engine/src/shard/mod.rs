@@ -19,16 +19,18 @@
 //! them (W3C test 201 checks exactly that).
 
 use super::basichttp_client;
-use super::record::{self, DocumentRecord, ServiceRecord, SessionRecord, TimerRecord};
+use super::record::{
+    self, DocumentRecord, NotPersisted, ServiceRecord, SessionRecord, TimerRecord,
+};
 use super::timers::{Timer, Timers};
 use super::{
     Command, CreateOptions, Created, EngineError, PendingSend, Router, RouterSink, SessionLog,
-    SessionSummary, SessionView,
+    SessionStatus, SessionSummary, SessionView,
 };
 use crate::store::{Table, Write};
 use scxml::interpreter::{
-    is_scxml_invoke_type, Event, Host, Interpreter, InvokeRequest, SendError, SendRequest,
-    SessionOptions, BASIC_HTTP_EVENT_PROCESSOR,
+    is_scxml_invoke_type, Event, Host, Interpreter, InvokeError, InvokeRequest, SendError,
+    SendRequest, SessionOptions, BASIC_HTTP_EVENT_PROCESSOR,
 };
 use scxml::io::{
     check_invoke_type, child_document, needs_fetch, route_send, Child, CustomSendType, Delivery,
@@ -73,7 +75,7 @@ pub struct TraceRecord {
     pub configuration: Vec<String>,
     /// `<log>` output of the macrostep, as `label: message`.
     pub logs: Vec<String>,
-    pub status: &'static str,
+    pub status: SessionStatus,
 }
 
 /// Work the shard started off its thread, coming back.
@@ -133,15 +135,15 @@ struct Slot {
     last_configuration: Vec<StateId>,
     running: bool,
     /// Why the session cannot be persisted or hibernated, when it cannot.
-    blocked: Option<String>,
+    blocked: Option<NotPersisted>,
 }
 
 impl Slot {
-    fn status(&self) -> &'static str {
+    fn status(&self) -> SessionStatus {
         match (self.running, self.hibernated) {
-            (false, _) => "done",
-            (true, true) => "hibernated",
-            (true, false) => "running",
+            (false, _) => SessionStatus::Done,
+            (true, true) => SessionStatus::Hibernated,
+            (true, false) => SessionStatus::Running,
         }
     }
 }
@@ -185,10 +187,13 @@ pub(super) fn run(
     commands: mpsc::UnboundedReceiver<Command>,
     loaded: std::sync::mpsc::Sender<()>,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    #[cfg(test)]
+    if router.config.paused_clock {
+        builder.start_paused(true);
+    }
+    let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(shard = index, error = %e, "cannot start a shard runtime");

@@ -97,7 +97,7 @@ impl Shard {
     pub(super) fn record_of(
         &mut self,
         id: &str,
-    ) -> Result<Option<(Vec<u8>, Option<(String, Write)>)>, String> {
+    ) -> Result<Option<(Vec<u8>, Option<(String, Write)>)>, NotPersisted> {
         let now = Instant::now();
         let now_wall = SystemTime::now();
         let timers: Vec<TimerRecord> = self
@@ -121,25 +121,24 @@ impl Shard {
                 .router
                 .config
                 .store
-                .get(Table::SESSIONS, id)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| "the hibernated session's record is missing".to_string())?;
-            let mut record: SessionRecord =
-                serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+                .get(Table::SESSIONS, id)?
+                .ok_or(NotPersisted::Missing)?;
+            let mut record: SessionRecord = serde_json::from_slice(&bytes)?;
             record.timers = timers;
-            let bytes = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+            let bytes = serde_json::to_vec(&record)?;
             return Ok(Some((bytes, None)));
         };
         let services = persist_services(&slot.links)?;
-        let snapshot = interpreter.snapshot().map_err(|e| e.to_string())?;
+        let snapshot = interpreter
+            .snapshot()
+            .map_err(|e| NotPersisted::Snapshot(e.to_string()))?;
         let address = Arc::as_ptr(&slot.doc) as usize;
         let doc_key = match self.document_keys.get(&address) {
             Some((known, key)) if known.upgrade().is_some_and(|d| Arc::ptr_eq(&d, &slot.doc)) => {
                 key.clone()
             }
             _ => {
-                let key = record::document_key(&slot.doc)
-                    .ok_or_else(|| "its document has no source text".to_string())?;
+                let key = record::document_key(&slot.doc).ok_or(NotPersisted::NoSource)?;
                 self.document_keys
                     .insert(address, (Arc::downgrade(&slot.doc), key.clone()));
                 key
@@ -152,7 +151,7 @@ impl Shard {
                 url: slot.doc.base_url.as_ref().map(|u| u.to_string()),
                 text: slot.doc.source.as_deref().unwrap_or_default().to_string(),
             };
-            let bytes = serde_json::to_vec(&doc).map_err(|e| e.to_string())?;
+            let bytes = serde_json::to_vec(&doc)?;
             Some((
                 doc_key.clone(),
                 Write {
@@ -180,7 +179,7 @@ impl Shard {
             timers,
             events_processed: slot.events_processed,
         };
-        let bytes = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec(&record)?;
         Ok(Some((bytes, doc_write)))
     }
 
@@ -313,7 +312,7 @@ impl Shard {
         }
     }
 
-    pub(super) fn stored_document(&mut self, key: &str) -> Result<Arc<Document>, String> {
+    pub(super) fn stored_document(&mut self, key: &str) -> Result<Arc<Document>, NotPersisted> {
         if let Some(doc) = self.documents.get(key) {
             return Ok(doc.clone());
         }
@@ -321,10 +320,9 @@ impl Shard {
             .router
             .config
             .store
-            .get(Table::DOCUMENTS, key)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("document {key} is not stored"))?;
-        let record: DocumentRecord = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            .get(Table::DOCUMENTS, key)?
+            .ok_or_else(|| NotPersisted::DocumentMissing(key.to_string()))?;
+        let record: DocumentRecord = serde_json::from_slice(&bytes)?;
         let base = record.url.as_deref().and_then(|u| url::Url::parse(u).ok());
         let doc = scxml::parse::parse_with(
             &record.text,
@@ -333,7 +331,7 @@ impl Shard {
             self.resolver(),
         )
         .map(Arc::new)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| NotPersisted::DocumentInvalid(e.to_string()))?;
         self.documents.insert(key.to_string(), doc.clone());
         self.stored_documents.insert(key.to_string());
         Ok(doc)
@@ -342,18 +340,18 @@ impl Shard {
 
 /// The records of a session's running custom services; an error names the first one that
 /// cannot be persisted.
-fn persist_services(links: &Links<String>) -> Result<Vec<ServiceRecord>, String> {
+fn persist_services(links: &Links<String>) -> Result<Vec<ServiceRecord>, NotPersisted> {
     let mut services = Vec::new();
     for (invokeid, child) in links.children() {
         if let Child::Fetching { .. } = child {
-            return Err(format!(
-                "the document of invocation {invokeid} is still being read"
-            ));
+            return Err(NotPersisted::FetchingDocument {
+                invokeid: invokeid.clone(),
+            });
         }
         if let Child::Service { kind, service } = child {
-            let state = service.persist().ok_or_else(|| {
-                format!("it has a running invocation of type {kind}, which cannot be persisted")
-            })?;
+            let state = service
+                .persist()
+                .ok_or_else(|| NotPersisted::Service { kind: kind.clone() })?;
             services.push(ServiceRecord {
                 invokeid: invokeid.clone(),
                 kind: kind.clone(),

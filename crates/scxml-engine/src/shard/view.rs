@@ -45,7 +45,7 @@ impl Shard {
             pending_sends,
             invokes: slot.links.invoke_ids().cloned().collect(),
             events_processed: slot.events_processed,
-            not_persisted: slot.blocked.clone(),
+            not_persisted: slot.blocked.as_ref().map(ToString::to_string),
         })
     }
 }

@@ -76,6 +76,20 @@ impl SendError {
     }
 }
 
+/// Why a host could not start an invocation; the session gets `error.execution`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// No invoke type of that name is known to the host.
+    #[error("unsupported invoke type {0}")]
+    UnsupportedType(String),
+    /// The type refused the request (bad parameters, no such target...).
+    #[error("{0}")]
+    Refused(String),
+    /// A persisted service could not be brought back after a restart.
+    #[error("cannot resume the invocation: {0}")]
+    NotResumable(String),
+}
+
 /// What an `<invoke>` runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InvokeSource {
@@ -112,7 +126,7 @@ pub trait Host {
     fn cancel(&mut self, sendid: &str);
 
     /// Starts an invocation. An `Err` becomes `error.execution`.
-    fn invoke(&mut self, request: InvokeRequest) -> Result<(), String>;
+    fn invoke(&mut self, request: InvokeRequest) -> Result<(), InvokeError>;
 
     /// Stops an invocation whose state was exited; later events from it must be dropped.
     fn cancel_invoke(&mut self, invokeid: &str);
@@ -136,7 +150,7 @@ impl Host for NullHost {
         Ok(())
     }
     fn cancel(&mut self, _sendid: &str) {}
-    fn invoke(&mut self, _request: InvokeRequest) -> Result<(), String> {
+    fn invoke(&mut self, _request: InvokeRequest) -> Result<(), InvokeError> {
         Ok(())
     }
     fn cancel_invoke(&mut self, _invokeid: &str) {}

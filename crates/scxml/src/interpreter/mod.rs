@@ -16,9 +16,9 @@ mod state_set;
 
 pub use event::{Event, EventType};
 pub use host::{
-    is_basichttp, is_scxml_invoke_type, is_scxml_processor, Host, InvokeRequest, InvokeSource,
-    NullHost, SendError, SendRequest, BASIC_HTTP_EVENT_PROCESSOR, SCXML_EVENT_PROCESSOR,
-    SCXML_INVOKE_TYPE,
+    is_basichttp, is_scxml_invoke_type, is_scxml_processor, Host, InvokeError, InvokeRequest,
+    InvokeSource, NullHost, SendError, SendRequest, BASIC_HTTP_EVENT_PROCESSOR,
+    SCXML_EVENT_PROCESSOR, SCXML_INVOKE_TYPE,
 };
 pub use snapshot::{InvokeSnapshot, SessionSnapshot, SnapshotError};
 pub use state_set::StateSet;

@@ -20,7 +20,7 @@ impl Host for Recorder {
         Ok(())
     }
     fn cancel(&mut self, _sendid: &str) {}
-    fn invoke(&mut self, request: InvokeRequest) -> Result<(), String> {
+    fn invoke(&mut self, request: InvokeRequest) -> Result<(), InvokeError> {
         self.invokes.push(request);
         Ok(())
     }

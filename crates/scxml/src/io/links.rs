@@ -11,7 +11,8 @@
 use super::registry::{CustomSendType, InvokedService, Registry};
 use super::target::ScxmlTarget;
 use crate::interpreter::{
-    is_basichttp, is_scxml_invoke_type, is_scxml_processor, Event, SendError, SendRequest,
+    is_basichttp, is_scxml_invoke_type, is_scxml_processor, Event, InvokeError, SendError,
+    SendRequest,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -289,11 +290,11 @@ pub fn route_send<K: Clone>(
 }
 
 /// Whether a host can start an `<invoke>` of this type: SCXML, or a registered custom type.
-pub fn check_invoke_type(kind: &str, registry: &Registry) -> Result<(), String> {
+pub fn check_invoke_type(kind: &str, registry: &Registry) -> Result<(), InvokeError> {
     if is_scxml_invoke_type(kind) || registry.invoke_type(kind).is_some() {
         Ok(())
     } else {
-        Err(format!("unsupported invoke type {kind}"))
+        Err(InvokeError::UnsupportedType(kind.to_string()))
     }
 }
 

@@ -4,7 +4,7 @@
 //! external event to the session's queue whatever the host (the local runtime or the server),
 //! so adapters are written once.
 
-use crate::interpreter::{Event, InvokeRequest, SendError, SendRequest};
+use crate::interpreter::{Event, InvokeError, InvokeRequest, SendError, SendRequest};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ pub trait CustomInvokeType: Send + Sync {
         &self,
         request: InvokeRequest,
         to_parent: Arc<dyn EventSink>,
-    ) -> Result<Box<dyn InvokedService>, String>;
+    ) -> Result<Box<dyn InvokedService>, InvokeError>;
 
     /// Brings back, in a new process, a service that [`InvokedService::persist`] described:
     /// `state` is what it returned. The host calls this when it reloads the invoking session
@@ -40,9 +40,11 @@ pub trait CustomInvokeType: Send + Sync {
         invokeid: &str,
         state: Value,
         to_parent: Arc<dyn EventSink>,
-    ) -> Result<Box<dyn InvokedService>, String> {
+    ) -> Result<Box<dyn InvokedService>, InvokeError> {
         let _ = (invokeid, state, to_parent);
-        Err("this invoke type cannot be resumed".into())
+        Err(InvokeError::NotResumable(
+            "this invoke type cannot be resumed".into(),
+        ))
     }
 }
 

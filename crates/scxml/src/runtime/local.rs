@@ -6,8 +6,8 @@
 //! with [`Clock::Real`] the runtime sleeps until timers are due.
 
 use crate::interpreter::{
-    is_scxml_invoke_type, Event, Host, Interpreter, InvokeRequest, InvokeSource, SendError,
-    SendRequest, SessionOptions,
+    is_scxml_invoke_type, Event, Host, Interpreter, InvokeError, InvokeRequest, InvokeSource,
+    SendError, SendRequest, SessionOptions,
 };
 use crate::io::{
     check_invoke_type, route_send, Child, Delivery, EventSink, Links, Outgoing, Registry,
@@ -347,15 +347,17 @@ impl LocalRuntime {
                     slot.links.start(invokeid, Child::Service { kind, service });
                 }
             }
-            Some(Err(message)) => self.ready.push_back((
+            Some(Err(error)) => self.ready.push_back((
                 parent,
-                Event::platform("error.execution", Some(Value::String(message))),
+                Event::platform("error.execution", Some(Value::String(error.to_string()))),
             )),
             None => self.ready.push_back((
                 parent,
                 Event::platform(
                     "error.execution",
-                    Some(Value::String("unsupported invoke type".into())),
+                    Some(Value::String(
+                        InvokeError::UnsupportedType(kind).to_string(),
+                    )),
                 ),
             )),
         }
@@ -523,7 +525,7 @@ impl Host for SessionHost<'_> {
             .retain(|_, t| !(t.from == key && t.sendid == sendid));
     }
 
-    fn invoke(&mut self, request: InvokeRequest) -> Result<(), String> {
+    fn invoke(&mut self, request: InvokeRequest) -> Result<(), InvokeError> {
         check_invoke_type(&request.kind, &self.rt.registry)?;
         self.rt.actions.push(Action::StartChild {
             parent: self.key,
