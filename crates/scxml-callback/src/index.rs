@@ -110,10 +110,16 @@ impl ServiceIndex {
     /// Loads the stored records (those whose session still exists) and from now on writes
     /// every change to `store`. Answers how many records were loaded.
     pub fn open(&self, store: Arc<dyn Store>) -> Result<usize, StoreError> {
+        // Decoded as they stream by; the sessions are looked up once the scan is over (a
+        // store may hold a transaction while it visits).
+        let mut decoded = Vec::new();
+        store.for_each(SERVICES, &mut |id, bytes| {
+            decoded.push((id.to_string(), serde_json::from_slice::<Value>(bytes).ok()));
+            std::ops::ControlFlow::Continue(())
+        })?;
         let mut loaded = BTreeMap::new();
         let mut stale = Vec::new();
-        for (id, bytes) in store.scan(SERVICES)? {
-            let record = serde_json::from_slice::<Value>(&bytes).ok();
+        for (id, record) in decoded {
             match record {
                 Some(record) if store.get(Table::SESSIONS, &id)?.is_some() => {
                     loaded.insert(id, record);
@@ -347,8 +353,12 @@ mod tests {
         fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
             self.0.get(table, key)
         }
-        fn scan(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-            self.0.scan(table)
+        fn for_each(
+            &self,
+            table: Table,
+            visit: &mut dyn FnMut(&str, &[u8]) -> std::ops::ControlFlow<()>,
+        ) -> Result<(), StoreError> {
+            self.0.for_each(table, visit)
         }
     }
 

@@ -74,8 +74,12 @@ impl Store for WatchedStore {
     fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.get(table, key)
     }
-    fn scan(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.inner.scan(table)
+    fn for_each(
+        &self,
+        table: Table,
+        visit: &mut dyn FnMut(&str, &[u8]) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        self.inner.for_each(table, visit)
     }
 }
 

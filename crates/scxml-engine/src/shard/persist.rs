@@ -216,28 +216,30 @@ impl Shard {
 
     /// Brings back this shard's sessions from the store, hibernated, with their timers.
     pub(super) fn load_from_store(&mut self) {
+        // Only this shard's records are decoded and kept, as the table streams by; the
+        // documents are read once the scan is over (a store may hold a transaction while it
+        // visits).
         let store = self.router.config.store.clone();
-        let records = match store.scan(Table::SESSIONS) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(shard = self.index, error = %e, "cannot read stored sessions");
-                return;
+        let mut records = Vec::new();
+        let scanned = store.for_each(Table::SESSIONS, &mut |id, bytes| {
+            if self.router.shard_of(id) == self.index {
+                match serde_json::from_slice::<SessionRecord>(bytes) {
+                    Ok(record) => records.push((id.to_string(), record)),
+                    Err(e) => {
+                        tracing::error!(session = %id, error = %e, "unreadable session record")
+                    }
+                }
             }
-        };
+            std::ops::ControlFlow::Continue(())
+        });
+        if let Err(e) = scanned {
+            tracing::error!(shard = self.index, error = %e, "cannot read stored sessions");
+            return;
+        }
         let now = Instant::now();
         let now_wall = SystemTime::now();
         let mut restored = 0usize;
-        for (id, bytes) in records {
-            if self.router.shard_of(&id) != self.index {
-                continue;
-            }
-            let record: SessionRecord = match serde_json::from_slice(&bytes) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(session = %id, error = %e, "unreadable session record");
-                    continue;
-                }
-            };
+        for (id, record) in records {
             let doc = match self.stored_document(&record.document) {
                 Ok(doc) => doc,
                 Err(e) => {

@@ -2,6 +2,7 @@
 
 use super::{Store, StoreError, Table, Write};
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::Mutex;
 
 #[derive(Default)]
@@ -41,13 +42,21 @@ impl Store for MemoryStore {
         Ok(tables.get(&(table, key.to_string())).cloned())
     }
 
-    fn scan(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    fn for_each(
+        &self,
+        table: Table,
+        visit: &mut dyn FnMut(&str, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
         let tables = self.tables.lock().map_err(|_| poisoned())?;
-        Ok(tables
+        for ((_, key), value) in tables
             .range((table, String::new())..)
             .take_while(|((t, _), _)| *t == table)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
-            .collect())
+        {
+            if visit(key, value).is_break() {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

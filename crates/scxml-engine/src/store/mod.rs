@@ -7,6 +7,8 @@
 //! any of them. Two implementations: [`RedbStore`], an embedded crash-safe file needing no
 //! server, and [`MemoryStore`] for tests and for servers that need no durability.
 
+use std::ops::ControlFlow;
+
 mod memory;
 mod redb_store;
 
@@ -57,8 +59,25 @@ pub trait Store: Send + Sync {
     /// One record.
     fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Every record of a table, in key order.
-    fn scan(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Visits every record of a table in key order, one at a time, without loading the
+    /// table: a store of a million sessions is read back in constant memory. `visit` answers
+    /// [`ControlFlow::Break`] to stop early; it must not call the store (an implementation
+    /// may hold a lock or a transaction while it runs).
+    fn for_each(
+        &self,
+        table: Table,
+        visit: &mut dyn FnMut(&str, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError>;
+
+    /// Every record of a table, in key order: for tables known to be small.
+    fn scan(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut all = Vec::new();
+        self.for_each(table, &mut |key, value| {
+            all.push((key.to_string(), value.to_vec()));
+            ControlFlow::Continue(())
+        })?;
+        Ok(all)
+    }
 
     /// Whether what it holds survives the process. A store that does not (in memory) only
     /// needs a live session's record when the session hibernates, so the engine writes it
@@ -122,5 +141,23 @@ pub(crate) mod contract {
             vec![("b".to_string(), b"22".to_vec())]
         );
         store.apply(&[]).unwrap();
+        let mut seen = Vec::new();
+        store
+            .apply(&[
+                put(Table::SESSIONS, "c", b"3"),
+                put(Table::SESSIONS, "d", b"4"),
+            ])
+            .unwrap();
+        store
+            .for_each(Table::SESSIONS, &mut |key, _| {
+                seen.push(key.to_string());
+                if key == "c" {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
+        assert_eq!(seen, ["b", "c"], "in key order, stopping when asked");
     }
 }

@@ -7,6 +7,7 @@
 
 use super::{Store, StoreError, Table, Write};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 fn definition(table: Table) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -72,19 +73,24 @@ impl Store for RedbStore {
         Ok(t.get(key).map_err(err)?.map(|v| v.value().to_vec()))
     }
 
-    fn scan(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    fn for_each(
+        &self,
+        table: Table,
+        visit: &mut dyn FnMut(&str, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_read().map_err(err)?;
         let t = match txn.open_table(definition(table)) {
             Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(TableError::TableDoesNotExist(_)) => return Ok(()),
             Err(e) => return Err(err(e)),
         };
-        let mut out = Vec::new();
         for item in t.iter().map_err(err)? {
             let (k, v) = item.map_err(err)?;
-            out.push((k.value().to_string(), v.value().to_vec()));
+            if visit(k.value(), v.value()).is_break() {
+                break;
+            }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
