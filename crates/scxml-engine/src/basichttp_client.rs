@@ -16,7 +16,7 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The form body of a Basic HTTP send.
-pub fn form_body(request: &SendRequest) -> String {
+pub(crate) fn form_body(request: &SendRequest) -> String {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     if !request.event.name.is_empty() {
         form.append_pair("_scxmleventname", &request.event.name);
@@ -57,7 +57,7 @@ fn percent_encode(text: &str) -> String {
 }
 
 /// POSTs the event to its target.
-pub async fn post_event(request: &SendRequest) -> Result<(), String> {
+pub(crate) async fn post_event(request: &SendRequest) -> Result<(), String> {
     let target = request.target.as_deref().unwrap_or_default();
     let body = form_body(request);
     match tokio::time::timeout(TIMEOUT, post_form(target, body)).await {
@@ -70,7 +70,7 @@ pub async fn post_event(request: &SendRequest) -> Result<(), String> {
 }
 
 /// POSTs a form-encoded body; Ok on a 2xx answer.
-pub async fn post_form(target: &str, body: String) -> Result<(), String> {
+pub(crate) async fn post_form(target: &str, body: String) -> Result<(), String> {
     let url = url::Url::parse(target).map_err(|e| format!("`{target}` is not a URL: {e}"))?;
     if url.scheme() != "http" {
         return Err(format!("{target}: only http:// targets are supported"));

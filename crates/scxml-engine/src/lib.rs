@@ -12,6 +12,7 @@
 //!
 //! Sessions are durable and hibernate: see [`record`] for what is stored and when, and
 //! [`HibernationPolicy`] for when a session at rest drops its JavaScript context.
+#![warn(missing_docs, unreachable_pub)]
 
 mod basichttp_client;
 mod record;
@@ -61,6 +62,7 @@ pub struct EngineConfig {
     pub max_queue: usize,
     /// Where sessions are persisted (and where hibernated sessions wait).
     pub store: Arc<dyn Store>,
+    /// When sessions at rest give up their interpreter (see [`HibernationPolicy`]).
     pub hibernation: HibernationPolicy,
     /// How many MB of JavaScript objects a shard may allocate between two garbage
     /// collections (0: boa's own policy). Each collection traces every context of the shard,
@@ -148,12 +150,16 @@ impl Default for EngineConfig {
 /// Why the engine refused a request.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EngineError {
+    /// No session has this id (it never existed, or it ended and was forgotten).
     #[error("no session {0}")]
     UnknownSession(String),
+    /// Creating one more would pass [`EngineConfig::max_sessions`].
     #[error("the server holds the most sessions it may ({0})")]
     TooManySessions(usize),
+    /// The session has [`EngineConfig::max_queue`] events waiting already.
     #[error("session {0} has too many events waiting")]
     QueueFull(String),
+    /// The engine is stopping: nothing new is accepted.
     #[error("the engine is shutting down")]
     ShuttingDown,
 }
@@ -205,6 +211,7 @@ impl std::str::FromStr for SessionStatus {
 /// What a session looks like from outside.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SessionView {
+    /// The session id (`_sessionid`).
     pub id: String,
     /// Running, hibernated, or done once it halted.
     pub status: SessionStatus,
@@ -218,9 +225,13 @@ pub struct SessionView {
     pub active_states: Vec<String>,
     /// The top-level final state it halted in.
     pub final_state: Option<String>,
+    /// The datamodel's variables, as JSON.
     pub datamodel: Value,
+    /// Delayed sends that have not fired yet.
     pub pending_sends: Vec<PendingSend>,
+    /// The ids of its running invocations.
     pub invokes: Vec<String>,
+    /// External events it has processed.
     pub events_processed: u64,
     /// Why the session is not persisted (and so cannot hibernate), when it is not.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -230,7 +241,9 @@ pub struct SessionView {
 /// A delayed send that has not fired yet.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PendingSend {
+    /// The send id (`id`/`idlocation`, or generated).
     pub sendid: String,
+    /// The event's name.
     pub event: String,
     /// Milliseconds until it fires.
     pub due_in_ms: u64,
@@ -239,10 +252,15 @@ pub struct PendingSend {
 /// One line of a session listing.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SessionSummary {
+    /// The session id.
     pub id: String,
+    /// Running, hibernated or done.
     pub status: SessionStatus,
+    /// The document's `name`.
     pub name: Option<String>,
+    /// Where the document was loaded from.
     pub document: Option<String>,
+    /// Active atomic states, in document order.
     pub active_states: Vec<String>,
 }
 
@@ -316,8 +334,11 @@ impl EngineStats {
 /// Counters the metrics endpoint reads.
 #[derive(Debug, Default)]
 pub struct EngineStats {
+    /// Sessions created since start.
     pub sessions_created: AtomicU64,
+    /// External events processed since start.
     pub events_processed: AtomicU64,
+    /// Macrosteps run since start.
     pub macrosteps: AtomicU64,
     /// Sum of macrostep durations in microseconds.
     pub macrostep_micros: AtomicU64,
@@ -530,10 +551,12 @@ impl Engine {
         }
     }
 
+    /// Counters for metrics.
     pub fn stats(&self) -> &EngineStats {
         &self.router.stats
     }
 
+    /// How the engine was set up.
     pub fn config(&self) -> &EngineConfig {
         &self.router.config
     }
@@ -614,6 +637,7 @@ impl Engine {
         rx.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
+    /// The session's view (waking it if it hibernates).
     pub async fn inspect(&self, session: &str) -> Result<SessionView, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.router.to_session(

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Why a session's record cannot be written (it then stays live and says why), or a stored
 /// one cannot be read back.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum NotPersisted {
+pub(crate) enum NotPersisted {
     /// A running invocation of a custom type that cannot describe itself.
     #[error("it has a running invocation of type {kind}, which cannot be persisted")]
     Service {
@@ -60,7 +60,7 @@ impl From<serde_json::Error> for NotPersisted {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SessionRecord {
+pub(crate) struct SessionRecord {
     pub snapshot: SessionSnapshot,
     /// Key of the document in the documents table.
     pub document: String,
@@ -78,7 +78,7 @@ pub struct SessionRecord {
 
 /// A running custom service as [`scxml::io::InvokedService::persist`] described it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ServiceRecord {
+pub(crate) struct ServiceRecord {
     pub invokeid: String,
     /// The invoke type it was started under.
     pub kind: String,
@@ -86,7 +86,7 @@ pub struct ServiceRecord {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TimerRecord {
+pub(crate) struct TimerRecord {
     pub sendid: String,
     /// A session id, or the URL of a Basic HTTP send.
     pub to: String,
@@ -99,13 +99,13 @@ pub struct TimerRecord {
 
 /// A document as stored: its text and the URL its `src` attributes resolve against.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct DocumentRecord {
+pub(crate) struct DocumentRecord {
     pub url: Option<String>,
     pub text: String,
 }
 
 /// The key under which a document's text is stored.
-pub fn document_key(doc: &Document) -> Option<String> {
+pub(crate) fn document_key(doc: &Document) -> Option<String> {
     let text = doc.source.as_deref()?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut h);
@@ -114,7 +114,7 @@ pub fn document_key(doc: &Document) -> Option<String> {
 }
 
 /// Wall-clock milliseconds of a tokio instant (`now` pairs the two clocks).
-pub fn instant_to_unix_ms(
+pub(crate) fn instant_to_unix_ms(
     due: tokio::time::Instant,
     now: tokio::time::Instant,
     now_wall: SystemTime,
@@ -129,7 +129,7 @@ pub fn instant_to_unix_ms(
 }
 
 /// The tokio instant of wall-clock milliseconds; times in the past map to `now`.
-pub fn unix_ms_to_instant(
+pub(crate) fn unix_ms_to_instant(
     ms: u64,
     now: tokio::time::Instant,
     now_wall: SystemTime,

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 /// One delayed send.
 #[derive(Debug, Clone)]
-pub struct Timer {
+pub(crate) struct Timer {
     /// The sending session: `<cancel>` and session removal find timers by it.
     pub from: String,
     pub sendid: String,
@@ -26,14 +26,14 @@ pub struct Timer {
 type Key = (Instant, u64);
 
 #[derive(Default)]
-pub struct Timers {
+pub(crate) struct Timers {
     queue: BTreeMap<Key, Timer>,
     by_session: HashMap<String, HashMap<String, Key>>,
     seq: u64,
 }
 
 impl Timers {
-    pub fn insert(&mut self, due: Instant, timer: Timer) {
+    pub(crate) fn insert(&mut self, due: Instant, timer: Timer) {
         self.seq += 1;
         let key = (due, self.seq);
         let sends = self.by_session.entry(timer.from.clone()).or_default();
@@ -44,7 +44,7 @@ impl Timers {
     }
 
     /// Drops the delayed send `sendid` of session `from`; true when there was one.
-    pub fn cancel(&mut self, from: &str, sendid: &str) -> bool {
+    pub(crate) fn cancel(&mut self, from: &str, sendid: &str) -> bool {
         let Some(sends) = self.by_session.get_mut(from) else {
             return false;
         };
@@ -56,7 +56,7 @@ impl Timers {
     }
 
     /// Drops every timer a session set (it ended or was cancelled).
-    pub fn remove_session(&mut self, from: &str) {
+    pub(crate) fn remove_session(&mut self, from: &str) {
         if let Some(sends) = self.by_session.remove(from) {
             for key in sends.into_values() {
                 self.queue.remove(&key);
@@ -65,12 +65,12 @@ impl Timers {
     }
 
     /// When the next timer is due.
-    pub fn next_due(&self) -> Option<Instant> {
+    pub(crate) fn next_due(&self) -> Option<Instant> {
         self.queue.keys().next().map(|(due, _)| *due)
     }
 
     /// Removes and returns every timer due at or before `now`, in due order.
-    pub fn pop_due(&mut self, now: Instant) -> Vec<Timer> {
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Vec<Timer> {
         let mut out = Vec::new();
         while let Some(entry) = self.queue.first_entry() {
             if entry.key().0 > now {
@@ -93,7 +93,7 @@ impl Timers {
 
     /// When the next delayed send of one session is due (no allocation: the sweep asks this
     /// of every live session).
-    pub fn next_due_of(&self, from: &str) -> Option<Instant> {
+    pub(crate) fn next_due_of(&self, from: &str) -> Option<Instant> {
         self.by_session
             .get(from)?
             .values()
@@ -102,7 +102,7 @@ impl Timers {
     }
 
     /// The pending sends of one session, with their due times.
-    pub fn pending_of(&self, from: &str) -> Vec<(&Timer, Instant)> {
+    pub(crate) fn pending_of(&self, from: &str) -> Vec<(&Timer, Instant)> {
         let Some(sends) = self.by_session.get(from) else {
             return Vec::new();
         };

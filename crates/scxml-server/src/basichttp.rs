@@ -11,7 +11,7 @@ use scxml::interpreter::{Event, EventType, BASIC_HTTP_EVENT_PROCESSOR};
 use serde_json::{Map, Value};
 
 /// Builds the event a POST delivers.
-pub fn event_from_request(parts: &Parts, body: &[u8]) -> Event {
+pub(crate) fn event_from_request(parts: &Parts, body: &[u8]) -> Event {
     let content_type = parts
         .headers
         .get(hyper::header::CONTENT_TYPE)

@@ -38,27 +38,39 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The server's sections of the configuration file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// `[server]`: listeners and HTTP limits.
     #[serde(default)]
     pub server: ServerSection,
+    /// `[engine]`: worker threads, the data directory, session limits.
     #[serde(default)]
     pub engine: EngineSection,
+    /// `[hibernation]`: when sessions at rest hibernate.
     #[serde(default)]
     pub hibernation: HibernationSection,
+    /// `[documents]`: the allow-list.
     #[serde(default)]
     pub documents: DocumentsSection,
 }
 
+/// `[server]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSection {
+    /// Where the API listens (default `127.0.0.1:8080`).
     pub listen: SocketAddr,
+    /// How clients reach the server, for the Basic HTTP locations it publishes.
     pub public_url: Option<String>,
+    /// Where the test-runner protocol listens; absent: off.
     pub test_protocol: Option<SocketAddr>,
+    /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// The largest inline document accepted.
     pub max_document_bytes: usize,
+    /// Seconds a request may take before it is answered 503.
     pub request_timeout_secs: u64,
 }
 
@@ -76,12 +88,17 @@ impl Default for ServerSection {
     }
 }
 
+/// `[engine]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineSection {
+    /// Worker threads; absent: one per core.
     pub shards: Option<usize>,
+    /// Where durable sessions are kept (a redb file); absent: in memory.
     pub data_dir: Option<PathBuf>,
+    /// The most sessions at once.
     pub max_sessions: usize,
+    /// The most external events waiting per session.
     pub max_queue: usize,
     /// MB of JavaScript objects a shard allocates between garbage collections (0: boa's own
     /// policy).
@@ -101,6 +118,7 @@ impl Default for EngineSection {
     }
 }
 
+/// `[hibernation]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HibernationSection {
@@ -109,6 +127,7 @@ pub struct HibernationSection {
     /// Seconds of idleness before a parked session (no invocation, no delayed send due
     /// sooner) hibernates; absent: as any other.
     pub parked_after_secs: Option<f64>,
+    /// The most live sessions per shard; past it the least recently used hibernate.
     pub max_live_per_shard: usize,
 }
 
@@ -123,9 +142,11 @@ impl Default for HibernationSection {
     }
 }
 
+/// `[documents]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DocumentsSection {
+    /// URL prefixes documents (and what they name) may be read from; empty: the working directory.
     pub allow: Vec<String>,
 }
 
@@ -136,6 +157,7 @@ impl FileConfig {
         FileConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Parses the text of a config file.
     pub fn parse(text: &str) -> Result<FileConfig, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }

@@ -8,14 +8,18 @@ use serde_json::{json, Value};
 /// A failed request: status, a stable machine-readable code, and a message for people.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
+    /// The HTTP status.
     pub status: u16,
+    /// A stable, machine-readable code (`not_found`, `invalid_document`...).
     pub code: &'static str,
+    /// What went wrong, for people.
     pub message: String,
     /// Document problems, each with file, line and column.
     pub problems: Vec<Problem>,
 }
 
 impl ApiError {
+    /// An error with this status, code and message.
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
@@ -25,14 +29,17 @@ impl ApiError {
         }
     }
 
+    /// A 400 `bad_request`.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(400, "bad_request", message)
     }
 
+    /// A 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(404, "not_found", message)
     }
 
+    /// The JSON body answered: `error`, `message`, and `problems` for an invalid document.
     pub fn body(&self) -> Value {
         let mut body = json!({"error": self.code, "message": self.message});
         if !self.problems.is_empty() {

@@ -12,7 +12,7 @@ use std::convert::Infallible;
 pub type Body = BoxBody<Bytes, Infallible>;
 
 /// Reads a request body of at most `limit` bytes.
-pub async fn read_body(
+pub(crate) async fn read_body(
     req: Request<Incoming>,
     limit: usize,
 ) -> Result<(hyper::http::request::Parts, Bytes), ApiError> {
@@ -34,10 +34,11 @@ pub async fn read_body(
 }
 
 /// Parses a JSON body.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
 }
 
+/// A whole response: status, content type and body.
 pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()).boxed());
     *response.status_mut() = status;
@@ -49,7 +50,7 @@ pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> R
     response
 }
 
-pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_vec(value) {
         Ok(bytes) => full(status, "application/json", bytes),
         Err(e) => error(&ApiError::new(
@@ -60,11 +61,11 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     }
 }
 
-pub fn empty(status: StatusCode) -> Response<Body> {
+pub(crate) fn empty(status: StatusCode) -> Response<Body> {
     full(status, "text/plain", Bytes::new())
 }
 
-pub fn error(e: &ApiError) -> Response<Body> {
+pub(crate) fn error(e: &ApiError) -> Response<Body> {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(status, &e.body())
 }

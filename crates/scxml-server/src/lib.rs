@@ -4,6 +4,7 @@
 //! Every handler returns `Result<Response, ApiError>`; [`route`] turns errors into JSON
 //! answers, so no request ends without a status and a body, and a handler panic (a bug) is
 //! caught by the connection task without taking the process down.
+#![warn(missing_docs, unreachable_pub)]
 
 mod basichttp;
 mod config;
@@ -58,9 +59,13 @@ impl Default for ServerConfig {
 
 /// What every handler can reach.
 pub struct App {
+    /// The engine running the sessions.
     pub engine: Engine,
+    /// Documents by URL, and the resolver every document goes through.
     pub documents: Arc<Documents>,
+    /// Limits of the HTTP side.
     pub config: ServerConfig,
+    /// Request counts and latencies by route.
     pub metrics: metrics::HttpMetrics,
     /// The applications, each serving the requests under its path prefix.
     pub mounts: Vec<Arc<dyn Mount>>,
@@ -286,7 +291,9 @@ pub struct StartOptions {
     /// The base URL under which this server is reached from outside, for the Basic HTTP
     /// locations it publishes; default `http://<listen address>`.
     pub public_url: Option<String>,
+    /// The engine's configuration (its resolver is replaced by the server's).
     pub engine: scxml_engine::EngineConfig,
+    /// Limits of the HTTP side.
     pub server: ServerConfig,
     /// URL prefixes documents may be loaded from.
     pub allow_documents: Vec<String>,
@@ -294,8 +301,11 @@ pub struct StartOptions {
 
 /// A server that is accepting connections.
 pub struct RunningServer {
+    /// Where the API listens (the port chosen when 0 was asked).
     pub api_addr: SocketAddr,
+    /// Where the test-runner protocol listens, when enabled.
     pub test_protocol_addr: Option<SocketAddr>,
+    /// What the handlers reach.
     pub app: Arc<App>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,

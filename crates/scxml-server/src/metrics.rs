@@ -46,7 +46,7 @@ impl HttpMetrics {
     }
 }
 
-pub fn render(app: &App) -> Response<Body> {
+pub(crate) fn render(app: &App) -> Response<Body> {
     let stats = app.engine.stats();
     let mut out = String::new();
     let counter = |out: &mut String, name: &str, help: &str, kind: &str, value: u64| {

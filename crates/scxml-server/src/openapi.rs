@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-pub fn document() -> Value {
+pub(crate) fn document() -> Value {
     let error = json!({"$ref": "#/components/schemas/Error"});
     let session = json!({"$ref": "#/components/schemas/Session"});
     let id_param =

@@ -26,7 +26,7 @@ struct CreateRequest {
     data: Map<String, Value>,
 }
 
-pub async fn create(app: &Arc<App>, body: &[u8]) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn create(app: &Arc<App>, body: &[u8]) -> Result<Response<Body>, ApiError> {
     let request: CreateRequest = http::parse_json(body)?;
     let (doc, url) = match (request.url, request.document) {
         (Some(url), None) => (app.documents.load(&url).await?, Some(url)),
@@ -73,7 +73,11 @@ struct EventRequest {
     wait: bool,
 }
 
-pub async fn send_event(app: &Arc<App>, id: &str, body: &[u8]) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn send_event(
+    app: &Arc<App>,
+    id: &str,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
     let request: EventRequest = http::parse_json(body)?;
     if request.name.trim().is_empty() || request.name.contains(char::is_whitespace) {
         return Err(ApiError::bad_request(
@@ -91,18 +95,18 @@ pub async fn send_event(app: &Arc<App>, id: &str, body: &[u8]) -> Result<Respons
     }
 }
 
-pub async fn inspect(app: &Arc<App>, id: &str) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn inspect(app: &Arc<App>, id: &str) -> Result<Response<Body>, ApiError> {
     let view = app.engine.inspect(id).await?;
     Ok(http::json(StatusCode::OK, &view))
 }
 
-pub async fn delete(app: &Arc<App>, id: &str) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn delete(app: &Arc<App>, id: &str) -> Result<Response<Body>, ApiError> {
     app.engine.delete(id).await?;
     Ok(http::empty(StatusCode::NO_CONTENT))
 }
 
 /// `GET /sessions?status=&name=&state=&offset=&limit=`.
-pub async fn list(app: &Arc<App>, query: Option<&str>) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn list(app: &Arc<App>, query: Option<&str>) -> Result<Response<Body>, ApiError> {
     let mut status = None;
     let mut name = None;
     let mut state = None;
@@ -155,7 +159,7 @@ pub async fn list(app: &Arc<App>, query: Option<&str>) -> Result<Response<Body>,
 }
 
 /// `GET /sessions/{id}/trace`: server-sent events, one `macrostep` event per macrostep.
-pub async fn trace(app: &Arc<App>, id: &str) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn trace(app: &Arc<App>, id: &str) -> Result<Response<Body>, ApiError> {
     let mut records = app.engine.trace(id).await?;
     let (mut sender, body) =
         http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(16);

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 
 /// Session tokens handed out to the runner.
 #[derive(Default)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     next: AtomicU64,
     sessions: Mutex<HashMap<u64, String>>,
 }
@@ -42,7 +42,7 @@ struct EventBody {
     data: Option<Value>,
 }
 
-pub async fn handle(app: &Arc<App>, body: &[u8]) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn handle(app: &Arc<App>, body: &[u8]) -> Result<Response<Body>, ApiError> {
     let request: Request = http::parse_json(body)?;
     match (request.load, request.event) {
         (Some(url), None) => {

@@ -69,12 +69,15 @@ const BATCH: usize = 512;
 /// One macrostep as the trace stream shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TraceRecord {
+    /// Its number in the session's trace, from 1.
     pub seq: u64,
     /// The external event that started the macrostep (`None` for the start).
     pub event: Option<String>,
+    /// The active states after it, in document order.
     pub configuration: Vec<String>,
     /// `<log>` output of the macrostep, as `label: message`.
     pub logs: Vec<String>,
+    /// The session's status after it.
     pub status: SessionStatus,
 }
 

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::Mutex;
 
+/// The records of every table in one ordered map: `(table, key) -> value`.
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<BTreeMap<(Table, String), Vec<u8>>>,
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
     }

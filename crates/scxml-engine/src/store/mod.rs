@@ -41,11 +41,15 @@ impl Table {
 /// One change of a batch: `Some` writes the value, `None` deletes the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Write {
+    /// The table.
     pub table: Table,
+    /// The record's key.
     pub key: String,
+    /// The new value, or `None` to delete.
     pub value: Option<Vec<u8>>,
 }
 
+/// A store operation failed: what the store said.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("store: {0}")]
 pub struct StoreError(pub String);
@@ -100,7 +104,7 @@ pub(crate) mod contract {
         }
     }
 
-    pub fn check(store: &dyn Store) {
+    pub(crate) fn check(store: &dyn Store) {
         store
             .apply(&[
                 put(Table::SESSIONS, "b", b"2"),

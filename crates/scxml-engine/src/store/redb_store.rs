@@ -18,6 +18,7 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
+/// A store in one redb file, `<dir>/scxml.redb`: each table a redb table of string keys and byte values.
 pub struct RedbStore {
     db: Database,
 }
