@@ -35,21 +35,12 @@ use super::form::parse_fields;
 use super::ixn_chat;
 use super::query;
 use super::response::GmsResponse;
+use super::verb::Verb;
 use hyper::Method;
 use scxml::interpreter::Event;
 use scxml_engine::{CreateOptions, EngineError};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// The verbs of `POST service/{id}/{verb}` that become flow events.
-const VERBS: [&str; 6] = [
-    "connect",
-    "check-queue-position",
-    "internal-notification",
-    "retrieve-notifications",
-    "agent-notification",
-    "retrieve-agent-notifications",
-];
 
 /// Routes `/genesys/1/service/{rest}`.
 pub async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> GmsResponse {
@@ -75,7 +66,7 @@ pub async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> G
                 }
                 [id] => {
                     // The record, when the service is the one named in the path.
-                    let answer = deliver(app, request, id, "get", Map::new()).await;
+                    let answer = deliver(app, request, id, Verb::Get, Map::new()).await;
                     let other = answer.status == 200
                         && service_name_of(&answer).is_some_and(|found| found != *name);
                     if other {
@@ -88,16 +79,19 @@ pub async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> G
         }
         ["callback", name, id] if method == Method::PUT => reschedule(app, request, name, id).await,
         ["callback", _, id] | [id] if method == Method::DELETE => {
-            deliver(app, request, id, "cancel", Map::new()).await
+            deliver(app, request, id, Verb::Cancel, Map::new()).await
         }
-        [id] if method == Method::GET => deliver(app, request, id, "get", Map::new()).await,
+        [id] if method == Method::GET => deliver(app, request, id, Verb::Get, Map::new()).await,
         [id, "ixn", "chat"] if method == Method::POST => ixn_chat::create(app, request, id).await,
         [id, "ixn", "chat", operation] if method == Method::POST => {
             ixn_chat::operation(app, request, id, operation)
         }
-        [id, verb] if method == Method::POST && VERBS.contains(verb) => {
-            deliver(app, request, id, &verb.replace('-', "_"), Map::new()).await
-        }
+        [id, verb] if method == Method::POST => match Verb::from_path(verb) {
+            Some(verb) => deliver(app, request, id, verb, Map::new()).await,
+            None => {
+                GmsResponse::not_found(format!("no callback resource {method} {}", request.path))
+            }
+        },
         _ => GmsResponse::not_found(format!("no callback resource {method} {}", request.path)),
     }
 }
@@ -177,7 +171,7 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
         None,
     );
     add_queue_counts(app, name, &mut fields);
-    let answer = ask_flow(app, &id, "start", fields, request.gms_user.as_deref()).await;
+    let answer = ask_flow(app, &id, Verb::Start, fields, request.gms_user.as_deref()).await;
     if answer.status >= 400 {
         // Refused: the service does not exist.
         GmsApp::lock(&app.callbacks).remove(&id);
@@ -207,7 +201,14 @@ async fn reschedule(app: &Arc<GmsApp>, request: &GmsRequest, name: &str, id: &st
         "_new_desired_time",
         Some(id),
     );
-    ask_flow(app, id, "reschedule", fields, request.gms_user.as_deref()).await
+    ask_flow(
+        app,
+        id,
+        Verb::Reschedule,
+        fields,
+        request.gms_user.as_deref(),
+    )
+    .await
 }
 
 /// Adds `_bucket_booked` when `fields[field]` is a desired time: the callbacks of the service
@@ -257,7 +258,7 @@ pub(crate) async fn deliver(
     app: &Arc<GmsApp>,
     request: &GmsRequest,
     id: &str,
-    verb: &str,
+    verb: Verb,
     fields: Map<String, Value>,
 ) -> GmsResponse {
     let fields = if fields.is_empty() {
@@ -275,7 +276,7 @@ pub(crate) async fn deliver(
 pub(crate) async fn ask_flow(
     app: &Arc<GmsApp>,
     id: &str,
-    verb: &str,
+    verb: Verb,
     mut fields: Map<String, Value>,
     gms_user: Option<&str>,
 ) -> GmsResponse {
@@ -295,7 +296,7 @@ pub(crate) async fn ask_flow(
         origin: Some(exchange.clone()),
         origintype: Some(RESPONSE_TYPE_URI.to_string()),
         data: Some(Value::Object(fields)),
-        ..Event::external(format!("gms.{verb}"))
+        ..Event::external(verb.event_name())
     };
     if let Err(e) = attached.engine.send(id, event) {
         app.exchanges.close(&exchange);

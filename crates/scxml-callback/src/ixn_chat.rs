@@ -18,6 +18,7 @@ use super::api::{ask_flow, request_fields, unknown_service};
 use super::app::{CustomerChat, GmsApp, GmsRequest};
 use super::chat::{ChatServer, NewChat, Recipient, GENESYS_CHANNEL};
 use super::response::GmsResponse;
+use super::verb::Verb;
 use scxml_engine::CreateOptions;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -53,7 +54,7 @@ pub async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) -> GmsRes
     let (summary, joined) = app.chat.request_chat(new_chat);
     let chat_id = summary.chat_id;
     fields.insert("_interaction".into(), Value::from(chat_id.clone()));
-    let answer = ask_flow(app, id, "ixn_chat", fields, request.gms_user.as_deref()).await;
+    let answer = ask_flow(app, id, Verb::IxnChat, fields, request.gms_user.as_deref()).await;
     if !(200..300).contains(&answer.status) {
         let _ = app.chat.end(&chat_id);
         app.chat.remove(&chat_id);

@@ -12,6 +12,7 @@
 //! - [`query`], [`availability`]: queries over many services and free time slots, read
 //!   from the index.
 //! - [`time`]: ISO 8601 date-times.
+//! - [`verb`]: the GMS verbs a flow answers ([`Verb`]).
 //! - [`ixn_chat`]: the customer's chat interaction (`ixn/chat`) and `inbound_chat.scxml`.
 //! - [`agents_api`]: the agent desktop's stand-in API.
 //! - [`form`], [`response`]: request fields in, GMS answers out.
@@ -33,7 +34,9 @@ pub mod query;
 pub mod response;
 pub mod routing;
 pub mod time;
+pub mod verb;
 
 pub use app::{GmsApp, GmsRequest};
 pub use config::{GmsConfig, GmsSection};
 pub use response::GmsResponse;
+pub use verb::Verb;
