@@ -30,6 +30,7 @@
 
 use super::app::{CallbackLink, GmsApp, GmsRequest};
 use super::availability::{self, Schedule};
+use super::documents::{Flow, FlowError};
 use super::exchange::{FlowAnswer, RESPONSE_TYPE_URI};
 use super::form::parse_fields;
 use super::ixn_chat;
@@ -120,7 +121,12 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
         Ok(f) => f,
         Err(answer) => return answer,
     };
-    let flow = &app.flows.callback_chat;
+    let flow = match app.flows.current(&service.document).await {
+        Ok(flow) => flow,
+        Err(e) => return flow_unavailable(name, &e),
+    };
+    let mut fields = fields;
+    add_times(&mut fields);
     let initial_data = vec![
         (
             "options".to_string(),
@@ -143,11 +149,7 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
             flow.document.clone(),
             CreateOptions {
                 initial_data,
-                document_url: Some(format!(
-                    "{}/genesys/1/document/service_template/{}",
-                    attached.base_url,
-                    flow.path.replace("callback/", "callback/src/")
-                )),
+                document_url: Some(served_url(&attached.base_url, &flow)),
             },
         )
         .await;
@@ -161,7 +163,6 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
             service_name: name.to_string(),
         },
     );
-    let mut fields = fields;
     add_bookings(
         app,
         &service.options,
@@ -193,6 +194,7 @@ async fn reschedule(app: &Arc<GmsApp>, request: &GmsRequest, name: &str, id: &st
         Ok(f) => f,
         Err(answer) => return answer,
     };
+    add_times(&mut fields);
     add_bookings(
         app,
         &service.options,
@@ -209,6 +211,48 @@ async fn reschedule(app: &Arc<GmsApp>, request: &GmsRequest, name: &str, id: &st
         request.gms_user.as_deref(),
     )
     .await
+}
+
+/// The request fields that hold date-times.
+const TIME_FIELDS: [&str; 2] = ["_desired_time", "_new_desired_time"];
+
+/// Hands the flow the request's date-times in the form it computes with: for each time field
+/// that reads as an ISO 8601 date-time ([`super::time::parse_iso`]), `<field>_ms`, its
+/// milliseconds since the Unix epoch. A field that does not read gets none, which the flow
+/// answers as a bad request. Only the server writes these.
+fn add_times(fields: &mut Map<String, Value>) {
+    for field in TIME_FIELDS {
+        let companion = format!("{field}_ms");
+        fields.remove(&companion);
+        let at = fields
+            .get(field)
+            .and_then(Value::as_str)
+            .and_then(super::time::parse_iso);
+        if let Some(at) = at {
+            fields.insert(companion, Value::from(at));
+        }
+    }
+}
+
+/// Where a session's document is said to come from: the server's own URL for a built-in
+/// one (where it is served), the document's URL otherwise.
+pub(crate) fn served_url(base_url: &str, flow: &Flow) -> String {
+    match flow.url.path().strip_prefix('/') {
+        Some(path) if flow.url.scheme() == "gms-builtin" => format!(
+            "{base_url}/genesys/1/document/service_template/callback/src/{}",
+            path.rsplit('/').next().unwrap_or(path)
+        ),
+        _ => flow.url.to_string(),
+    }
+}
+
+/// A service's document could not be read or is not valid (and no version before serves).
+pub(crate) fn flow_unavailable(service: &str, e: &FlowError) -> GmsResponse {
+    GmsResponse::error(
+        503,
+        "FlowUnavailable",
+        format!("the flow of service {service} is unavailable: {e}"),
+    )
 }
 
 /// Adds `_bucket_booked` when `fields[field]` is a desired time: the callbacks of the service
@@ -379,10 +423,15 @@ pub(crate) async fn callback(app: &Arc<GmsApp>, id: &str) -> Option<CallbackLink
         return Some(link.clone());
     }
     let view = app.attached()?.engine.inspect(id).await.ok()?;
-    let is_callback = view.name.as_deref() == app.flows.callback_chat.document.name.as_deref()
-        && view.status != "done";
     let service_name = view.datamodel.get("service_name")?.as_str()?.to_string();
-    if !is_callback || !app.services.contains_key(&service_name) {
+    let service = app.services.get(&service_name)?;
+    // A session of the service's flow (by the document's name, when it was read already).
+    let flow_name = app
+        .flows
+        .loaded(&service.document)
+        .and_then(|f| f.document.name.clone());
+    let same_flow = flow_name.is_none() || view.name == flow_name;
+    if !same_flow || view.status == "done" {
         return None;
     }
     let link = CallbackLink { service_name };
