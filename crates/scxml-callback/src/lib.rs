@@ -5,7 +5,8 @@
 //!
 //! - [`app`]: [`GmsApp`], the wiring and the entry point for `/genesys/` requests.
 //! - [`config`]: configured services, agents, push and comet settings ([`GmsConfig`]).
-//! - [`documents`]: the flows, built in or read from a directory.
+//! - [`documents`]: the flows: built in, overlaid by a directory, or each service's own by
+//!   path or URL; new versions for new sessions.
 //! - [`exchange`]: requests waiting for their flow's answer, and `<send type="gms-response">`.
 //! - [`api`]: the callback API (`/genesys/1/service/...`) as flow events.
 //! - [`index`]: the service index the flows keep (`<send type="gms-index">`), stored.
