@@ -145,9 +145,10 @@ fn flow_source(file: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Copies the shipped flows into a directory with three edits to chat.scxml: the start
-/// answer's `_text`, an extra `_virtual_queue` field in the check-queue-position answer, and a
-/// `connect` while queued answered 202 instead of refused.
+/// Copies the shipped flows into a directory with three edits: the start answer's `_text`
+/// (chat.scxml), an extra `_virtual_queue` field in the check-queue-position answer (its
+/// helper in chat.js), and a `connect` while queued answered 202 instead of refused
+/// (chat.scxml).
 fn edited_flows() -> TempDir {
     let dir = TempDir::new("gms-scenarios-flows");
     let chat = flow_source("callback/chat.scxml");
@@ -156,20 +157,18 @@ fn edited_flows() -> TempDir {
         "_text: 'We will notify you when agent is available'",
         "_text: 'An agent will chat with you shortly'",
     );
-    let chat = edit(
-        &chat,
+    let script = edit(
+        &flow_source("callback/chat.js"),
         "_total_waiting: d.total_waiting,",
         "_total_waiting: d.total_waiting, _virtual_queue: d.virtual_queue,",
     );
+    std::fs::write(dir.0.join("callback/chat.js"), script).unwrap();
     let connect = r#"<transition event="gms.connect" cond="mine() &amp;&amp; waitForConfirm()">"#;
     let start = chat.find(connect).expect("the queued connect transition");
     let end = start + chat[start..].find("</transition>").unwrap() + "</transition>".len();
     let replacement = format!(
         r#"{connect}
-          <send type="gms-response" targetexpr="_event.origin">
-            <param name="status" expr="202"/>
-            <param name="body" expr="({{_id: service_id, _text: 'Still looking for an agent'}})"/>
-          </send>
+          <script>answer(202, {{_id: service_id, _text: 'Still looking for an agent'}});</script>
         </transition>"#
     );
     let chat = format!("{}{replacement}{}", &chat[..start], &chat[end..]);

@@ -30,7 +30,16 @@ pub struct GmsServer {
 
 impl GmsServer {
     pub fn launch(config: GmsConfig, engine: EngineConfig) -> GmsServer {
-        let (rt, server) = start_gms_server(config, engine);
+        GmsServer::launch_allowing(config, engine, Vec::new())
+    }
+
+    /// As [`GmsServer::launch`], with documents readable under the URL prefixes `allow`.
+    pub fn launch_allowing(
+        config: GmsConfig,
+        engine: EngineConfig,
+        allow: Vec<String>,
+    ) -> GmsServer {
+        let (rt, server) = start_gms_server_allowing(config, engine, allow);
         let base = format!("http://{}", server.api_addr);
         GmsServer {
             rt,
@@ -103,8 +112,18 @@ pub fn redb_engine(dir: &Path) -> EngineConfig {
 /// Starts a server on loopback with the callback application configured by `config`
 /// (exchange, routing and comet timeouts shortened for tests) on an engine set up by `engine`.
 pub fn start_gms_server(
+    config: GmsConfig,
+    engine: EngineConfig,
+) -> (tokio::runtime::Runtime, RunningServer) {
+    start_gms_server_allowing(config, engine, Vec::new())
+}
+
+/// As [`start_gms_server`], with documents readable under the URL prefixes `allow` (the
+/// server's `--allow-url`).
+pub fn start_gms_server_allowing(
     mut config: GmsConfig,
     engine: EngineConfig,
+    allow: Vec<String>,
 ) -> (tokio::runtime::Runtime, RunningServer) {
     config.exchange_timeout_ms = config.exchange_timeout_ms.min(3000);
     config.tick_ms = 20;
@@ -117,7 +136,7 @@ pub fn start_gms_server(
         public_url: None,
         engine,
         server: ServerConfig::default(),
-        allow_documents: Vec::new(),
+        allow_documents: allow,
     };
     let server = rt
         .block_on(scxml_server::start_with(

@@ -30,26 +30,18 @@
 
 use super::app::{CallbackLink, GmsApp, GmsRequest};
 use super::availability::{self, Schedule};
+use super::documents::{Flow, FlowError};
 use super::exchange::{FlowAnswer, RESPONSE_TYPE_URI};
 use super::form::parse_fields;
 use super::ixn_chat;
 use super::query;
 use super::response::GmsResponse;
+use super::verb::Verb;
 use hyper::Method;
 use scxml::interpreter::Event;
 use scxml_engine::{CreateOptions, EngineError, SessionStatus};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// The verbs of `POST service/{id}/{verb}` that become flow events.
-const VERBS: [&str; 6] = [
-    "connect",
-    "check-queue-position",
-    "internal-notification",
-    "retrieve-notifications",
-    "agent-notification",
-    "retrieve-agent-notifications",
-];
 
 /// Routes `/genesys/1/service/{rest}`.
 pub async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> GmsResponse {
@@ -75,7 +67,7 @@ pub async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> G
                 }
                 [id] => {
                     // The record, when the service is the one named in the path.
-                    let answer = deliver(app, request, id, "get", Map::new()).await;
+                    let answer = deliver(app, request, id, Verb::Get, Map::new()).await;
                     let other = answer.status == 200
                         && service_name_of(&answer).is_some_and(|found| found != *name);
                     if other {
@@ -88,16 +80,19 @@ pub async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> G
         }
         ["callback", name, id] if method == Method::PUT => reschedule(app, request, name, id).await,
         ["callback", _, id] | [id] if method == Method::DELETE => {
-            deliver(app, request, id, "cancel", Map::new()).await
+            deliver(app, request, id, Verb::Cancel, Map::new()).await
         }
-        [id] if method == Method::GET => deliver(app, request, id, "get", Map::new()).await,
+        [id] if method == Method::GET => deliver(app, request, id, Verb::Get, Map::new()).await,
         [id, "ixn", "chat"] if method == Method::POST => ixn_chat::create(app, request, id).await,
         [id, "ixn", "chat", operation] if method == Method::POST => {
             ixn_chat::operation(app, request, id, operation)
         }
-        [id, verb] if method == Method::POST && VERBS.contains(verb) => {
-            deliver(app, request, id, &verb.replace('-', "_"), Map::new()).await
-        }
+        [id, verb] if method == Method::POST => match Verb::from_path(verb) {
+            Some(verb) => deliver(app, request, id, verb, Map::new()).await,
+            None => {
+                GmsResponse::not_found(format!("no callback resource {method} {}", request.path))
+            }
+        },
         _ => GmsResponse::not_found(format!("no callback resource {method} {}", request.path)),
     }
 }
@@ -126,7 +121,12 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
         Ok(f) => f,
         Err(answer) => return answer,
     };
-    let flow = &app.flows.callback_chat;
+    let flow = match app.flows.current(&service.document).await {
+        Ok(flow) => flow,
+        Err(e) => return flow_unavailable(name, &e),
+    };
+    let mut fields = fields;
+    add_times(&mut fields);
     let initial_data = vec![
         (
             "options".to_string(),
@@ -149,11 +149,7 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
             flow.document.clone(),
             CreateOptions {
                 initial_data,
-                document_url: Some(format!(
-                    "{}/genesys/1/document/service_template/{}",
-                    attached.base_url,
-                    flow.path.replace("callback/", "callback/src/")
-                )),
+                document_url: Some(served_url(&attached.base_url, &flow)),
             },
         )
         .await;
@@ -167,7 +163,6 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
             service_name: name.to_string(),
         },
     );
-    let mut fields = fields;
     add_bookings(
         app,
         &service.options,
@@ -177,7 +172,7 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
         None,
     );
     add_queue_counts(app, name, &mut fields);
-    let answer = ask_flow(app, &id, "start", fields, request.gms_user.as_deref()).await;
+    let answer = ask_flow(app, &id, Verb::Start, fields, request.gms_user.as_deref()).await;
     if answer.status >= 400 {
         // Refused: the service does not exist.
         GmsApp::lock(&app.callbacks).remove(&id);
@@ -199,6 +194,7 @@ async fn reschedule(app: &Arc<GmsApp>, request: &GmsRequest, name: &str, id: &st
         Ok(f) => f,
         Err(answer) => return answer,
     };
+    add_times(&mut fields);
     add_bookings(
         app,
         &service.options,
@@ -207,7 +203,56 @@ async fn reschedule(app: &Arc<GmsApp>, request: &GmsRequest, name: &str, id: &st
         "_new_desired_time",
         Some(id),
     );
-    ask_flow(app, id, "reschedule", fields, request.gms_user.as_deref()).await
+    ask_flow(
+        app,
+        id,
+        Verb::Reschedule,
+        fields,
+        request.gms_user.as_deref(),
+    )
+    .await
+}
+
+/// The request fields that hold date-times.
+const TIME_FIELDS: [&str; 2] = ["_desired_time", "_new_desired_time"];
+
+/// Hands the flow the request's date-times in the form it computes with: for each time field
+/// that reads as an ISO 8601 date-time ([`super::time::parse_iso`]), `<field>_ms`, its
+/// milliseconds since the Unix epoch. A field that does not read gets none, which the flow
+/// answers as a bad request. Only the server writes these.
+fn add_times(fields: &mut Map<String, Value>) {
+    for field in TIME_FIELDS {
+        let companion = format!("{field}_ms");
+        fields.remove(&companion);
+        let at = fields
+            .get(field)
+            .and_then(Value::as_str)
+            .and_then(super::time::parse_iso);
+        if let Some(at) = at {
+            fields.insert(companion, Value::from(at));
+        }
+    }
+}
+
+/// Where a session's document is said to come from: the server's own URL for a built-in
+/// one (where it is served), the document's URL otherwise.
+pub(crate) fn served_url(base_url: &str, flow: &Flow) -> String {
+    match flow.url.path().strip_prefix('/') {
+        Some(path) if flow.url.scheme() == "gms-builtin" => format!(
+            "{base_url}/genesys/1/document/service_template/callback/src/{}",
+            path.rsplit('/').next().unwrap_or(path)
+        ),
+        _ => flow.url.to_string(),
+    }
+}
+
+/// A service's document could not be read or is not valid (and no version before serves).
+pub(crate) fn flow_unavailable(service: &str, e: &FlowError) -> GmsResponse {
+    GmsResponse::error(
+        503,
+        "FlowUnavailable",
+        format!("the flow of service {service} is unavailable: {e}"),
+    )
 }
 
 /// Adds `_bucket_booked` when `fields[field]` is a desired time: the callbacks of the service
@@ -257,7 +302,7 @@ pub(crate) async fn deliver(
     app: &Arc<GmsApp>,
     request: &GmsRequest,
     id: &str,
-    verb: &str,
+    verb: Verb,
     fields: Map<String, Value>,
 ) -> GmsResponse {
     let fields = if fields.is_empty() {
@@ -275,7 +320,7 @@ pub(crate) async fn deliver(
 pub(crate) async fn ask_flow(
     app: &Arc<GmsApp>,
     id: &str,
-    verb: &str,
+    verb: Verb,
     mut fields: Map<String, Value>,
     gms_user: Option<&str>,
 ) -> GmsResponse {
@@ -295,7 +340,7 @@ pub(crate) async fn ask_flow(
         origin: Some(exchange.clone()),
         origintype: Some(RESPONSE_TYPE_URI.to_string()),
         data: Some(Value::Object(fields)),
-        ..Event::external(format!("gms.{verb}"))
+        ..Event::external(verb.event_name())
     };
     if let Err(e) = attached.engine.send(id, event) {
         app.exchanges.close(&exchange);
@@ -378,10 +423,15 @@ pub(crate) async fn callback(app: &Arc<GmsApp>, id: &str) -> Option<CallbackLink
         return Some(link.clone());
     }
     let view = app.attached()?.engine.inspect(id).await.ok()?;
-    let is_callback = view.name.as_deref() == app.flows.callback_chat.document.name.as_deref()
-        && view.status != SessionStatus::Done;
     let service_name = view.datamodel.get("service_name")?.as_str()?.to_string();
-    if !is_callback || !app.services.contains_key(&service_name) {
+    let service = app.services.get(&service_name)?;
+    // A session of the service's flow (by the document's name, when it was read already).
+    let flow_name = app
+        .flows
+        .loaded(&service.document)
+        .and_then(|f| f.document.name.clone());
+    let same_flow = flow_name.is_none() || view.name == flow_name;
+    if !same_flow || view.status == SessionStatus::Done {
         return None;
     }
     let link = CallbackLink { service_name };

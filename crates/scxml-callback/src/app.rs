@@ -11,7 +11,10 @@
 //!
 //! Routes (all answers JSON, errors `{"message", "exception"}`):
 //! - `POST /genesys/cometd`: CometD ([`crate::chat::handle_cometd_for_user`]).
-//! - `GET /genesys/1/document/service_template/callback/src/{file}`: the flows.
+//! - `GET /genesys/1/document/service_template/callback/src/{file}`: the built-in flows
+//!   (`chat.scxml`, `chat.js`, `inbound_chat.scxml`), so they can be loaded by URL.
+//! - `GET /genesys/1/admin/flows`: the flow documents in use, their versions, and why a
+//!   changed one was refused ([`super::documents`]).
 //! - `/genesys/1/service/...`: the callback API ([`super::api`]), with the queries over
 //!   services ([`super::query`], [`super::availability`]).
 //! - `GET /genesys/1/admin/callback/queues`: outstanding callbacks by queue ([`super::query`]).
@@ -19,7 +22,7 @@
 
 use super::chat::{handle_cometd_for_user, ChatSendType, ChatServer, CometServer};
 use super::config::{GmsConfig, Service};
-use super::documents::FlowDocuments;
+use super::documents::{built_in_url, Flows, CALLBACK_CHAT, INBOUND_CHAT};
 use super::exchange::{Exchanges, GmsResponseSendType};
 use super::index::{GmsIndexSendType, ServiceIndex};
 use super::push::{PushSendType, Pusher};
@@ -29,6 +32,7 @@ use super::{agents_api, api, query};
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use scxml::io::Registry;
+use scxml::parse::Resolver;
 use scxml_engine::store::Store;
 use scxml_engine::Engine;
 use scxml_server::{full_response, Mount, MountError, MountFuture, MountRequest};
@@ -102,7 +106,7 @@ pub(crate) struct CustomerChat {
 /// The callback application.
 pub struct GmsApp {
     pub(crate) services: BTreeMap<String, Service>,
-    pub(crate) flows: FlowDocuments,
+    pub(crate) flows: Flows,
     pub(crate) exchange_timeout: Duration,
     tick: Duration,
     pub router: Arc<Router>,
@@ -134,7 +138,17 @@ impl GmsApp {
     /// Builds the application; a bad service, directory or flow refuses it with a message.
     pub fn new(config: GmsConfig) -> Result<Arc<GmsApp>, String> {
         let services = config.services()?;
-        let flows = FlowDocuments::load(config.documents_dir.as_deref())?;
+        let flows = Flows::new(
+            config.documents_dir.clone(),
+            Duration::from_millis(config.flow_check_ms),
+        );
+        // The built-in documents (or their copies in documents_dir) are read now, so a broken
+        // one refuses the start; the others are read through the server's resolver on first use.
+        for path in [CALLBACK_CHAT, INBOUND_CHAT] {
+            flows
+                .load_now(&built_in_url(path))
+                .map_err(|e| e.to_string())?;
+        }
         let router = Arc::new(Router::new(config.routing.clone()).map_err(|e| e.to_string())?);
         let chat = Arc::new(ChatServer::new());
         let comet = Arc::new(CometServer::with_chat(config.comet.clone(), chat.clone()));
@@ -243,10 +257,11 @@ impl GmsApp {
             ["genesys", "1", "document", "service_template", "callback", "src", file]
                 if request.method == Method::GET =>
             {
-                match self.flows.by_file_name(file) {
-                    Some(flow) => {
-                        GmsResponse::text(200, "application/scxml+xml", flow.text.clone())
+                match self.flows.built_in_text(file) {
+                    Some(text) if file.ends_with(".js") => {
+                        GmsResponse::text(200, "text/javascript", text)
                     }
+                    Some(text) => GmsResponse::text(200, "application/scxml+xml", text),
                     None => GmsResponse::not_found(format!("no document {file}")),
                 }
             }
@@ -254,6 +269,9 @@ impl GmsApp {
                 agents_api::handle(self, &request, agent, rest).await
             }
             ["genesys", "1", "service", rest @ ..] => api::handle(self, &request, rest).await,
+            ["genesys", "1", "admin", "flows"] if request.method == Method::GET => {
+                GmsResponse::json(200, &self.flows.status())
+            }
             ["genesys", "1", "admin", "callback", "queues"] if request.method == Method::GET => {
                 match api::request_fields(&request) {
                     Ok(query) => query::queues(&self.index, &self.router, &query),
@@ -287,6 +305,13 @@ impl Mount for GmsApp {
 
     fn prefix(&self) -> &str {
         "/genesys/"
+    }
+
+    /// The built-in documents in front of the server's resolver: the engine reads them (a
+    /// stored session's `<script src="chat.js">` after a restart) and the flows read every
+    /// configured document through it.
+    fn resolver(&self, inner: Arc<dyn Resolver>) -> Arc<dyn Resolver> {
+        self.flows.resolver(inner)
     }
 
     fn register(&self, registry: &mut Registry) {

@@ -4,6 +4,12 @@
 //! Option values may hold `$token$` placeholders and a service may let requests override
 //! `_target` (`_overwritable_options`); the flow applies both when it starts.
 //!
+//! A service may name its documents by path or URL: `document` (the callback flow;
+//! default the built-in `callback/chat.scxml`) and `inbound_document` (the inbound chat
+//! script; default the built-in `inbound_chat.scxml`). They are read through the server's
+//! resolver, so its allow-list (`--allow-url`) must cover them; a relative path is read
+//! from the configuration file's directory.
+//!
 //! A service names a predefined scenario, which fixes some options (`chat-delayed`: wait for
 //! an agent and for the customer's confirmation; `chat-immediate`: start the chat at once),
 //! and adds its own options (`_target`, `_urs_virtual_queue`, ...). The options reach the
@@ -24,12 +30,15 @@
 
 use super::availability::Schedule;
 use super::chat::CometConfig;
+use super::documents::{built_in_url, CALLBACK_CHAT, INBOUND_CHAT};
 use super::push::PushConfig;
 use super::routing::{DirectoryConfig, TargetSpec};
+use scxml::parse::location_to_url;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use url::Url;
 
 /// The configuration shipped with the binary: two chat services and a few agents.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../gms.toml");
@@ -78,10 +87,19 @@ pub struct GmsConfig {
     /// How often the router advances its timeouts, milliseconds.
     #[serde(default = "default_tick_ms")]
     pub tick_ms: u64,
-    /// Where the flows are read from (`callback/chat.scxml`, `inbound_chat.scxml`); absent:
-    /// the copies built into the binary.
+    /// A directory whose files replace the built-in documents of the same name
+    /// (`callback/chat.scxml`, `callback/chat.js`, `inbound_chat.scxml`); absent: the copies
+    /// built into the binary.
     #[serde(default)]
     pub documents_dir: Option<PathBuf>,
+    /// How often a flow document is checked for a new version, at most, milliseconds: when a
+    /// session is about to start from it and it was checked longer ago.
+    #[serde(default = "default_flow_check_ms")]
+    pub flow_check_ms: u64,
+    /// The directory relative document paths of services are read from: the configuration
+    /// file's (absent: the working directory).
+    #[serde(skip)]
+    pub base_dir: Option<PathBuf>,
     /// Configured services by name (the `{service}` of `service/callback/{service}`).
     #[serde(default)]
     pub services: BTreeMap<String, BTreeMap<String, toml::Value>>,
@@ -100,6 +118,10 @@ fn default_exchange_timeout_ms() -> u64 {
 
 fn default_tick_ms() -> u64 {
     250
+}
+
+fn default_flow_check_ms() -> u64 {
+    1000
 }
 
 /// A predefined scenario: the options it fixes.
@@ -174,11 +196,18 @@ fn defaults() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// A configured service, validated: its name and every option as the flow sees it.
+/// A configured service, validated: its name, its documents and every option as the flow
+/// sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     pub name: String,
     pub options: Map<String, Value>,
+    /// The callback flow its sessions run (`document = "path or URL"`; default the built-in
+    /// `callback/chat.scxml`).
+    pub document: Url,
+    /// The inbound chat script its chats start (`inbound_document`; default the built-in
+    /// `inbound_chat.scxml`).
+    pub inbound_document: Url,
 }
 
 impl GmsConfig {
@@ -189,7 +218,9 @@ impl GmsConfig {
 
     pub fn load(path: &Path) -> Result<GmsConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        GmsConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let mut config = GmsConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        config.base_dir = path.parent().map(Path::to_path_buf);
+        Ok(config)
     }
 
     pub fn parse(text: &str) -> Result<GmsConfig, String> {
@@ -200,17 +231,38 @@ impl GmsConfig {
     pub fn services(&self) -> Result<BTreeMap<String, Service>, String> {
         self.services
             .iter()
-            .map(|(name, table)| Ok((name.clone(), resolve(name, table)?)))
+            .map(|(name, table)| {
+                Ok((
+                    name.clone(),
+                    resolve(name, table, self.base_dir.as_deref())?,
+                ))
+            })
             .collect()
     }
 }
 
 /// Applies the scenario and the defaults to a service's table and checks it.
-fn resolve(name: &str, table: &BTreeMap<String, toml::Value>) -> Result<Service, String> {
+fn resolve(
+    name: &str,
+    table: &BTreeMap<String, toml::Value>,
+    base_dir: Option<&Path>,
+) -> Result<Service, String> {
     let mut options = Map::new();
     let mut scenario = None;
+    let mut document = built_in_url(CALLBACK_CHAT);
+    let mut inbound_document = built_in_url(INBOUND_CHAT);
     for (key, value) in table {
         let value = serde_json::to_value(value).map_err(|e| format!("service {name}: {e}"))?;
+        if key == "document" || key == "inbound_document" {
+            let url = document_url(value.as_str().unwrap_or_default(), base_dir)
+                .map_err(|e| format!("service {name}: {key}: {e}"))?;
+            *(if key == "document" {
+                &mut document
+            } else {
+                &mut inbound_document
+            }) = url;
+            continue;
+        }
         if key == "scenario" {
             let text = value.as_str().unwrap_or_default();
             scenario = Some(Scenario::parse(text).ok_or_else(|| {
@@ -335,7 +387,24 @@ fn resolve(name: &str, table: &BTreeMap<String, toml::Value>) -> Result<Service,
     Ok(Service {
         name: name.to_string(),
         options,
+        document,
+        inbound_document,
     })
+}
+
+/// The URL of a service's document: a URL as given, or a path, relative to `base_dir` (the
+/// configuration file's directory) when there is one.
+fn document_url(location: &str, base_dir: Option<&Path>) -> Result<Url, String> {
+    if location.trim().is_empty() {
+        return Err("a path or URL is required".into());
+    }
+    match base_dir {
+        Some(dir) if Url::parse(location).is_err() && Path::new(location).is_relative() => {
+            let dir = std::path::absolute(dir).map_err(|e| e.to_string())?;
+            location_to_url(&dir.join(location).to_string_lossy())
+        }
+        _ => location_to_url(location),
+    }
 }
 
 /// True for `true` and `"true"` (options often come as strings).

@@ -14,10 +14,12 @@
 //! `message` preview, `refresh` takes `transcriptPosition`; each answers the transcript from
 //! that position (`{chatId, messages, nextPosition, chatEnded}`).
 
-use super::api::{ask_flow, request_fields, unknown_service};
+use super::api::{ask_flow, flow_unavailable, request_fields, served_url, unknown_service};
 use super::app::{CustomerChat, GmsApp, GmsRequest};
 use super::chat::{ChatServer, NewChat, Recipient, GENESYS_CHANNEL};
+use super::documents::Flow;
 use super::response::GmsResponse;
+use super::verb::Verb;
 use scxml_engine::CreateOptions;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -26,6 +28,14 @@ use std::sync::Arc;
 pub async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) -> GmsResponse {
     let Some(link) = super::api::callback(app, id).await else {
         return unknown_service(id);
+    };
+    let Some(service) = app.services.get(&link.service_name) else {
+        return unknown_service(id);
+    };
+    // The chat's script is read first: a chat it cannot route is not started.
+    let inbound = match app.flows.current(&service.inbound_document).await {
+        Ok(flow) => flow,
+        Err(e) => return flow_unavailable(&link.service_name, &e),
     };
     let mut fields = match request_fields(request) {
         Ok(f) => f,
@@ -53,7 +63,7 @@ pub async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) -> GmsRes
     let (summary, joined) = app.chat.request_chat(new_chat);
     let chat_id = summary.chat_id;
     fields.insert("_interaction".into(), Value::from(chat_id.clone()));
-    let answer = ask_flow(app, id, "ixn_chat", fields, request.gms_user.as_deref()).await;
+    let answer = ask_flow(app, id, Verb::IxnChat, fields, request.gms_user.as_deref()).await;
     if !(200..300).contains(&answer.status) {
         let _ = app.chat.end(&chat_id);
         app.chat.remove(&chat_id);
@@ -75,12 +85,7 @@ pub async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) -> GmsRes
             tracing::warn!(chat = %chat_id, error = %e, "cannot forward the chat to the device");
         }
     }
-    let options = app
-        .services
-        .get(&link.service_name)
-        .map(|s| s.options.clone())
-        .unwrap_or_default();
-    if let Err(message) = start_inbound(app, id, &chat_id, &options).await {
+    if let Err(message) = start_inbound(app, &inbound, id, &chat_id, &service.options).await {
         tracing::error!(chat = %chat_id, %message, "cannot start inbound_chat.scxml");
         return GmsResponse::error(500, "Internal", message);
     }
@@ -90,6 +95,7 @@ pub async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) -> GmsRes
 /// Starts `inbound_chat.scxml` for a new interaction.
 async fn start_inbound(
     app: &Arc<GmsApp>,
+    flow: &Flow,
     service_id: &str,
     chat_id: &str,
     options: &Map<String, Value>,
@@ -108,17 +114,13 @@ async fn start_inbound(
             option("app_selected_agent_group"),
         ),
     ];
-    let flow = &app.flows.inbound_chat;
     attached
         .engine
         .create_id(
             flow.document.clone(),
             CreateOptions {
                 initial_data,
-                document_url: Some(format!(
-                    "{}/genesys/1/document/service_template/callback/src/{}",
-                    attached.base_url, flow.path
-                )),
+                document_url: Some(served_url(&attached.base_url, flow)),
             },
         )
         .await

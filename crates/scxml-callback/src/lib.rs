@@ -5,13 +5,15 @@
 //!
 //! - [`app`]: [`GmsApp`], the wiring and the entry point for `/genesys/` requests.
 //! - [`config`]: configured services, agents, push and comet settings ([`GmsConfig`]).
-//! - [`documents`]: the flows, built in or read from a directory.
+//! - [`documents`]: the flows: built in, overlaid by a directory, or each service's own by
+//!   path or URL; new versions for new sessions.
 //! - [`exchange`]: requests waiting for their flow's answer, and `<send type="gms-response">`.
 //! - [`api`]: the callback API (`/genesys/1/service/...`) as flow events.
 //! - [`index`]: the service index the flows keep (`<send type="gms-index">`), stored.
 //! - [`query`], [`availability`]: queries over many services and free time slots, read
 //!   from the index.
 //! - [`time`]: ISO 8601 date-times.
+//! - [`verb`]: the GMS verbs a flow answers ([`Verb`]).
 //! - [`ixn_chat`]: the customer's chat interaction (`ixn/chat`) and `inbound_chat.scxml`.
 //! - [`agents_api`]: the agent desktop's stand-in API.
 //! - [`form`], [`response`]: request fields in, GMS answers out.
@@ -33,7 +35,9 @@ pub mod query;
 pub mod response;
 pub mod routing;
 pub mod time;
+pub mod verb;
 
 pub use app::{GmsApp, GmsRequest};
 pub use config::{GmsConfig, GmsSection};
 pub use response::GmsResponse;
+pub use verb::Verb;

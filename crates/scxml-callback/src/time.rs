@@ -1,8 +1,9 @@
 //! Instants as the GMS API writes them: ISO 8601 date-times, answered in UTC with
 //! milliseconds (`2026-11-27T08:20:00.000Z`), and held as milliseconds since the Unix epoch.
 //!
-//! The queries compare desired times and cut time buckets, so Rust needs the same reading of
-//! a date-time as the flow (which parses `_desired_time` itself). Both accept one grammar:
+//! This is the one reader of date-times: the queries compare desired times and cut time
+//! buckets with it, and the request's date-times reach the flow already read (as
+//! `<field>_ms`), so the flow carries no parser of its own. The grammar:
 //! `YYYY-MM-DDTHH:MM[:SS[.fff]]` followed by `Z` or an offset `±HH:MM`; chrono does the
 //! calendar.
 

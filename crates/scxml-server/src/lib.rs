@@ -342,6 +342,7 @@ pub async fn start_with(
     engine_config.basichttp_prefix = Some(format!("{}/basichttp/", public.trim_end_matches('/')));
     engine_config.resolver = documents.resolver();
     for mount in &mounts {
+        engine_config.resolver = mount.resolver(engine_config.resolver.clone());
         mount.register(&mut engine_config.registry);
         mount
             .open_store(engine_config.store.clone())

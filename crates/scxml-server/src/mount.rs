@@ -1,7 +1,8 @@
 //! Applications mounted on the server: the seam through which an application (the callback
 //! application is the first) plugs into the server without the server knowing it.
 //!
-//! A [`Mount`] owns a path prefix. Before the engine starts, the server asks every mount to
+//! A [`Mount`] owns a path prefix. Before the engine starts, the server lets every mount wrap
+//! the engine's document resolver, and asks it to
 //! add its custom `<send>`/`<invoke>` types to the engine's registry and to open its records
 //! in the engine's store; once the engine runs, it hands each the engine and the public URL.
 //! Then every request under a mount's prefix goes to that mount, whole: its head and its body
@@ -12,6 +13,7 @@ use crate::http::Body;
 use bytes::Bytes;
 use hyper::Response;
 use scxml::io::Registry;
+use scxml::parse::Resolver;
 use scxml_engine::store::Store;
 use scxml_engine::Engine;
 use std::future::Future;
@@ -50,6 +52,14 @@ pub trait Mount: Send + Sync + 'static {
 
     /// The path prefix it serves, with its trailing slash (`/genesys/`).
     fn prefix(&self) -> &str;
+
+    /// Receives the resolver the engine reads documents through (the server's, with its
+    /// allow-list), before the engine starts, and answers the one the engine is to use: an
+    /// application that serves documents of its own (built into it) wraps it to answer their
+    /// URLs and passes every other URL on. The default uses it unchanged.
+    fn resolver(&self, inner: Arc<dyn Resolver>) -> Arc<dyn Resolver> {
+        inner
+    }
 
     /// Adds its custom `<send>` and `<invoke>` types, before the engine starts.
     fn register(&self, registry: &mut Registry) {
