@@ -1,15 +1,20 @@
 //! Datamodels: the language a document's conditions, expressions and scripts are written in.
 //!
 //! The interpreter talks to a datamodel only through the [`Datamodel`] trait. Two are built
-//! in: [`null::NullDatamodel`] (only `In()` conditions) and [`ecmascript::EcmaScriptDatamodel`]
+//! in: [`NullDatamodel`] (only `In()` conditions) and [`ecmascript::EcmaScriptDatamodel`]
 //! (boa_engine). Values cross the trait as `serde_json::Value`: that is what travels between
 //! sessions in events and what a snapshot stores. A session that has halted keeps only its
-//! exported variables ([`halted::HaltedDatamodel`]).
+//! exported variables (in a read-only datamodel of the crate's own).
 
 #[cfg(feature = "ecmascript")]
 pub mod ecmascript;
-pub mod halted;
-pub mod null;
+mod halted;
+mod null;
+
+#[cfg(feature = "ecmascript")]
+pub use ecmascript::EcmaScriptDatamodel;
+pub(crate) use halted::HaltedDatamodel;
+pub use null::NullDatamodel;
 
 use crate::interpreter::{Event, StateSet};
 use crate::model::{AssignValue, Content, Data, DatamodelKind, Document, Expr};

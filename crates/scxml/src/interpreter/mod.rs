@@ -21,7 +21,7 @@ pub use host::{
     SCXML_EVENT_PROCESSOR, SCXML_INVOKE_TYPE,
 };
 pub use snapshot::{InvokeSnapshot, SessionSnapshot, SnapshotError};
-pub use state_set::StateSet;
+pub use state_set::{RangeIter, StateSet};
 
 use crate::datamodel::{self, Datamodel, EvalContext, SystemVariables};
 use crate::model::{Document, StateId, TransitionId};

@@ -2,13 +2,13 @@
 //! `<invoke>` types.
 //!
 //! The SCXML Event I/O Processor (targets `#_internal`, `#_parent`, `#_scxml_<id>`,
-//! `#_<invokeid>`) is built into every host; [`target`] parses its target syntax. Anything else
-//! is looked up in a [`Registry`] by type URI.
+//! `#_<invokeid>`) is built into every host; [`ScxmlTarget`] parses its target syntax. Anything
+//! else is looked up in a [`Registry`] by type URI.
 
-pub mod child;
-pub mod links;
-pub mod registry;
-pub mod target;
+mod child;
+mod links;
+mod registry;
+mod target;
 
 pub use child::{child_document, needs_fetch, ChildDocumentError};
 pub use links::{check_invoke_type, route_send, Child, Delivery, Links, Outgoing};

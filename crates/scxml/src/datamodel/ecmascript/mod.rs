@@ -72,10 +72,10 @@ pub struct ContextCounts {
 
 mod counts {
     use std::sync::atomic::AtomicU64;
-    pub static BUILT: AtomicU64 = AtomicU64::new(0);
-    pub static SPARE: AtomicU64 = AtomicU64::new(0);
-    pub static WARM: AtomicU64 = AtomicU64::new(0);
-    pub static REFUSED: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static BUILT: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static SPARE: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static WARM: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static REFUSED: AtomicU64 = AtomicU64::new(0);
 }
 
 fn count(counter: &std::sync::atomic::AtomicU64) {
