@@ -1,5 +1,5 @@
 //! scxml: a W3C SCXML 1.0 interpreter with ECMAScript and null datamodels.
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod datamodel;
 pub mod interpreter;
