@@ -15,13 +15,13 @@ use serde_json::Value;
 
 /// The exported variables of a halted session.
 #[derive(Debug)]
-pub struct HaltedDatamodel {
+pub(crate) struct HaltedDatamodel {
     variables: Value,
 }
 
 impl HaltedDatamodel {
     /// A halted datamodel whose export is `variables`.
-    pub fn new(variables: Value) -> HaltedDatamodel {
+    pub(crate) fn new(variables: Value) -> HaltedDatamodel {
         HaltedDatamodel { variables }
     }
 }

@@ -1,15 +1,25 @@
 //! Datamodels: the language a document's conditions, expressions and scripts are written in.
 //!
 //! The interpreter talks to a datamodel only through the [`Datamodel`] trait. Two are built
-//! in: [`null::NullDatamodel`] (only `In()` conditions) and [`ecmascript::EcmaScriptDatamodel`]
-//! (boa_engine). Values cross the trait as `serde_json::Value`: that is what travels between
+//! in: [`NullDatamodel`] (only `In()` conditions) and, with the `ecmascript` feature,
+//! `EcmaScriptDatamodel` (boa_engine; the `ecmascript` module also has the thread-level
+//! controls of its context reuse). [`for_document`] picks the one a document
+//! asks for. Values cross the trait as `serde_json::Value`: that is what travels between
 //! sessions in events and what a snapshot stores. A session that has halted keeps only its
-//! exported variables ([`halted::HaltedDatamodel`]).
+//! exported variables (in a read-only datamodel of the crate's own).
+//!
+//! A host may give a session a datamodel of its own with
+//! [`Interpreter::with_datamodel`](crate::interpreter::Interpreter::with_datamodel).
 
 #[cfg(feature = "ecmascript")]
 pub mod ecmascript;
-pub mod halted;
-pub mod null;
+mod halted;
+mod null;
+
+#[cfg(feature = "ecmascript")]
+pub use ecmascript::EcmaScriptDatamodel;
+pub(crate) use halted::HaltedDatamodel;
+pub use null::NullDatamodel;
 
 use crate::interpreter::{Event, StateSet};
 use crate::model::{AssignValue, Content, Data, DatamodelKind, Document, Expr};
@@ -20,10 +30,12 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct DatamodelError {
+    /// What went wrong, in words; becomes the data of the `error.execution` event.
     pub message: String,
 }
 
 impl DatamodelError {
+    /// An error with this message.
     pub fn new(message: impl Into<String>) -> DatamodelError {
         DatamodelError {
             message: message.into(),
@@ -31,13 +43,16 @@ impl DatamodelError {
     }
 }
 
+/// What every [`Datamodel`] method returns.
 pub type DmResult<T> = Result<T, DatamodelError>;
 
 /// What an evaluation may look at besides the datamodel itself: the active configuration, for
 /// `In()`.
 #[derive(Clone, Copy)]
 pub struct EvalContext<'a> {
+    /// The document being run (to look states up by id).
     pub doc: &'a Document,
+    /// The states active now.
     pub active: &'a StateSet,
 }
 
@@ -123,6 +138,7 @@ pub trait Datamodel {
         cx: EvalContext<'_>,
     ) -> DmResult<()>;
 
+    /// Pops the innermost foreach copy pushed by [`Datamodel::foreach_begin`].
     fn foreach_end(&mut self);
 
     /// Exports the datamodel's variables as a JSON object (what a snapshot stores).

@@ -5,10 +5,14 @@ use crate::interpreter::Event;
 use crate::model::{AssignValue, Content, Data, Expr};
 use serde_json::Value;
 
+/// The null datamodel: it holds nothing; conditions may only be `In('id')`, and every other
+/// evaluation (expressions, assignments, scripts) is an error, which the interpreter reports
+/// as `error.execution`.
 #[derive(Debug, Default)]
 pub struct NullDatamodel;
 
 impl NullDatamodel {
+    /// The null datamodel (it has no state: this is the same as `NullDatamodel`).
     pub fn new() -> NullDatamodel {
         NullDatamodel
     }

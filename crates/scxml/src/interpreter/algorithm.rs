@@ -6,8 +6,8 @@
 //! child" are range checks.
 
 use super::{Event, EventType, Host, Interpreter};
-use crate::datamodel::halted::HaltedDatamodel;
 use crate::datamodel::EvalContext;
+use crate::datamodel::HaltedDatamodel;
 use crate::model::{Document, HistoryKind, StateId, StateKind, TransitionId, ROOT};
 use serde_json::Value;
 

@@ -17,6 +17,7 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// The value of `_event.type`: `"platform"`, `"internal"` or `"external"`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::Platform => "platform",
@@ -29,11 +30,16 @@ impl EventType {
 /// One event, with the fields of `_event`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Event {
+    /// `_event.name`: what transitions' event descriptors are matched against.
     pub name: String,
+    /// `_event.type`.
     pub kind: EventType,
+    /// `_event.sendid`: the id of the `<send>` that produced the event (and of the failed
+    /// send, for its error event).
     pub sendid: Option<String>,
     /// URI to which a reply can be sent (for the SCXML processor: `#_scxml_<sessionid>`).
     pub origin: Option<String>,
+    /// `_event.origintype`: the type URI of the I/O processor a reply should go through.
     pub origintype: Option<String>,
     /// The invoke id, when the event comes from an invoked child session.
     pub invokeid: Option<String>,

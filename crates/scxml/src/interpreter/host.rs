@@ -48,6 +48,7 @@ pub struct SendRequest {
     pub kind: String,
     /// The id by which `<cancel>` refers to this send (explicit `id`, or the generated one).
     pub sendid: String,
+    /// How long to hold the event before delivering it; zero for an immediate send.
     pub delay: Duration,
 }
 
@@ -108,12 +109,18 @@ pub enum InvokeSource {
 /// An `<invoke>` after evaluation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvokeRequest {
+    /// The invocation's id (explicit `id`, or `<stateid>.<generated>`): what events from the
+    /// service carry as `invokeid`, and what [`Host::cancel_invoke`] and [`Host::forward`]
+    /// name it by.
     pub invokeid: String,
     /// The evaluated `type` (default: the SCXML invoke type URI).
     pub kind: String,
+    /// What to run: a URL, an inline document, or content.
     pub source: InvokeSource,
     /// `namelist` and `<param>` values, in document order: initial data for an SCXML child.
     pub params: Vec<(String, Value)>,
+    /// `autoforward="true"`: the interpreter will call [`Host::forward`] with every external
+    /// event it processes while the invocation runs.
     pub autoforward: bool,
 }
 

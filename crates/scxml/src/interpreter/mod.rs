@@ -4,8 +4,11 @@
 //! and then [`Interpreter::process_event`] for each external event; each call runs the
 //! macrostep to completion (eventless transitions and the internal queue until stable, then the
 //! pending invocations) and returns. Effects leave through the [`Host`] trait. The functions of
-//! Appendix D live in [`algorithm`] under the spec's names; executable content lives in
-//! [`execute`].
+//! Appendix D live in the private `algorithm` module under the spec's names; executable content
+//! lives in `execute`.
+//!
+//! A session at rest can be captured as a [`SessionSnapshot`] and restored into a fresh
+//! interpreter of the same document.
 
 mod algorithm;
 mod event;
@@ -21,7 +24,7 @@ pub use host::{
     SCXML_EVENT_PROCESSOR, SCXML_INVOKE_TYPE,
 };
 pub use snapshot::{InvokeSnapshot, SessionSnapshot, SnapshotError};
-pub use state_set::StateSet;
+pub use state_set::{RangeIter, StateSet};
 
 use crate::datamodel::{self, Datamodel, EvalContext, SystemVariables};
 use crate::model::{Document, StateId, TransitionId};
@@ -103,8 +106,12 @@ pub struct Interpreter {
 /// Counters of what the session has done.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Microsteps taken (sets of transitions executed together).
     pub microsteps: u64,
+    /// Macrosteps completed: times the session reached a stable configuration while still
+    /// running (the last one, that ends in a top-level final state, is not counted).
     pub macrosteps: u64,
+    /// External events processed.
     pub events: u64,
     /// Entries of the watched state (see [`Interpreter::watch_entries`]).
     pub watched_entries: u64,
@@ -160,10 +167,12 @@ impl Interpreter {
         }
     }
 
+    /// The document this session runs.
     pub fn document(&self) -> &Arc<Document> {
         &self.doc
     }
 
+    /// `_sessionid`: the one given in [`SessionOptions::session_id`], or the generated one.
     pub fn session_id(&self) -> &str {
         &self.session_id
     }
@@ -205,6 +214,7 @@ impl Interpreter {
             .collect()
     }
 
+    /// What the session has done so far.
     pub fn stats(&self) -> Stats {
         self.stats
     }

@@ -14,7 +14,9 @@ use std::sync::Arc;
 /// A session between two macrosteps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionSnapshot {
+    /// `_sessionid`.
     pub session_id: String,
+    /// False when the session had halted (it is restored halted, for inspection).
     pub running: bool,
     /// Active states, in document order.
     pub configuration: Vec<String>,
@@ -22,30 +24,43 @@ pub struct SessionSnapshot {
     pub history: Vec<(String, Vec<String>)>,
     /// Late binding: states whose data has been initialised.
     pub data_initialized: Vec<String>,
+    /// The invocations running at the time.
     pub invokes: Vec<InvokeSnapshot>,
+    /// The counter behind generated send and invoke ids, so a restored session does not
+    /// hand out an id twice.
     pub next_id: u64,
+    /// The top-level final state the session halted in, if it did.
     pub final_state: Option<String>,
     /// The datamodel's exported variables.
     pub datamodel: Value,
+    /// [`SessionOptions::io_processors`] of the session.
     pub io_processors: Vec<(String, String)>,
 }
 
 /// An invocation that was running when the snapshot was taken.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvokeSnapshot {
+    /// The id of the state whose `<invoke>` started it.
     pub state: String,
+    /// Which of that state's `<invoke>` elements, in document order.
     pub index: usize,
+    /// The invocation's id.
     pub invokeid: String,
+    /// Whether external events are forwarded to it.
     pub autoforward: bool,
 }
 
 /// Why a session could not be snapshotted or restored.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SnapshotError {
+    /// The session is in the middle of a macrostep (or not started): there is nothing
+    /// consistent to capture.
     #[error("the session is not at rest: {0}")]
     NotAtRest(&'static str),
+    /// The datamodel could not export or import its variables.
     #[error("the datamodel cannot be exported: {0}")]
     Datamodel(String),
+    /// The snapshot does not fit the document (it was taken from another version of it).
     #[error("the snapshot names state `{0}`, which the document does not have")]
     UnknownState(String),
 }
@@ -97,6 +112,9 @@ impl Interpreter {
     }
 
     /// Recreates a session from a snapshot, without running any executable content.
+    ///
+    /// `doc` must be the document the snapshot was taken from. Pending delayed sends and the
+    /// services behind running invocations belong to the host, which brings them back itself.
     pub fn restore(
         doc: Arc<Document>,
         snapshot: &SessionSnapshot,

@@ -3,6 +3,11 @@
 
 use crate::model::StateId;
 
+/// A set of states as a bitset over their indices: the configuration that
+/// [`crate::datamodel::EvalContext`] shows to a datamodel, and the algorithm's working sets.
+///
+/// Operations index the bitset directly: a state beyond the capacity the set was made with
+/// panics.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StateSet {
     words: Vec<u64>,
@@ -16,6 +21,7 @@ impl StateSet {
         }
     }
 
+    /// True when `s` is a member.
     #[inline]
     pub fn contains(&self, s: StateId) -> bool {
         let s = s as usize;
@@ -33,20 +39,24 @@ impl StateSet {
         new
     }
 
+    /// Removes `s` (nothing happens when it is not a member).
     #[inline]
     pub fn remove(&mut self, s: StateId) {
         let s = s as usize;
         self.words[s >> 6] &= !(1u64 << (s & 63));
     }
 
+    /// Removes every member, keeping the capacity.
     pub fn clear(&mut self) {
         self.words.iter_mut().for_each(|w| *w = 0);
     }
 
+    /// True when the set has no member.
     pub fn is_empty(&self) -> bool {
         self.words.iter().all(|&w| w == 0)
     }
 
+    /// The number of members.
     pub fn len(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }

@@ -12,6 +12,8 @@ use std::sync::Arc;
 /// Posts external events to one session (or, for an invoked service, to its parent, with the
 /// invoke id filled in).
 pub trait EventSink: Send + Sync {
+    /// Queues `event` on the session's external queue, to be processed in its turn. May be
+    /// called from any thread; an event for a session that has ended is dropped.
     fn deliver(&self, event: Event);
 }
 
@@ -72,6 +74,7 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// An empty registry.
     pub fn new() -> Registry {
         Registry::default()
     }
@@ -90,10 +93,12 @@ impl Registry {
         }
     }
 
+    /// The send type registered under `name`, if any.
     pub fn send_type(&self, name: &str) -> Option<&Arc<dyn CustomSendType>> {
         self.sends.get(name)
     }
 
+    /// The invoke type registered under `name`, if any.
     pub fn invoke_type(&self, name: &str) -> Option<&Arc<dyn CustomInvokeType>> {
         self.invokes.get(name)
     }

@@ -27,7 +27,9 @@ use std::sync::Arc;
 /// A position in a source document, 1-based, counted in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Pos {
+    /// The line, from 1.
     pub line: u32,
+    /// The column within the line, from 1, in characters (not bytes).
     pub column: u32,
 }
 
@@ -40,7 +42,12 @@ impl std::fmt::Display for Pos {
 /// Which datamodel a document asks for with `<scxml datamodel="...">`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatamodelKind {
+    /// `datamodel="null"`: no variables; the only condition is `In(id)`. Also what a document
+    /// without the attribute gets when the crate is built without the `ecmascript` feature.
     Null,
+    /// `datamodel="ecmascript"`, and the default when the attribute is absent: ECMAScript
+    /// expressions and scripts. Without the `ecmascript` feature the parser refuses documents
+    /// that ask for it.
     Ecmascript,
 }
 
@@ -59,7 +66,9 @@ pub enum Binding {
 pub struct Document {
     /// `<scxml name>`; the value of `_name`.
     pub name: Option<String>,
+    /// `<scxml datamodel>`: the language of the document's expressions.
     pub datamodel: DatamodelKind,
+    /// `<scxml binding>`: early or late initialisation of `<data>`.
     pub binding: Binding,
     /// Where the document came from; `src` attributes resolve against it. `None` for documents
     /// given as a string with no base.
@@ -88,10 +97,20 @@ pub struct Document {
 pub const ROOT: StateId = 0;
 
 impl Document {
+    /// The state at index `id`.
+    ///
+    /// # Panics
+    ///
+    /// When `id` is not an index of this document's states.
     pub fn state(&self, id: StateId) -> &State {
         &self.states[id as usize]
     }
 
+    /// The transition at index `id`.
+    ///
+    /// # Panics
+    ///
+    /// When `id` is not an index of this document's transitions.
     pub fn transition(&self, id: TransitionId) -> &Transition {
         &self.transitions[id as usize]
     }

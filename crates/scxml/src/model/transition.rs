@@ -5,10 +5,15 @@ use super::{Block, Expr, Pos, StateId};
 /// Index of a transition in [`super::Document::transitions`]; document order.
 pub type TransitionId = u32;
 
+/// `<transition type="...">`: whether a transition exits its source state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TransitionKind {
+    /// `external` (the default): the source state is exited and re-entered when it is in the
+    /// transition domain.
     #[default]
     External,
+    /// `internal`: a transition from a compound state to its own descendants does not exit
+    /// the source state.
     Internal,
 }
 
@@ -47,23 +52,32 @@ impl EventDescriptor {
     }
 }
 
+/// A `<transition>`, or a transition the parser synthesized (a compound state's initial
+/// transition, a history state's default transition).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
+    /// The state the transition belongs to.
     pub source: StateId,
     /// Empty for an eventless transition.
     pub events: Vec<EventDescriptor>,
+    /// The `cond` attribute; `None` means always enabled.
     pub cond: Option<Expr>,
     /// Resolved targets, in the order given; empty for a targetless transition.
     pub targets: Vec<StateId>,
+    /// The `type` attribute.
     pub kind: TransitionKind,
+    /// The executable content run when the transition is taken.
     pub body: Block,
     /// The transition domain (Appendix D `getTransitionDomain`), static for a given document:
     /// `None` for a targetless transition.
     pub domain: Option<StateId>,
+    /// Where the element starts in the source.
     pub pos: Pos,
 }
 
 impl Transition {
+    /// True for a transition without an `event` attribute, taken without an event when its
+    /// condition holds.
     pub fn is_eventless(&self) -> bool {
         self.events.is_empty()
     }

@@ -33,7 +33,7 @@ enum TargetRule {
     History(StateId, HistoryKind),
 }
 
-pub struct Builder<'a> {
+pub(crate) struct Builder<'a> {
     file: &'a str,
     source: &'a str,
     base: Option<&'a Url>,
@@ -75,7 +75,7 @@ const FINAL_CHILDREN: &[&str] = &["onentry", "onexit", "donedata"];
 const ROOT_CHILDREN: &[&str] = &["state", "parallel", "final", "datamodel", "script"];
 
 impl<'a> Builder<'a> {
-    pub fn new(
+    pub(crate) fn new(
         file: &'a str,
         source: &'a str,
         base: Option<&'a Url>,
@@ -115,7 +115,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Builds the document rooted at an `<scxml>` element.
-    pub fn build_document(mut self, root: &Element) -> Document {
+    pub(crate) fn build_document(mut self, root: &Element) -> Document {
         if root.name != "scxml" || !is_scxml(root) {
             self.problem(
                 root.pos,

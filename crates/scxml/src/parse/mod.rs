@@ -4,7 +4,10 @@
 //! quick-xml pull reader feeds the builder, which records every problem it meets with its
 //! `line:column` instead of stopping at the first; an invalid document never reaches the
 //! interpreter. `src` attributes of `<data>` and `<script>` are resolved against the
-//! document's own URL and fetched at load time.
+//! document's own URL and read at load time, through a [`Resolver`]: [`FileResolver`] reads
+//! local files (within an [`AllowList`]); a host that reads other URLs, or must confine what
+//! a document may read, brings its own and uses [`parse_with`], [`load_with`] or
+//! [`load_url`]. [`parse_str`] and [`load`] read any local file, for trusted documents.
 
 mod builder;
 mod duration;
@@ -26,7 +29,9 @@ use url::Url;
 pub struct Problem {
     /// The document's name or URL, as given to the parser.
     pub file: String,
+    /// Where in the document the problem is.
     pub pos: Pos,
+    /// What is wrong, in words.
     pub message: String,
 }
 
@@ -39,6 +44,7 @@ impl std::fmt::Display for Problem {
 /// Every problem found in a document, in document order; never empty.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ParseErrors {
+    /// The problems, sorted by position.
     pub problems: Vec<Problem>,
 }
 

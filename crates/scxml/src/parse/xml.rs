@@ -13,23 +13,23 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 /// The SCXML namespace.
-pub const SCXML_NS: &str = "http://www.w3.org/2005/07/scxml";
+pub(crate) const SCXML_NS: &str = "http://www.w3.org/2005/07/scxml";
 
 /// Converts byte offsets of one text into 1-based `line:column` positions (columns counted in
 /// characters).
-pub struct LineIndex<'a> {
+pub(crate) struct LineIndex<'a> {
     text: &'a str,
     line_starts: Vec<usize>,
 }
 
 impl<'a> LineIndex<'a> {
-    pub fn new(text: &'a str) -> LineIndex<'a> {
+    pub(crate) fn new(text: &'a str) -> LineIndex<'a> {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         LineIndex { text, line_starts }
     }
 
-    pub fn pos(&self, offset: usize) -> Pos {
+    pub(crate) fn pos(&self, offset: usize) -> Pos {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
@@ -46,7 +46,7 @@ impl<'a> LineIndex<'a> {
 
 /// One attribute, its value unescaped.
 #[derive(Debug, Clone)]
-pub struct Attr {
+pub(crate) struct Attr {
     /// The qualified name as written (`id`, `xmlns:conf`, `conf:foo`).
     pub name: String,
     pub value: String,
@@ -54,14 +54,14 @@ pub struct Attr {
 }
 
 #[derive(Debug, Clone)]
-pub enum Node {
+pub(crate) enum Node {
     Element(Element),
     /// Character data (text, CDATA and resolved references), merged when adjacent.
     Text(String),
 }
 
 #[derive(Debug, Clone)]
-pub struct Element {
+pub(crate) struct Element {
     /// The local name (`state`, `book`).
     pub name: String,
     /// The namespace URI the element is in (`None`: no namespace).
@@ -77,12 +77,12 @@ pub struct Element {
 
 impl Element {
     /// The value of an unprefixed attribute.
-    pub fn attr(&self, name: &str) -> Option<&Attr> {
+    pub(crate) fn attr(&self, name: &str) -> Option<&Attr> {
         self.attrs.iter().find(|a| a.name == name)
     }
 
     /// Child elements, in order.
-    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+    pub(crate) fn elements(&self) -> impl Iterator<Item = &Element> {
         self.children.iter().filter_map(|n| match n {
             Node::Element(e) => Some(e),
             Node::Text(_) => None,
@@ -90,7 +90,7 @@ impl Element {
     }
 
     /// The concatenated character data of the direct children.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = String::new();
         for n in &self.children {
             if let Node::Text(t) = n {
@@ -100,12 +100,12 @@ impl Element {
         out
     }
 
-    pub fn has_element_children(&self) -> bool {
+    pub(crate) fn has_element_children(&self) -> bool {
         self.elements().next().is_some()
     }
 
     /// True when the element has children other than whitespace.
-    pub fn has_content(&self) -> bool {
+    pub(crate) fn has_content(&self) -> bool {
         self.children.iter().any(|n| match n {
             Node::Element(_) => true,
             Node::Text(t) => !t.trim().is_empty(),
@@ -115,7 +115,7 @@ impl Element {
 
 /// Malformed XML: the one error a document can have that stops the reading.
 #[derive(Debug, Clone)]
-pub struct XmlError {
+pub(crate) struct XmlError {
     pub pos: Pos,
     pub message: String,
 }
@@ -128,7 +128,7 @@ struct Open {
 }
 
 /// Reads a whole document into its root element.
-pub fn read_document(text: &str) -> Result<Element, XmlError> {
+pub(crate) fn read_document(text: &str) -> Result<Element, XmlError> {
     let lines = LineIndex::new(text);
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;

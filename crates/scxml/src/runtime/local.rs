@@ -34,8 +34,11 @@ pub enum Clock {
 /// One `<log>` output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRecord {
+    /// The session that logged.
     pub session: SessionKey,
+    /// The `<log label>`.
     pub label: Option<String>,
+    /// The evaluated `<log expr>` (empty without one).
     pub message: String,
 }
 
@@ -124,6 +127,8 @@ pub struct LocalRuntime {
 }
 
 impl LocalRuntime {
+    /// An empty runtime: no sessions, no custom types, local files for `src`
+    /// ([`FileResolver::unrestricted`]).
     pub fn new(clock: Clock) -> LocalRuntime {
         LocalRuntime {
             clock,
@@ -161,19 +166,25 @@ impl LocalRuntime {
         self.echo_logs = on;
     }
 
-    /// Called after a session starts (no event) and after each external event it processes.
+    /// Calls `observer` after a session starts (no event) and after each external event it
+    /// processes, with the session's key, the event and the session as it is then (tracing,
+    /// the CLI's `--trace`, tests).
     pub fn set_observer(&mut self, observer: Observer) {
         self.observer = Some(observer);
     }
 
+    /// Every `<log>` output so far, of every session, in order.
     pub fn logs(&self) -> &[LogRecord] {
         &self.logs
     }
 
+    /// The session `key`: running, or halted and kept for inspection. `None` for a key this
+    /// runtime never handed out, and for a child session once it ended.
     pub fn session(&self, key: SessionKey) -> Option<&Interpreter> {
         self.sessions.get(&key)?.interpreter.as_ref()
     }
 
+    /// The session `key`, mutably (e.g. to export its datamodel or take a snapshot).
     pub fn session_mut(&mut self, key: SessionKey) -> Option<&mut Interpreter> {
         self.sessions.get_mut(&key)?.interpreter.as_mut()
     }

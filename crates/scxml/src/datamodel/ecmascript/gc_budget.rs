@@ -22,14 +22,14 @@ use boa_engine::gc::{Finalize, Gc, Trace};
 use std::cell::Cell;
 
 /// How many contexts (new, spare or warm) a thread hands out before it reserves its budget.
-pub const BUSY_AFTER: u32 = 64;
+pub(crate) const BUSY_AFTER: u32 = 64;
 
 thread_local! {
     /// The budget this thread reserves once busy (0: none), and the contexts handed out so far.
     static PENDING: Cell<(usize, u32)> = const { Cell::new((0, 0)) };
 }
 
-/// Asks this thread to reserve `budget_bytes` once it has handed out [`BUSY_AFTER`]
+/// Asks this thread to reserve `budget_bytes` once it has handed out 64 (`BUSY_AFTER`)
 /// JavaScript contexts, so that a thread that runs few sessions pays nothing.
 pub fn reserve_when_busy(budget_bytes: usize) {
     PENDING.with(|p| p.set((budget_bytes, 0)));
@@ -69,7 +69,7 @@ fn ballast() -> Gc<Ballast> {
 
 /// Raises this thread's collection threshold to between `budget_bytes` and 1.43 times that
 /// (never lowers it).
-pub fn reserve(budget_bytes: usize) {
+pub(crate) fn reserve(budget_bytes: usize) {
     let count = budget_bytes.div_ceil(std::mem::size_of::<Ballast>());
     let ballast: Vec<Gc<Ballast>> = (0..count).map(|_| ballast()).collect();
     drop(ballast);

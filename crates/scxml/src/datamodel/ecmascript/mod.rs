@@ -1,15 +1,23 @@
-//! The ECMAScript datamodel (SCXML B.2) on boa_engine.
+//! The ECMAScript datamodel (SCXML B.2) on boa_engine; only with the `ecmascript` feature.
+//!
+//! [`Interpreter::new`](crate::interpreter::Interpreter::new) gives every document with
+//! `datamodel="ecmascript"` (the default) an [`EcmaScriptDatamodel`]. A thread keeps the
+//! contexts of ended sessions to serve its next ones; a host that runs many sessions on a
+//! thread controls that with [`trim_idle_contexts`], [`release_thread_contexts`] and
+//! [`reserve_gc_budget`], and watches it with [`context_counts`]. The rest of this page says
+//! how the datamodel works.
 //!
 //! One boa [`Context`] per session. Every expression, script and assignment location is
-//! compiled once, on first use, and cached by its [`ExprId`]: expressions as the script
-//! `(source)`, scripts as written, locations as a strict-mode setter function
+//! compiled once, on first use, and cached by its [`ExprId`](crate::model::ExprId):
+//! expressions as the script `(source)`, scripts as written, locations as a strict-mode
+//! setter function
 //! `(function (v) { 'use strict'; (location) = v; })`, so that assigning to an undeclared
 //! variable (ReferenceError) or to a read-only system variable (TypeError) fails. The common
 //! `<assign location="x..." expr="...">`, where `x` is an existing global variable, runs as
 //! one fused script `(location) = (expr)` instead. A syntax error is cached too and reported
 //! (as an evaluation error) each time the expression is evaluated. Literals and plain reads
 //! of variables and their properties (`'QUEUED'`, `[]`, `_event.data.agent`), and stores of
-//! such values in plain variables, skip the compiler altogether ([`simple`]): for a
+//! such values in plain variables, skip the compiler altogether (`simple`): for a
 //! short-lived session, compiling was most of what they cost.
 //!
 //! Data are properties of the global object. The system variables `_sessionid`, `_name`,
@@ -20,19 +28,19 @@
 //!
 //! Scripts run under boa's loop-iteration and recursion limits, so a runaway script becomes
 //! an error rather than a hang; sources nested deeply enough to overflow boa's recursive
-//! parser are rejected before parsing ([`too_deep`]).
+//! parser are rejected before parsing (`too_deep`).
 //!
 //! A new context is the bulk of a session's cost (boa builds every builtin object for it), so
 //! what does not depend on the session is not redone per context: the set of builtin global
 //! names is computed once per thread, and the helpers are read from the intrinsics rather
 //! than compiled. Export remembers the source text of the functions it has exported.
 //! When a session ends, its context (with everything compiled in it) serves the next session
-//! of the same document if nothing but the session's variables changed in it ([`warm`]); a
-//! context nobody ran code in serves any document ([`spare`]). A snapshot names the functions
-//! of the top-level scripts, unchanged, instead of holding their text ([`SCRIPT_KEY`]).
+//! of the same document if nothing but the session's variables changed in it (`warm`); a
+//! context nobody ran code in serves any document (`spare`). A snapshot names the functions
+//! of the top-level scripts, unchanged, instead of holding their text (`SCRIPT_KEY`).
 //!
-//! XML values (markup in `<data>`, `<assign>`, event data) are a small DOM ([`xml_dom`]);
-//! values cross the trait as JSON ([`convert`]), a DOM as its markup.
+//! XML values (markup in `<data>`, `<assign>`, event data) are a small DOM (`xml_dom`);
+//! values cross the trait as JSON (`convert`), a DOM as its markup.
 
 mod compile;
 mod contexts;
@@ -72,10 +80,10 @@ pub struct ContextCounts {
 
 mod counts {
     use std::sync::atomic::AtomicU64;
-    pub static BUILT: AtomicU64 = AtomicU64::new(0);
-    pub static SPARE: AtomicU64 = AtomicU64::new(0);
-    pub static WARM: AtomicU64 = AtomicU64::new(0);
-    pub static REFUSED: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static BUILT: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static SPARE: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static WARM: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static REFUSED: AtomicU64 = AtomicU64::new(0);
 }
 
 fn count(counter: &std::sync::atomic::AtomicU64) {
@@ -96,7 +104,10 @@ pub fn context_counts() -> ContextCounts {
 pub use gc_budget::reserve_when_busy as reserve_gc_budget;
 
 /// Drops the contexts this thread keeps for its next sessions (warm and spare ones): for a
-/// thread that runs no more sessions, before it exits (see [`spare`] on why not at exit).
+/// thread that runs no more sessions, before it exits. They are not dropped at thread exit
+/// by themselves, since boa's garbage collector, a thread-local too, may already be gone by
+/// then (a thread that exits without calling this leaks what is left of them, a few small
+/// allocations).
 pub fn release_thread_contexts() {
     warm::clear();
     spare::clear();
@@ -279,6 +290,8 @@ impl Drop for EcmaScriptDatamodel {
 }
 
 impl EcmaScriptDatamodel {
+    /// The datamodel of a new session of `doc`. Its context is a warm one of the same
+    /// document or a spare one this thread kept, when there is one, else a new one.
     pub fn new(doc: &Arc<Document>) -> EcmaScriptDatamodel {
         let active = Rc::new(RefCell::new(StateSet::with_capacity(doc.state_count())));
         if let Some(warm) = (!doc.scripts.is_empty()).then(|| warm::take(doc)).flatten() {

@@ -185,7 +185,7 @@ pub(super) fn give_back(doc: Arc<Document>, warm: WarmContext) {
 
 /// Drops the warm contexts of this thread that waited longer than [`MAX_WARM_IDLE`]: after a
 /// burst, or once a document's sessions stop coming.
-pub fn trim() {
+pub(crate) fn trim() {
     trim_idle_for(MAX_WARM_IDLE);
 }
 
