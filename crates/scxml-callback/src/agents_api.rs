@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Routes `/genesys/1/agents/{agent}/{rest}`.
-pub async fn handle(
+pub(crate) async fn handle(
     app: &Arc<GmsApp>,
     request: &GmsRequest,
     agent: &str,

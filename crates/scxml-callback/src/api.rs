@@ -44,7 +44,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Routes `/genesys/1/service/{rest}`.
-pub async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> GmsResponse {
+pub(crate) async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str]) -> GmsResponse {
     let method = &request.method;
     match rest {
         ["callback", name] if method == Method::POST => create(app, request, name).await,

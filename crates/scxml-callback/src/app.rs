@@ -43,12 +43,17 @@ use std::time::Duration;
 /// One request under `/genesys/`, as the server read it.
 #[derive(Debug, Clone)]
 pub struct GmsRequest {
+    /// The HTTP method (`GET`, `POST`, `DELETE`, ...).
     pub method: Method,
+    /// The path, beginning with `/genesys/`, without the query string.
     pub path: String,
+    /// The query string after `?`, undecoded, when there is one.
     pub query: Option<String>,
     /// The `gms_user` header: the device.
     pub gms_user: Option<String>,
+    /// The `Content-Type` header: tells form fields from a JSON body.
     pub content_type: Option<String>,
+    /// The request body as received (empty for `GET`).
     pub body: Bytes,
 }
 
@@ -109,10 +114,15 @@ pub struct GmsApp {
     pub(crate) flows: Flows,
     pub(crate) exchange_timeout: Duration,
     tick: Duration,
+    /// The in-process URS and Stat Server the routing invokes talk to.
     pub router: Arc<Router>,
+    /// The chat server holding every chat interaction.
     pub chat: Arc<ChatServer>,
+    /// The CometD endpoint through which customers and agents follow chats.
     pub comet: Arc<CometServer>,
+    /// Sends the push notifications of `<send type="push">`.
     pub pusher: Arc<Pusher>,
+    /// Requests waiting for their flow's `<send type="gms-response">`.
     pub exchanges: Arc<Exchanges>,
     /// The latest record of every callback service, for queries over services.
     pub index: Arc<ServiceIndex>,

@@ -24,16 +24,16 @@ const MAX_SLOTS: i64 = 50_000;
 
 /// A service's scheduling options, read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Schedule {
-    pub bucket_ms: i64,
-    pub capacity: i64,
+pub(crate) struct Schedule {
+    pub(crate) bucket_ms: i64,
+    pub(crate) capacity: i64,
     /// How far ahead a desired time may be.
-    pub horizon_ms: i64,
+    pub(crate) horizon_ms: i64,
 }
 
 impl Schedule {
     /// Reads the options (numbers or numeric strings); a bad value is refused with its name.
-    pub fn of(options: &Map<String, Value>) -> Result<Schedule, String> {
+    pub(crate) fn of(options: &Map<String, Value>) -> Result<Schedule, String> {
         let number = |name: &str, default: f64| -> Result<f64, String> {
             match options.get(name) {
                 None | Some(Value::Null) => Ok(default),
@@ -66,14 +66,14 @@ impl Schedule {
     }
 
     /// The start of the bucket holding `at`.
-    pub fn bucket_of(&self, at: i64) -> i64 {
+    pub(crate) fn bucket_of(&self, at: i64) -> i64 {
         at.div_euclid(self.bucket_ms) * self.bucket_ms
     }
 }
 
 /// `_reject_future_desired_time`: a count and a unit `s`, `m`, `h`, `d`, `w` or `M` (30 days);
 /// seconds without a unit. Milliseconds.
-pub fn parse_horizon(text: &str) -> Option<i64> {
+pub(crate) fn parse_horizon(text: &str) -> Option<i64> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -102,7 +102,7 @@ fn number(value: &Value) -> Option<f64> {
 
 /// How many outstanding callbacks of `service` (other than `except`) are booked in the bucket
 /// of `at`.
-pub fn booked(
+pub(crate) fn booked(
     index: &ServiceIndex,
     schedule: &Schedule,
     service: &str,
@@ -121,14 +121,14 @@ pub fn booked(
 }
 
 /// A record's desired time.
-pub fn desired_time(record: &Value) -> Option<i64> {
+pub(crate) fn desired_time(record: &Value) -> Option<i64> {
     record.get("_desired_time")?.as_str().and_then(parse_iso)
 }
 
 /// `GET service/callback/{service}/availability?start=&end=&number-of-days=&max-time-slots=`:
 /// `{"<slot start>": remaining, ...}` for the free slots from `start` (default now) to `end`
 /// (default `start` plus `number-of-days`, default 1), at most `max-time-slots` of them.
-pub fn handle(
+pub(crate) fn handle(
     index: &ServiceIndex,
     service: &str,
     options: &Map<String, Value>,

@@ -106,8 +106,10 @@ pub struct GmsConfig {
     /// Agents and groups.
     #[serde(default)]
     pub routing: DirectoryConfig,
+    /// Push providers (APNs, FCM, webhooks) and their credentials.
     #[serde(default)]
     pub push: PushConfig,
+    /// CometD long-poll and session timeouts.
     #[serde(default)]
     pub comet: CometConfig,
 }
@@ -126,8 +128,12 @@ fn default_flow_check_ms() -> u64 {
 
 /// A predefined scenario: the options it fixes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scenario {
+pub(crate) enum Scenario {
+    /// `chat-delayed`: a chat callback that waits for an agent and for the customer's
+    /// confirmation before the chat starts.
     ChatDelayed,
+    /// `chat-immediate`: a chat callback that starts the chat at once, without waiting
+    /// for an agent or a confirmation.
     ChatImmediate,
 }
 
@@ -200,7 +206,10 @@ fn defaults() -> Vec<(&'static str, Value)> {
 /// sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
+    /// The service name, as in `/genesys/1/service/{name}`.
     pub name: String,
+    /// Every option of the service (its scenario's and its own), with the values the flow
+    /// reads from `_data`.
     pub options: Map<String, Value>,
     /// The callback flow its sessions run (`document = "path or URL"`; default the built-in
     /// `callback/chat.scxml`).
@@ -216,6 +225,7 @@ impl GmsConfig {
         GmsConfig::parse(DEFAULT_CONFIG).expect("the built-in gms.toml is valid")
     }
 
+    /// Reads a configuration file; relative paths in it are then taken from its directory.
     pub fn load(path: &Path) -> Result<GmsConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut config = GmsConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -223,6 +233,7 @@ impl GmsConfig {
         Ok(config)
     }
 
+    /// Parses a configuration from TOML text; `base_dir` is left unset.
     pub fn parse(text: &str) -> Result<GmsConfig, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }

@@ -30,11 +30,11 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 /// The base URL of the documents built into the binary.
-pub const BUILT_IN_BASE: &str = "gms-builtin:///";
+pub(crate) const BUILT_IN_BASE: &str = "gms-builtin:///";
 /// The callback service's document, relative to [`BUILT_IN_BASE`] (and `documents_dir`).
-pub const CALLBACK_CHAT: &str = "callback/chat.scxml";
+pub(crate) const CALLBACK_CHAT: &str = "callback/chat.scxml";
 /// The inbound chat routing script, relative to [`BUILT_IN_BASE`] (and `documents_dir`).
-pub const INBOUND_CHAT: &str = "inbound_chat.scxml";
+pub(crate) const INBOUND_CHAT: &str = "inbound_chat.scxml";
 
 const BUILT_IN: [(&str, &str); 3] = [
     (
@@ -52,7 +52,7 @@ const BUILT_IN: [(&str, &str); 3] = [
 ];
 
 /// The URL of a built-in document (`callback/chat.scxml`).
-pub fn built_in_url(path: &str) -> Url {
+pub(crate) fn built_in_url(path: &str) -> Url {
     Url::parse(BUILT_IN_BASE)
         .and_then(|base| base.join(path))
         .expect("built-in paths are valid URL paths")
@@ -60,7 +60,7 @@ pub fn built_in_url(path: &str) -> Url {
 
 /// Why a flow cannot serve.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FlowError {
+pub(crate) enum FlowError {
     /// The document, or something it names, could not be read (or the resolver refused it).
     #[error("{0}")]
     Fetch(#[from] FetchError),
@@ -84,7 +84,7 @@ pub enum FlowError {
 
 /// Answers the built-in documents (`gms-builtin:///...`), from `documents_dir` when a file
 /// of that name is there, and passes every other URL to the resolver it wraps.
-pub struct BuiltInResolver {
+pub(crate) struct BuiltInResolver {
     overlay: Option<PathBuf>,
     fallback: Arc<dyn Resolver>,
 }
@@ -99,12 +99,12 @@ impl std::fmt::Debug for BuiltInResolver {
 
 impl BuiltInResolver {
     /// Built-in documents, overlaid by the files of `overlay`, in front of `fallback`.
-    pub fn new(overlay: Option<PathBuf>, fallback: Arc<dyn Resolver>) -> BuiltInResolver {
+    pub(crate) fn new(overlay: Option<PathBuf>, fallback: Arc<dyn Resolver>) -> BuiltInResolver {
         BuiltInResolver { overlay, fallback }
     }
 
     /// The text of the built-in document at `path` (`callback/chat.js`), as served.
-    pub fn read(&self, path: &str) -> Result<String, FetchError> {
+    pub(crate) fn read(&self, path: &str) -> Result<String, FetchError> {
         let url = built_in_url(path);
         let embedded = BUILT_IN.iter().find(|(p, _)| *p == path).map(|(_, t)| *t);
         if let Some(dir) = &self.overlay {
@@ -118,11 +118,6 @@ impl BuiltInResolver {
             url: url.to_string(),
             reason: "no such built-in document".into(),
         })
-    }
-
-    /// Whether the built-in documents may change (an overlay directory is in use).
-    pub fn overlaid(&self) -> bool {
-        self.overlay.is_some()
     }
 
     /// The path under [`BUILT_IN_BASE`] of a built-in URL.
@@ -185,13 +180,13 @@ impl Resolver for Recording<'_> {
 
 /// One version of a flow: its parsed model (to run) and its text (to serve).
 #[derive(Debug, Clone)]
-pub struct Flow {
+pub(crate) struct Flow {
     /// Where it was read from.
-    pub url: Url,
-    pub document: Arc<Document>,
-    pub text: Arc<str>,
+    pub(crate) url: Url,
+    pub(crate) document: Arc<Document>,
+    pub(crate) text: Arc<str>,
     /// Which version of this URL it is (1: the first loaded).
-    pub version: u32,
+    pub(crate) version: u32,
 }
 
 /// A loaded version and what it was read from.
@@ -220,7 +215,7 @@ struct Entry {
 }
 
 /// The flows of every configured service, by URL.
-pub struct Flows {
+pub(crate) struct Flows {
     built_in: OnceLock<Arc<BuiltInResolver>>,
     overlay: Option<PathBuf>,
     check_every: Duration,
@@ -239,7 +234,7 @@ impl Flows {
     /// Flows read through `documents_dir` (for the built-in names) and, once the server
     /// hands it over ([`Flows::resolver`]), the engine's resolver; checked again when last
     /// checked more than `check_every` ago.
-    pub fn new(overlay: Option<PathBuf>, check_every: Duration) -> Flows {
+    pub(crate) fn new(overlay: Option<PathBuf>, check_every: Duration) -> Flows {
         Flows {
             built_in: OnceLock::new(),
             overlay,
@@ -250,7 +245,7 @@ impl Flows {
 
     /// Wraps the engine's resolver with the built-in documents (a second call keeps the
     /// first); the engine and the flows read through what it answers.
-    pub fn resolver(&self, inner: Arc<dyn Resolver>) -> Arc<BuiltInResolver> {
+    pub(crate) fn resolver(&self, inner: Arc<dyn Resolver>) -> Arc<BuiltInResolver> {
         self.built_in
             .get_or_init(|| Arc::new(BuiltInResolver::new(self.overlay.clone(), inner)))
             .clone()
@@ -270,7 +265,7 @@ impl Flows {
 
     /// The text of a built-in document by file name (`chat.scxml`, `chat.js`,
     /// `inbound_chat.scxml`), as served under `document/service_template/callback/src/`.
-    pub fn built_in_text(&self, file: &str) -> Option<String> {
+    pub(crate) fn built_in_text(&self, file: &str) -> Option<String> {
         let path = BUILT_IN
             .iter()
             .map(|(p, _)| *p)
@@ -280,7 +275,7 @@ impl Flows {
 
     /// Reads and parses `url` now, on this thread (it may block): at start, for the built-in
     /// documents, so a broken one refuses the start.
-    pub fn load_now(&self, url: &Url) -> Result<Flow, FlowError> {
+    pub(crate) fn load_now(&self, url: &Url) -> Result<Flow, FlowError> {
         let entry = self.entry(url);
         let resolver = self.current_resolver();
         let outcome = read(url, resolver.as_ref(), None);
@@ -290,7 +285,7 @@ impl Flows {
     /// The version of `url` a new session starts from: read on first use, and checked again
     /// when last checked more than the interval ago (built-in documents without an overlay
     /// never change). Reading runs in a blocking task.
-    pub async fn current(&self, url: &Url) -> Result<Flow, FlowError> {
+    pub(crate) async fn current(&self, url: &Url) -> Result<Flow, FlowError> {
         let entry = self.entry(url);
         let fixed = url.scheme() == "gms-builtin" && self.overlay.is_none();
         {
@@ -393,7 +388,7 @@ impl Flows {
 
     /// Every document known, for `GET /genesys/1/admin/flows`: its URL, the version serving
     /// (absent: none could be loaded), its document name and why the last reading was refused.
-    pub fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let entries: Vec<(Url, Arc<Entry>)> = lock(&self.entries)
             .iter()
             .map(|(u, e)| (u.clone(), e.clone()))
@@ -414,7 +409,7 @@ impl Flows {
     }
 
     /// The version serving now, without reading (none before its first use).
-    pub fn loaded(&self, url: &Url) -> Option<Flow> {
+    pub(crate) fn loaded(&self, url: &Url) -> Option<Flow> {
         let entry = lock(&self.entries).get(url).cloned()?;
         let state = lock(&entry.state);
         state.loaded.as_ref().map(|l| l.flow.clone())

@@ -25,7 +25,9 @@ pub const RESPONSE_TYPE_NAMES: [&str; 2] = ["gms-response", RESPONSE_TYPE_URI];
 /// What a flow answers to a request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowAnswer {
+    /// The HTTP status to answer with (200 unless the flow says otherwise).
     pub status: u16,
+    /// The JSON body to answer with.
     pub body: Value,
 }
 
@@ -75,6 +77,7 @@ pub struct Exchanges {
 }
 
 impl Exchanges {
+    /// No exchange waiting yet.
     pub fn new() -> Exchanges {
         Exchanges::default()
     }
@@ -103,6 +106,7 @@ impl Exchanges {
         self.lock().len()
     }
 
+    /// Whether no exchange is waiting.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -120,6 +124,7 @@ pub struct GmsResponseSendType {
 }
 
 impl GmsResponseSendType {
+    /// A send type answering the requests waiting in `exchanges`.
     pub fn new(exchanges: Arc<Exchanges>) -> GmsResponseSendType {
         GmsResponseSendType { exchanges }
     }

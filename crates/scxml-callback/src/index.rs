@@ -186,6 +186,7 @@ impl ServiceIndex {
         }
     }
 
+    /// The record with this id (the service's session id), if one is published.
     pub fn get(&self, id: &str) -> Option<Value> {
         self.read_records().by_id.get(id).cloned()
     }
@@ -215,10 +216,12 @@ impl ServiceIndex {
         (in_service, for_number)
     }
 
+    /// How many records are published.
     pub fn len(&self) -> usize {
         self.read_records().by_id.len()
     }
 
+    /// Whether no record is published.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -280,6 +283,7 @@ pub struct GmsIndexSendType {
 }
 
 impl GmsIndexSendType {
+    /// A send type publishing into `index`.
     pub fn new(index: Arc<ServiceIndex>) -> GmsIndexSendType {
         GmsIndexSendType { index }
     }

@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 /// `POST service/{id}/ixn/chat`.
-pub async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) -> GmsResponse {
+pub(crate) async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) -> GmsResponse {
     let Some(link) = super::api::callback(app, id).await else {
         return unknown_service(id);
     };
@@ -129,7 +129,7 @@ async fn start_inbound(
 }
 
 /// `POST service/{id}/ixn/chat/{operation}`: the customer's side of the chat.
-pub fn operation(
+pub(crate) fn operation(
     app: &Arc<GmsApp>,
     request: &GmsRequest,
     id: &str,

@@ -5,33 +5,33 @@
 //!
 //! - [`app`]: [`GmsApp`], the wiring and the entry point for `/genesys/` requests.
 //! - [`config`]: configured services, agents, push and comet settings ([`GmsConfig`]).
-//! - [`documents`]: the flows: built in, overlaid by a directory, or each service's own by
+//! - `documents`: the flows: built in, overlaid by a directory, or each service's own by
 //!   path or URL; new versions for new sessions.
 //! - [`exchange`]: requests waiting for their flow's answer, and `<send type="gms-response">`.
-//! - [`api`]: the callback API (`/genesys/1/service/...`) as flow events.
+//! - `api`: the callback API (`/genesys/1/service/...`) as flow events.
 //! - [`index`]: the service index the flows keep (`<send type="gms-index">`), stored.
-//! - [`query`], [`availability`]: queries over many services and free time slots, read
+//! - `query`, `availability`: queries over many services and free time slots, read
 //!   from the index.
 //! - [`time`]: ISO 8601 date-times.
 //! - [`verb`]: the GMS verbs a flow answers ([`Verb`]).
-//! - [`ixn_chat`]: the customer's chat interaction (`ixn/chat`) and `inbound_chat.scxml`.
-//! - [`agents_api`]: the agent desktop's stand-in API.
+//! - `ixn_chat`: the customer's chat interaction (`ixn/chat`) and `inbound_chat.scxml`.
+//! - `agents_api`: the agent desktop's stand-in API.
 //! - [`form`], [`response`]: request fields in, GMS answers out.
 //! - [`chat`], [`push`], [`routing`]: the adapters the flows use.
 
-pub mod agents_api;
-pub mod api;
+mod agents_api;
+mod api;
 pub mod app;
-pub mod availability;
+mod availability;
 pub mod chat;
 pub mod config;
-pub mod documents;
+mod documents;
 pub mod exchange;
 pub mod form;
 pub mod index;
-pub mod ixn_chat;
+mod ixn_chat;
 pub mod push;
-pub mod query;
+mod query;
 pub mod response;
 pub mod routing;
 pub mod time;

@@ -110,7 +110,7 @@ fn by_desired_time(records: &mut [Value]) {
 }
 
 /// `GET service/callback[/{service}]?{property}={value}`: the matching records.
-pub fn by_properties(
+pub(crate) fn by_properties(
     index: &ServiceIndex,
     service: Option<&str>,
     query: &Map<String, Value>,
@@ -127,7 +127,11 @@ pub fn by_properties(
 }
 
 /// `GET admin/callback/queues?...`: outstanding callbacks by virtual queue.
-pub fn queues(index: &ServiceIndex, router: &Router, query: &Map<String, Value>) -> GmsResponse {
+pub(crate) fn queues(
+    index: &ServiceIndex,
+    router: &Router,
+    query: &Map<String, Value>,
+) -> GmsResponse {
     match queue_listing(index, router, query, now_ms()) {
         Ok(listing) => GmsResponse::json(200, &Value::Object(listing)),
         Err(message) => GmsResponse::bad_request(message),

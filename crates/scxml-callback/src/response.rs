@@ -7,12 +7,16 @@ use serde_json::{json, Value};
 /// One answer of the GMS application.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GmsResponse {
+    /// The HTTP status code.
     pub status: u16,
+    /// The `Content-Type` header value.
     pub content_type: &'static str,
+    /// The body bytes, already encoded.
     pub body: Vec<u8>,
 }
 
 impl GmsResponse {
+    /// A JSON answer with this status.
     pub fn json(status: u16, body: &Value) -> GmsResponse {
         GmsResponse {
             status,
@@ -29,14 +33,17 @@ impl GmsResponse {
         )
     }
 
+    /// A 404 `NotFound` GMS error.
     pub fn not_found(message: impl Into<String>) -> GmsResponse {
         GmsResponse::error(404, "NotFound", message)
     }
 
+    /// A 400 `BadRequest` GMS error.
     pub fn bad_request(message: impl Into<String>) -> GmsResponse {
         GmsResponse::error(400, "BadRequest", message)
     }
 
+    /// An answer with any content type and a body given as is (a page, a script, plain text).
     pub fn text(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> GmsResponse {
         GmsResponse {
             status,

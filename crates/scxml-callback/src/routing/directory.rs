@@ -15,7 +15,9 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Media {
+    /// Chat interactions (`_media_type = "chat"`).
     Chat,
+    /// Voice calls (`_media_type = "voice"`).
     Voice,
 }
 
@@ -29,6 +31,7 @@ impl Media {
         }
     }
 
+    /// The lowercase name, as in config and events (`chat`, `voice`).
     pub fn as_str(self) -> &'static str {
         match self {
             Media::Chat => "chat",
@@ -60,16 +63,21 @@ fn all_media() -> Vec<Media> {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentConfig {
+    /// The agent id (employee id): what targets, events and the agent API name.
     pub id: String,
     /// Display name; defaults to the id.
     #[serde(default)]
     pub name: Option<String>,
+    /// Skill levels by skill name, for skill expressions (`English>=5`).
     #[serde(default)]
     pub skills: BTreeMap<String, i64>,
+    /// The agent groups the agent belongs to (`Sales` in `Sales@StatServer.GA`).
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The place (desk) the agent logs in at, for `.AP` and `.GP` targets.
     #[serde(default)]
     pub place: Option<String>,
+    /// The media the agent can handle; defaults to all.
     #[serde(default = "all_media")]
     pub media: Vec<Media>,
 }
@@ -91,7 +99,9 @@ impl AgentConfig {
 /// A place group: `[[place_groups]] name = "Floor1", places = ["place_1", "place_2"]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlaceGroupConfig {
+    /// The place group's name, for `.GP` targets.
     pub name: String,
+    /// The places in the group.
     #[serde(default)]
     pub places: Vec<String>,
 }
@@ -99,9 +109,12 @@ pub struct PlaceGroupConfig {
 /// A campaign group: the agents of some agent groups plus some named agents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignGroupConfig {
+    /// The campaign group's name, for `.GC` targets.
     pub name: String,
+    /// Agent groups whose members belong to the campaign group.
     #[serde(default)]
     pub agent_groups: Vec<String>,
+    /// Agent ids that belong to the campaign group besides those groups.
     #[serde(default)]
     pub agents: Vec<String>,
 }
@@ -109,13 +122,16 @@ pub struct CampaignGroupConfig {
 /// Everything the directory is seeded from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DirectoryConfig {
+    /// The agents, all logged out at the start.
     #[serde(default)]
     pub agents: Vec<AgentConfig>,
     /// Agent groups that exist even with no member (groups named by agents exist anyway).
     #[serde(default)]
     pub agent_groups: Vec<String>,
+    /// Named sets of places.
     #[serde(default)]
     pub place_groups: Vec<PlaceGroupConfig>,
+    /// Named sets of agents built from agent groups and agent ids.
     #[serde(default)]
     pub campaign_groups: Vec<CampaignGroupConfig>,
 }
@@ -124,23 +140,32 @@ pub struct DirectoryConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AgentState {
+    /// Not logged in: never offered work and not counted as capacity.
     LoggedOut,
+    /// Logged in but not taking work (break, after-call work).
     NotReady,
+    /// Waiting for work: may be reserved for a queued request.
     Ready,
     /// Reserved for a queued request; not offered other work.
     Reserved {
+        /// The id of the request the agent is reserved for.
         request: String,
     },
     /// An interaction was routed to the agent (offered until accepted).
     Busy {
+        /// The id of the interaction routed to the agent.
         interaction: String,
+        /// The id of the request the interaction answers.
         request: String,
+        /// The virtual queue the request waited in, for its handling-time statistics.
         virtual_queue: String,
+        /// Whether the agent has accepted the interaction yet.
         accepted: bool,
     },
 }
 
 impl AgentState {
+    /// The state's name as in events and the agent API (`logged_out`, `ready`, ...).
     pub fn name(&self) -> &'static str {
         match self {
             AgentState::LoggedOut => "logged_out",
@@ -168,12 +193,19 @@ impl AgentState {
 /// An agent with its current state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Agent {
+    /// The agent id, as configured.
     pub id: String,
+    /// The display name (the id when none is configured).
     pub name: String,
+    /// Skill levels by skill name.
     pub skills: BTreeMap<String, i64>,
+    /// The agent groups the agent belongs to.
     pub groups: Vec<String>,
+    /// The place the agent sits at, if any.
     pub place: Option<String>,
+    /// The media the agent can handle.
     pub media: Vec<Media>,
+    /// What the agent is doing now.
     pub state: AgentState,
     /// When the state last changed (for "longest idle first"); `None` before any change.
     #[serde(skip)]
@@ -184,6 +216,7 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// Whether the agent handles this media.
     pub fn can_handle(&self, media: Media) -> bool {
         self.media.contains(&media)
     }
@@ -250,6 +283,7 @@ impl Directory {
         Ok(dir)
     }
 
+    /// The agent with this id.
     pub fn agent(&self, id: &str) -> Option<&Agent> {
         self.agents.get(id)
     }
@@ -260,6 +294,7 @@ impl Directory {
             .ok_or_else(|| RoutingError::UnknownAgent(id.to_string()))
     }
 
+    /// Every agent, in id order.
     pub fn agents(&self) -> impl Iterator<Item = &Agent> {
         self.agents.values()
     }
@@ -271,10 +306,12 @@ impl Directory {
             .or_else(|| self.agents.values().find(|a| a.name == name))
     }
 
+    /// Whether an agent group of this name exists (configured or named by an agent).
     pub fn has_agent_group(&self, name: &str) -> bool {
         self.agent_groups.contains(name)
     }
 
+    /// The ids of the agents in an agent group.
     pub fn agents_in_group(&self, group: &str) -> BTreeSet<String> {
         self.agents
             .values()
@@ -290,6 +327,7 @@ impl Directory {
             .any(|a| a.place.as_deref() == Some(place))
     }
 
+    /// The ids of the agents at a place.
     pub fn agents_at_place(&self, place: &str) -> BTreeSet<String> {
         self.agents
             .values()
@@ -298,10 +336,12 @@ impl Directory {
             .collect()
     }
 
+    /// The places of a place group, if it exists.
     pub fn place_group(&self, name: &str) -> Option<&[String]> {
         self.place_groups.get(name).map(Vec::as_slice)
     }
 
+    /// A campaign group by name, if it exists.
     pub fn campaign_group(&self, name: &str) -> Option<&CampaignGroupConfig> {
         self.campaign_groups.get(name)
     }

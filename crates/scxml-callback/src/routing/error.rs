@@ -7,7 +7,9 @@ use std::fmt;
 /// the start of the target string (0-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetError {
+    /// Where the error is, in characters from the start of the target string.
     pub position: usize,
+    /// What is wrong there.
     pub message: String,
 }
 
@@ -36,36 +38,67 @@ impl fmt::Display for TargetError {
 
 impl std::error::Error for TargetError {}
 
+/// Why the router or the routing adapter refused something; the flow gets it as a
+/// `routing.error` event with [`RoutingError::kind`] and the message.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RoutingError {
+    /// The `[routing]` configuration is inconsistent (duplicate agent, unknown group, ...).
     #[error("routing configuration: {0}")]
     Config(String),
+    /// A target string does not parse.
     #[error("bad target '{target}': {error}")]
-    BadTarget { target: String, error: TargetError },
+    BadTarget {
+        /// The target string as given.
+        target: String,
+        /// Where and why it does not parse.
+        error: TargetError,
+    },
+    /// A multi-target list (`_target` as a list of steps) is malformed.
     #[error("bad multi-target list: {0}")]
     BadTargetList(String),
+    /// A multi-target list has more than [`MAX_TARGETS`](super::MAX_TARGETS) steps.
     #[error("too many targets: {0} (at most 15)")]
     TooManyTargets(usize),
+    /// A target names a group, place or agent the directory does not have.
     #[error("target not found: {0}")]
     TargetNotFound(String),
+    /// A statistic check names a statistic the router does not compute.
     #[error("unknown statistic '{0}' (known: RStatAgentsReady, RStatAgentsReadyVoice, RStatAgentsTotal)")]
     UnknownStatistic(String),
+    /// A parameter of the routing invoke or of an event to it is missing or malformed.
     #[error("bad parameter {name}: {message}")]
-    BadParameter { name: String, message: String },
+    BadParameter {
+        /// The parameter's name.
+        name: String,
+        /// What is wrong with its value.
+        message: String,
+    },
+    /// No agent has this id.
     #[error("unknown agent '{0}'")]
     UnknownAgent(String),
+    /// The agent must be logged in for this.
     #[error("agent '{0}' is logged out")]
     AgentLoggedOut(String),
+    /// The agent is handling an interaction and cannot change state now.
     #[error("agent '{0}' is busy with an interaction")]
     AgentBusy(String),
+    /// No queued or reserved request has this id.
     #[error("unknown request '{0}'")]
     UnknownRequest(String),
+    /// A request with this id is already queued.
     #[error("request '{0}' is already queued")]
     DuplicateRequest(String),
+    /// The request has no agent reserved, so there is nothing to route to.
     #[error("request '{0}' has no reserved agent")]
     NotReserved(String),
+    /// The agent is not handling this interaction.
     #[error("agent '{agent}' has no interaction '{interaction}'")]
-    NoSuchInteraction { agent: String, interaction: String },
+    NoSuchInteraction {
+        /// The agent id.
+        agent: String,
+        /// The interaction id the agent does not have.
+        interaction: String,
+    },
 }
 
 impl RoutingError {

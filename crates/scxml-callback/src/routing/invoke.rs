@@ -73,10 +73,12 @@ pub struct RoutingInvokeType {
 }
 
 impl RoutingInvokeType {
+    /// An invoke type whose sessions queue their requests on `router`.
     pub fn new(router: Arc<Router>) -> RoutingInvokeType {
         RoutingInvokeType { router }
     }
 
+    /// The router the sessions talk to.
     pub fn router(&self) -> &Arc<Router> {
         &self.router
     }
@@ -104,7 +106,10 @@ fn text(value: &Value) -> String {
 }
 
 /// Builds the request from the invoke's params.
-pub fn request_spec(params: &[(String, Value)], id: &str) -> Result<RequestSpec, RoutingError> {
+pub(crate) fn request_spec(
+    params: &[(String, Value)],
+    id: &str,
+) -> Result<RequestSpec, RoutingError> {
     let target = param(params, &["target", "_target"])
         .ok_or_else(|| RoutingError::bad_param("target", "missing"))?;
     let target = TargetSpec::from_value(target)?;
@@ -198,7 +203,7 @@ fn error_event(request: &str, err: &RoutingError, during: &str) -> Event {
 }
 
 /// The event for an outcome.
-pub fn outcome_event(outcome: &Outcome) -> Event {
+pub(crate) fn outcome_event(outcome: &Outcome) -> Event {
     match outcome {
         Outcome::Queued {
             request,
@@ -241,7 +246,7 @@ pub fn outcome_event(outcome: &Outcome) -> Event {
 }
 
 /// The `routing.position` answer.
-pub fn status_event(status: &QueueStatus) -> Event {
+pub(crate) fn status_event(status: &QueueStatus) -> Event {
     make_event(
         "routing.position",
         json!({

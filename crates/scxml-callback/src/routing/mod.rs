@@ -6,24 +6,24 @@
 //! time is passed in, and [`Router::tick`] (driven by [`Router::spawn_ticker`] in a server)
 //! advances timeouts.
 //!
-//! - [`directory`]: agents (skills, place, groups, media, state), seeded from config.
-//! - [`skill`]: skill expressions (`English>=5 & Loans>2`).
-//! - [`target`]: target strings (`Sales@StatServer.GA`) and their resolution to agents.
-//! - [`multi`]: multi-target lists, statistics and skip rules.
-//! - [`queue`]: ordering, handling-time statistics and the ETA estimate.
-//! - [`threshold`]: `_eta_pos_threshold` and `_agent_ready_threshold_passed`.
-//! - [`router`]: the [`Router`] holding all of it, and its [`Outcome`]s.
-//! - [`invoke`]: the `<invoke type="routing">` adapter that connects a session to the router.
+//! - `directory`: agents (skills, place, groups, media, state), seeded from config.
+//! - `skill`: skill expressions (`English>=5 & Loans>2`).
+//! - `target`: target strings (`Sales@StatServer.GA`) and their resolution to agents.
+//! - `multi`: multi-target lists, statistics and skip rules.
+//! - `queue`: ordering, handling-time statistics and the ETA estimate.
+//! - `threshold`: `_eta_pos_threshold` and `_agent_ready_threshold_passed`.
+//! - `router`: the [`Router`] holding all of it, and its [`Outcome`]s.
+//! - `invoke`: the `<invoke type="routing">` adapter that connects a session to the router.
 
-pub mod directory;
-pub mod error;
-pub mod invoke;
-pub mod multi;
-pub mod queue;
-pub mod router;
-pub mod skill;
-pub mod target;
-pub mod threshold;
+mod directory;
+mod error;
+mod invoke;
+mod multi;
+mod queue;
+mod router;
+mod skill;
+mod target;
+mod threshold;
 
 #[cfg(test)]
 mod tests;
@@ -36,9 +36,9 @@ pub use error::{RoutingError, TargetError};
 pub use invoke::{RoutingInvokeType, INVOKE_TYPE_NAMES};
 pub use multi::{Stat, StatCheck, TargetSpec, TargetStep, MAX_TARGETS};
 pub use router::{
-    Offer, Outcome, OutcomeListener, PriorityAging, QueueStatus, RequestSpec, RequestView, Router,
-    DEFAULT_QUEUED_TTL, DEFAULT_RESERVATION_TIMEOUT,
+    Checkpoint, Offer, Outcome, OutcomeListener, PriorityAging, QueueStatus, RequestSpec,
+    RequestView, Router, DEFAULT_QUEUED_TTL, DEFAULT_RESERVATION_TIMEOUT,
 };
 pub use skill::{CompareOp, SkillError, SkillExpr};
 pub use target::{Target, TargetName, TargetType};
-pub use threshold::{ThresholdDecision, ThresholdTable, DEFAULT_ETA_POS_THRESHOLD};
+pub use threshold::{Band, ThresholdDecision, ThresholdTable, DEFAULT_ETA_POS_THRESHOLD};

@@ -42,6 +42,7 @@ impl Stat {
         }
     }
 
+    /// The statistic's name as GMS writes it (`RStatAgentsReady`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Stat::AgentsReady => "RStatAgentsReady",
@@ -70,8 +71,11 @@ impl Stat {
 /// `stat_to_check stat_operator stat_value`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StatCheck {
+    /// The statistic to compute (`stat_to_check`).
     pub stat: Stat,
+    /// How it is compared (`stat_operator`).
     pub op: CompareOp,
+    /// What it is compared with (`stat_value`).
     pub value: f64,
 }
 
@@ -85,10 +89,14 @@ impl StatCheck {
 /// One item of the list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetStep {
+    /// The item's target string, parsed.
     pub target: Target,
     /// How long to wait on this item before moving on; `None`: until the queued ttl.
     pub timeout: Option<Duration>,
+    /// Whether reaching this item replaces the agents of the earlier items (`true`) or adds
+    /// to them (`false`).
     pub clear: bool,
+    /// A statistic condition under which the item is skipped.
     pub check: Option<StatCheck>,
 }
 
@@ -107,6 +115,7 @@ impl TargetStep {
 /// A parsed `_target`: one or more steps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetSpec {
+    /// The items in order; a single target string gives one item.
     pub steps: Vec<TargetStep>,
 }
 

@@ -15,22 +15,22 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 /// How many recent handling times are averaged.
-pub const HANDLING_WINDOW: usize = 20;
+pub(crate) const HANDLING_WINDOW: usize = 20;
 
 /// The sort key of a waiting request: priority descending, then arrival.
-pub fn queue_key(priority: i64, arrival: u64) -> (Reverse<i64>, u64) {
+pub(crate) fn queue_key(priority: i64, arrival: u64) -> (Reverse<i64>, u64) {
     (Reverse(priority), arrival)
 }
 
 /// Recent handling times, per virtual queue and overall.
 #[derive(Debug, Clone, Default)]
-pub struct HandlingStats {
+pub(crate) struct HandlingStats {
     per_queue: HashMap<String, VecDeque<Duration>>,
     all: VecDeque<Duration>,
 }
 
 impl HandlingStats {
-    pub fn record(&mut self, virtual_queue: &str, handling: Duration) {
+    pub(crate) fn record(&mut self, virtual_queue: &str, handling: Duration) {
         push_bounded(
             self.per_queue.entry(virtual_queue.to_string()).or_default(),
             handling,
@@ -39,7 +39,7 @@ impl HandlingStats {
     }
 
     /// The average handling time for a virtual queue (falling back to all queues).
-    pub fn average(&self, virtual_queue: &str) -> Option<Duration> {
+    pub(crate) fn average(&self, virtual_queue: &str) -> Option<Duration> {
         let recent = self
             .per_queue
             .get(virtual_queue)
@@ -60,7 +60,7 @@ fn push_bounded(list: &mut VecDeque<Duration>, value: Duration) {
 }
 
 /// `ceil(position × aht / agents)` in seconds, or `None` when it cannot be estimated.
-pub fn estimate_eta(position: usize, aht: Option<Duration>, agents: usize) -> Option<u64> {
+pub(crate) fn estimate_eta(position: usize, aht: Option<Duration>, agents: usize) -> Option<u64> {
     let aht = aht?;
     if agents == 0 || position == 0 {
         return None;

@@ -40,7 +40,9 @@ pub const DEFAULT_RESERVATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// How a waiting request's priority grows with its wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PriorityAging {
+    /// What the priority grows by per interval (`_urs_vq_priority_increment`).
     pub increment: i64,
+    /// How long a request waits for each increment (`_urs_vq_priority_increment_interval`).
     pub interval: Duration,
 }
 
@@ -62,6 +64,8 @@ pub type OutcomeListener = Arc<dyn Fn(&Outcome) + Send + Sync>;
 pub struct RequestSpec {
     /// Unique among queued requests (e.g. the callback service id or the invoke id).
     pub id: String,
+    /// The virtual queue it waits in (`_urs_virtual_queue`); ordering, positions and
+    /// handling-time statistics are per virtual queue.
     pub virtual_queue: String,
     /// Higher goes first.
     pub priority: i64,
@@ -69,7 +73,9 @@ pub struct RequestSpec {
     /// `_urs_vq_priority_increment_interval`): the priority grows by `increment` for each full
     /// `interval` the request has waited, so long waits climb past newer, higher-priority ones.
     pub aging: Option<PriorityAging>,
+    /// Who may take it (`_target`): one target string or a multi-target list.
     pub target: TargetSpec,
+    /// The media of the interaction; only agents who handle it are reserved.
     pub media: Media,
     /// `_urs_queued_ttl`: the longest total wait; `None`: no limit.
     pub queued_ttl: Option<Duration>,
@@ -105,32 +111,48 @@ impl RequestSpec {
 pub enum Outcome {
     /// The request was accepted into its virtual queue (first outcome of every request).
     Queued {
+        /// The request id.
         request: String,
+        /// The virtual queue it joined.
         virtual_queue: String,
         /// The first target used (earlier ones may have been skipped by their statistic).
         target_index: usize,
+        /// Its 1-based rank among the waiting requests of the virtual queue.
         position: usize,
+        /// Requests waiting in the virtual queue, this one included.
         total_waiting: usize,
     },
     /// An agent is reserved for the request.
     Reserved {
+        /// The request id.
         request: String,
+        /// The reserved agent's id.
         agent: String,
+        /// The reserved agent's display name.
         agent_name: String,
     },
     /// A multi-target timeout moved the request to item `index` of its list.
     TargetSwitched {
+        /// The request id.
         request: String,
+        /// The new item's index in the list (0-based).
         index: usize,
+        /// The new item's target string.
         target: String,
     },
     /// `_urs_queued_ttl` passed while waiting: the request left the queue.
-    TimedOut { request: String },
+    TimedOut {
+        /// The request id.
+        request: String,
+    },
     /// The reservation ended without routing; the request waits again. `reason`: `timeout`,
     /// or `agent_unavailable` (the agent went not ready or logged out).
     ReservationExpired {
+        /// The request id.
         request: String,
+        /// The agent that was reserved.
         agent: String,
+        /// `timeout` or `agent_unavailable`.
         reason: &'static str,
     },
 }
@@ -151,7 +173,9 @@ impl Outcome {
 /// Where a request stands (the `check-queue-position` answer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueStatus {
+    /// The request id.
     pub request: String,
+    /// The virtual queue it waits in.
     pub virtual_queue: String,
     /// The agent reserved for it, if any.
     pub reserved_agent: Option<String>,
@@ -161,7 +185,10 @@ pub struct QueueStatus {
     pub eta: Option<u64>,
     /// Requests waiting (not reserved) in the virtual queue.
     pub total_waiting: usize,
+    /// `_agent_ready_threshold_passed`: whether an agent is expected soon enough, by
+    /// `_eta_pos_threshold`.
     pub threshold_passed: bool,
+    /// Why the threshold decision came out so.
     pub reason: String,
     /// The current item of the target list.
     pub target_index: usize,
@@ -170,9 +197,13 @@ pub struct QueueStatus {
 /// An interaction routed to an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offer {
+    /// The interaction id.
     pub interaction: String,
+    /// The request the interaction answers.
     pub request: String,
+    /// The virtual queue the request waited in.
     pub virtual_queue: String,
+    /// Whether the agent has accepted it yet.
     pub accepted: bool,
 }
 
@@ -186,6 +217,7 @@ pub struct Checkpoint {
     pub waited: Duration,
     /// The current item of its target list, and the time spent on it.
     pub step: usize,
+    /// Time spent on the current item of the target list.
     #[serde(with = "millis")]
     pub in_step: Duration,
     /// The agents it may go to then (the target items reached, after their `clear` rules).
@@ -199,11 +231,11 @@ mod millis {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_millis() as u64)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
     }
 }
@@ -211,13 +243,19 @@ mod millis {
 /// A waiting or reserved request, for listings (e.g. the admin queue view).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestView {
+    /// The request id.
     pub request: String,
+    /// The virtual queue it waits in.
     pub virtual_queue: String,
+    /// Its priority now, aging included.
     pub priority: i64,
+    /// The media of the interaction.
     pub media: Media,
+    /// The current item of the target list.
     pub target_index: usize,
     /// The target string of the current item.
     pub target: String,
+    /// The agent reserved for it, if any.
     pub reserved_agent: Option<String>,
     /// Time since enqueue.
     pub waited: Duration,

@@ -24,11 +24,17 @@ use std::fmt;
 /// A comparison operator, shared by skill expressions and multi-target statistic checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompareOp {
+    /// `=` or `==`.
     Eq,
+    /// `!=` or `<>`.
     Ne,
+    /// `<`.
     Lt,
+    /// `<=`.
     Le,
+    /// `>`.
     Gt,
+    /// `>=`.
     Ge,
 }
 
@@ -46,6 +52,7 @@ impl CompareOp {
         })
     }
 
+    /// The operator as written (`>=`, `!=`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             CompareOp::Eq => "=",
@@ -83,12 +90,18 @@ pub enum SkillExpr {
     Has(String),
     /// The agent has the skill and its level compares as stated.
     Compare {
+        /// The skill name.
         skill: String,
+        /// How the agent's level is compared.
         op: CompareOp,
+        /// The level it is compared with.
         level: i64,
     },
+    /// `!expr`: the agent does not satisfy the expression.
     Not(Box<SkillExpr>),
+    /// `a & b`: the agent satisfies both.
     And(Box<SkillExpr>, Box<SkillExpr>),
+    /// `a | b`: the agent satisfies either.
     Or(Box<SkillExpr>, Box<SkillExpr>),
 }
 
@@ -142,7 +155,9 @@ impl fmt::Display for SkillExpr {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("at position {position}: {message}")]
 pub struct SkillError {
+    /// Where the error is, in characters from the start of the expression.
     pub position: usize,
+    /// What is wrong there.
     pub message: String,
 }
 

@@ -40,6 +40,7 @@ impl TargetType {
         })
     }
 
+    /// The suffix as written in a target string (`A`, `AP`, `GA`, `GP`, `GC`).
     pub fn code(self) -> &'static str {
         match self {
             TargetType::Agent => "A",
@@ -65,8 +66,11 @@ pub enum TargetName {
 pub struct Target {
     /// The string as given (trimmed).
     pub text: String,
+    /// What comes before `@`: a name or a skill expression.
     pub name: TargetName,
+    /// The Stat Server named after `@` (`StatServer` in `Sales@StatServer.GA`).
     pub stat_server: String,
+    /// What the name names, from the suffix after the dot.
     pub kind: TargetType,
 }
 

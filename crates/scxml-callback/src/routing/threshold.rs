@@ -17,6 +17,7 @@ pub const DEFAULT_ETA_POS_THRESHOLD: &str = "0:10,10:5,20:2,30:1,40:0";
 /// One band: from `eta_from` seconds (inclusive) up to the next band's start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Band {
+    /// The ETA in seconds where the band starts (`eta_lower_bound`).
     pub eta_from: u64,
     /// Positions strictly below this pass.
     pub max_position: u64,
@@ -37,7 +38,9 @@ impl Default for ThresholdTable {
 /// The outcome: `_agent_ready_threshold_passed` and its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThresholdDecision {
+    /// The value of `_agent_ready_threshold_passed`.
     pub passed: bool,
+    /// Why, for logs and the flow (which rule decided).
     pub reason: String,
 }
 
@@ -77,6 +80,7 @@ impl ThresholdTable {
         Ok(ThresholdTable { bands })
     }
 
+    /// The table's bands, in order.
     pub fn bands(&self) -> &[Band] {
         &self.bands
     }
