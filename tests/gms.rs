@@ -813,3 +813,41 @@ fn a_service_still_waiting_when_its_ttl_passes_is_removed_and_dequeued() {
     let (_, agent) = h.get("agents/agent1", None);
     assert_eq!(agent["state"]["state"], "ready", "{agent}");
 }
+
+#[test]
+fn malformed_multipart_is_a_400_naming_the_problem() {
+    let h = Harness::new();
+    let boundary = "----WebKitFormBoundary0WnE36LruxJ4S5nu";
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    // The closing boundary never comes.
+    let truncated = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"_customer_number\"\r\n\r\n4082"
+    );
+    // A part without a name.
+    let unnamed =
+        format!("--{boundary}\r\nContent-Disposition: form-data\r\n\r\nx\r\n--{boundary}--\r\n");
+    for body in [truncated, unnamed] {
+        let (status, answer) = h.call(
+            "POST",
+            "/genesys/1/service/callback/chat-delay",
+            Some(DEVICE),
+            Some((&content_type, body)),
+        );
+        assert_error(status, &answer, 400);
+        assert!(
+            answer["message"].as_str().unwrap().contains("multipart"),
+            "{answer}"
+        );
+    }
+    let (status, answer) = h.call(
+        "POST",
+        "/genesys/1/service/callback/chat-delay",
+        Some(DEVICE),
+        Some(("multipart/form-data", "x".into())),
+    );
+    assert_error(status, &answer, 400);
+    assert!(
+        answer["message"].as_str().unwrap().contains("boundary"),
+        "{answer}"
+    );
+}
