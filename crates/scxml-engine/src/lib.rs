@@ -14,12 +14,14 @@
 //! [`HibernationPolicy`] for when a session at rest drops its JavaScript context.
 
 mod basichttp_client;
+mod http_client;
 mod record;
 mod resolver;
 mod shard;
 pub mod store;
 mod timers;
 
+pub use http_client::{HttpClient, HttpError, HttpResponse, Limits as HttpLimits};
 pub use resolver::UrlResolver;
 pub use shard::TraceRecord;
 
