@@ -157,7 +157,7 @@ mod tests {
         let comet = Arc::new(CometServer::new(CometConfig::default()));
         let pusher = Pusher::new(PushConfig::default()).with_comet(comet.clone());
         let r = comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/handshake"})],
                 Some("device-9"),
             )
@@ -170,7 +170,7 @@ mod tests {
             Err(PushError::NoSubscriber("device-9".into()))
         );
         comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/subscribe", "clientId": client, "subscription": "/_genesys"})],
                 None,
             )
@@ -182,7 +182,7 @@ mod tests {
             .await
             .unwrap();
         let r = comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/connect", "clientId": client})],
                 None,
             )

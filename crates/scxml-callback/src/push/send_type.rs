@@ -415,11 +415,11 @@ mod tests {
         let comet = Arc::new(crate::chat::CometServer::new(Default::default()));
         let pusher = Arc::new(Pusher::new(PushConfig::default()).with_comet(comet.clone()));
         let r = comet
-            .handle(vec![json!({"channel": "/meta/handshake"})], Some("dev"))
+            .handle_json(vec![json!({"channel": "/meta/handshake"})], Some("dev"))
             .await;
         let client = r[0]["clientId"].as_str().unwrap().to_string();
         comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/subscribe", "clientId": client, "subscription": "/_genesys"})],
                 None,
             )
@@ -430,7 +430,7 @@ mod tests {
         let started = std::time::Instant::now();
         PushSendType::new(pusher).send(r, reply).unwrap();
         let replies = comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/connect", "clientId": client})],
                 None,
             )
