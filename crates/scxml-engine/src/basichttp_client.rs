@@ -8,7 +8,7 @@
 //! The POST goes through the process's pooled [`HttpClient`] (`http://` and `https://`), so
 //! sends to the same endpoint reuse a kept-alive connection.
 
-use crate::http_client::{HttpClient, HttpError, Limits};
+use crate::http_client::{HttpClient, HttpError, HttpLimits};
 use scxml::interpreter::SendRequest;
 use serde_json::Value;
 use std::time::Duration;
@@ -82,7 +82,7 @@ pub enum PostError {
 
 /// POSTs a form-encoded body; Ok on a 2xx answer.
 pub async fn post_form(target: &str, body: String) -> Result<(), PostError> {
-    let limits = Limits {
+    let limits = HttpLimits {
         timeout: TIMEOUT,
         max_body: MAX_ANSWER,
     };

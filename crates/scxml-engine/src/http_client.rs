@@ -14,7 +14,7 @@
 //! outlives any engine (tests start and stop many in one process). Callers on any runtime, or
 //! on none, await the answer; a caller that gives up (drops the future) aborts its request.
 //!
-//! **Limits.** Each request has a [`Limits`]: a deadline for the whole exchange (connecting,
+//! **Limits.** Each request has [`HttpLimits`]: a deadline for the whole exchange (connecting,
 //! TLS, sending, the answer's head and body) and a bound on the answer's body. Failures are
 //! [`HttpError`]s; any status, 2xx or not, is an answer ([`HttpResponse`]), and the caller
 //! decides what a non-2xx means (Basic HTTP and push both turn it into
@@ -33,7 +33,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How long an unused pooled connection is kept open.
-pub const POOL_IDLE: Duration = Duration::from_secs(30);
+const POOL_IDLE: Duration = Duration::from_secs(30);
 /// Idle connections kept per host.
 const POOL_MAX_IDLE_PER_HOST: usize = 32;
 /// How long connecting (TCP) may take, within the request's own deadline.
@@ -41,17 +41,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The bounds of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct HttpLimits {
     /// The whole exchange, from connecting to the last byte of the answer.
     pub timeout: Duration,
     /// The most bytes of answer body read; a longer body is [`HttpError::BodyTooLarge`].
     pub max_body: usize,
 }
 
-impl Default for Limits {
+impl Default for HttpLimits {
     /// 10 seconds, 1 MiB.
-    fn default() -> Limits {
-        Limits {
+    fn default() -> HttpLimits {
+        HttpLimits {
             timeout: Duration::from_secs(10),
             max_body: 1 << 20,
         }
@@ -61,7 +61,9 @@ impl Default for Limits {
 /// An answer: its status and body (whatever the status).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
+    /// The answer's status.
     pub status: StatusCode,
+    /// The answer's whole body (at most [`HttpLimits::max_body`] bytes).
     pub body: Bytes,
 }
 
@@ -180,7 +182,7 @@ impl HttpClient {
         url: &str,
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
-        limits: Limits,
+        limits: HttpLimits,
     ) -> Result<HttpResponse, HttpError> {
         self.request(Method::POST, url, headers, body.into(), limits)
             .await
@@ -193,7 +195,7 @@ impl HttpClient {
         url: &str,
         headers: &[(&str, &str)],
         body: Bytes,
-        limits: Limits,
+        limits: HttpLimits,
     ) -> Result<HttpResponse, HttpError> {
         let request = build_request(&method, url, headers, body)?;
         let client = self.inner.client.clone();
@@ -423,7 +425,7 @@ mod tests {
                     &url,
                     &[("content-type", "text/plain")],
                     format!("n={i}"),
-                    Limits::default(),
+                    HttpLimits::default(),
                 )
                 .await
                 .unwrap();
@@ -448,7 +450,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let c = client.clone();
         client.spawn(async move {
-            let _ = tx.send(c.post(&url, &[], "", Limits::default()).await);
+            let _ = tx.send(c.post(&url, &[], "", HttpLimits::default()).await);
         });
         let answer = rx.recv().unwrap().unwrap();
         assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -458,7 +460,7 @@ mod tests {
     #[tokio::test]
     async fn failures_are_typed() {
         let client = HttpClient::shared().unwrap();
-        let limits = Limits::default();
+        let limits = HttpLimits::default();
         let err = client.post("not a url", &[], "", limits).await.unwrap_err();
         assert!(matches!(err, HttpError::InvalidUrl { .. }), "{err}");
         let err = client
@@ -485,7 +487,7 @@ mod tests {
                 &url,
                 &[],
                 "",
-                Limits {
+                HttpLimits {
                     max_body: 4,
                     ..limits
                 },
@@ -499,6 +501,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn https_urls_go_through_tls() {
+        // A server that speaks plain text where a TLS handshake is expected: the request gets
+        // as far as TLS (no UnsupportedScheme) and fails there, with the URL in the error.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}/x", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        let err = HttpClient::shared()
+            .unwrap()
+            .post(&url, &[], "", HttpLimits::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::Connection { .. }), "{err}");
+        assert!(err.to_string().contains(&url), "{err}");
+    }
+
+    #[tokio::test]
     async fn a_silent_server_times_out() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
@@ -509,9 +531,9 @@ mod tests {
                 &url,
                 &[],
                 "x",
-                Limits {
+                HttpLimits {
                     timeout: Duration::from_millis(200),
-                    ..Limits::default()
+                    ..HttpLimits::default()
                 },
             )
             .await

@@ -21,7 +21,7 @@ mod shard;
 pub mod store;
 mod timers;
 
-pub use http_client::{HttpClient, HttpError, HttpResponse, Limits as HttpLimits};
+pub use http_client::{HttpClient, HttpError, HttpLimits, HttpResponse};
 pub use resolver::UrlResolver;
 pub use shard::TraceRecord;
 
