@@ -34,14 +34,14 @@
 //! failing step is printed and the bench exits with 1. At the end the last callback of every
 //! device is checked to have reached `COMPLETED` (`AGENT_CONNECTED`).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use common::keepalive::Connection;
 use hyper::Method;
-use hyper_util::rt::TokioIo;
 use scxml_callback::{GmsApp, GmsConfig};
 use scxml_engine::{EngineConfig, HibernationPolicy};
-use scxml_server::{ServerConfig, StartOptions};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -118,7 +118,7 @@ fn config(agents: usize) -> GmsConfig {
 /// One keep-alive connection, as one device and its agent's desktop; records the latency of
 /// every request by kind.
 struct Client {
-    sender: SendRequest<Full<Bytes>>,
+    connection: Connection,
     user: String,
     /// Requests sent before this (the warm-up) are not recorded.
     measure_from: Instant,
@@ -131,16 +131,9 @@ impl Client {
         user: String,
         measure_from: Instant,
     ) -> Result<Client, String> {
-        let stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        stream.set_nodelay(true).ok();
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        tokio::spawn(conn);
+        let connection = Connection::open(addr).await?;
         Ok(Client {
-            sender,
+            connection,
             user,
             measure_from,
             latencies: HashMap::new(),
@@ -158,48 +151,19 @@ impl Client {
         body: Option<(&str, String)>,
         status: u16,
     ) -> Result<Value, String> {
-        let mut request = hyper::Request::builder()
-            .method(method.clone())
-            .uri(path)
-            .header("host", "bench");
-        if as_device {
-            request = request.header("gms_user", &self.user);
+        let device = [("gms_user", self.user.as_str())];
+        let headers: &[(&str, &str)] = if as_device { &device } else { &[] };
+        let body = body.map(|(content_type, text)| (content_type, Bytes::from(text)));
+        let answer = self
+            .connection
+            .send(method.clone(), path, headers, body)
+            .await
+            .map_err(|e| format!("{kind}: {e}"))?;
+        if answer.sent >= self.measure_from {
+            self.latencies.entry(kind).or_default().push(answer.elapsed);
         }
-        let body = match body {
-            Some((content_type, text)) => {
-                request = request.header("content-type", content_type);
-                text
-            }
-            None => String::new(),
-        };
-        let request = request
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("{kind}: building {method} {path}: {e}"))?;
-        self.sender
-            .ready()
-            .await
-            .map_err(|e| format!("{kind}: connection: {e}"))?;
-        let started = Instant::now();
-        let response = self
-            .sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("{kind}: {method} {path}: {e}"))?;
-        let got = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("{kind}: {method} {path}: reading the body: {e}"))?
-            .to_bytes();
-        if started >= self.measure_from {
-            self.latencies
-                .entry(kind)
-                .or_default()
-                .push(started.elapsed());
-        }
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        let got = answer.status;
+        let value = answer.json();
         if got != status {
             return Err(format!(
                 "{kind}: {method} {path}: status {got}, expected {status}: {value}"
@@ -605,40 +569,33 @@ fn main() {
         .unwrap();
     let outcome = runtime.block_on(async {
         let gms = GmsApp::new(config(concurrency)).map_err(|e| format!("gms: {e}"))?;
-        let options = StartOptions {
-            listen: ([127, 0, 0, 1], 0).into(),
-            test_protocol: None,
-            public_url: None,
-            engine: EngineConfig {
-                shards: env_or("SCXML_FLOW_SHARDS", 2),
-                gc_budget_mb: env_or("SCXML_FLOW_GC_MB", EngineConfig::default().gc_budget_mb),
-                hibernation: HibernationPolicy {
-                    idle_after: Some(Duration::from_millis(env_or(
-                        "SCXML_FLOW_IDLE_MS",
-                        HibernationPolicy::default()
-                            .idle_after
-                            .map_or(60_000, |d| d.as_millis() as u64),
-                    ))),
-                    parked_after: Some(Duration::from_millis(env_or(
-                        "SCXML_FLOW_PARKED_MS",
-                        HibernationPolicy::default()
-                            .parked_after
-                            .map_or(5_000, |d| d.as_millis() as u64),
-                    ))),
-                    ..HibernationPolicy::default()
-                },
-                store: match std::env::var("SCXML_FLOW_DATA") {
-                    Ok(dir) => std::sync::Arc::new(
-                        scxml_engine::store::RedbStore::open(std::path::Path::new(&dir))
-                            .map_err(|e| format!("store: {e}"))?,
-                    ),
-                    Err(_) => EngineConfig::default().store,
-                },
-                ..EngineConfig::default()
+        let options = common::loopback_options(EngineConfig {
+            shards: env_or("SCXML_FLOW_SHARDS", 2),
+            gc_budget_mb: env_or("SCXML_FLOW_GC_MB", EngineConfig::default().gc_budget_mb),
+            hibernation: HibernationPolicy {
+                idle_after: Some(Duration::from_millis(env_or(
+                    "SCXML_FLOW_IDLE_MS",
+                    HibernationPolicy::default()
+                        .idle_after
+                        .map_or(60_000, |d| d.as_millis() as u64),
+                ))),
+                parked_after: Some(Duration::from_millis(env_or(
+                    "SCXML_FLOW_PARKED_MS",
+                    HibernationPolicy::default()
+                        .parked_after
+                        .map_or(5_000, |d| d.as_millis() as u64),
+                ))),
+                ..HibernationPolicy::default()
             },
-            server: ServerConfig::default(),
-            allow_documents: Vec::new(),
-        };
+            store: match std::env::var("SCXML_FLOW_DATA") {
+                Ok(dir) => std::sync::Arc::new(
+                    scxml_engine::store::RedbStore::open(std::path::Path::new(&dir))
+                        .map_err(|e| format!("store: {e}"))?,
+                ),
+                Err(_) => EngineConfig::default().store,
+            },
+            ..EngineConfig::default()
+        });
         let running = scxml_server::start_with(
             options,
             vec![gms as std::sync::Arc<dyn scxml_server::Mount>],

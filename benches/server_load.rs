@@ -15,9 +15,11 @@
 //! `SCXML_LOAD_SECONDS` (default 3) sets each throughput phase's length and
 //! `SCXML_LOAD_SESSIONS` (default 20000) the hibernation phase's session count.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use common::keepalive::Connection;
 use scxml_engine::store::RedbStore;
 use scxml_engine::{CreateOptions, EngineConfig, HibernationPolicy};
 use scxml_server::StartOptions;
@@ -121,28 +123,23 @@ async fn connection(
     make: Arc<dyn Fn(usize) -> (String, String) + Send + Sync>,
     expect: u16,
 ) -> Vec<Duration> {
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).ok();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(conn);
+    let mut connection = Connection::open(addr).await.expect("connect");
     let mut latencies = Vec::new();
     let mut i = 0;
     while Instant::now() < deadline {
         let (path, body) = make(i);
         i += 1;
-        let request = hyper::Request::post(path)
-            .header("host", "bench")
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
-        let started = Instant::now();
-        let response = sender.send_request(request).await.expect("request");
-        let status = response.status().as_u16();
-        let _ = response.into_body().collect().await;
-        assert_eq!(status, expect, "unexpected status");
-        latencies.push(started.elapsed());
+        let answer = connection
+            .send(
+                hyper::Method::POST,
+                &path,
+                &[],
+                Some(("application/json", Bytes::from(body))),
+            )
+            .await
+            .expect("request");
+        assert_eq!(answer.status, expect, "unexpected status");
+        latencies.push(answer.elapsed);
     }
     latencies
 }
@@ -169,12 +166,8 @@ async fn throughput(store_name: &str, engine: EngineConfig, dir: &std::path::Pat
     let doc_path = dir.join("toggle.scxml");
     std::fs::write(&doc_path, TOGGLE).unwrap();
     let options = StartOptions {
-        listen: ([127, 0, 0, 1], 0).into(),
-        test_protocol: None,
-        public_url: None,
-        engine,
-        server: Default::default(),
-        allow_documents: vec![url::Url::from_directory_path(dir).unwrap().to_string()],
+        allow_documents: vec![common::allow_dir(dir)],
+        ..common::loopback_options(engine)
     };
     let running = scxml_server::start(options).await.expect("server");
     let addr = running.api_addr;

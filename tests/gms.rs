@@ -80,32 +80,22 @@ impl Harness {
 
     /// Long-polls until a delivery on `/_genesys` satisfies `want`.
     fn comet_wait(&self, client: &str, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
+        common::poll_until(what, Duration::from_secs(5), || {
             let replies = self.comet(json!([{"channel": "/meta/connect", "clientId": client,
                 "connectionType": "long-polling"}]));
-            if let Some(found) = replies
+            replies
                 .iter()
                 .filter(|m| m["channel"] == "/_genesys")
                 .find(|m| want(&m["data"]))
-            {
-                return found["data"].clone();
-            }
-            assert!(Instant::now() < deadline, "no comet message: {what}");
-        }
+                .map(|found| found["data"].clone())
+                .ok_or_else(|| format!("{replies:?}"))
+        })
     }
 
     /// Polls a GET until `want` holds.
     fn wait_get(&self, path: &str, user: Option<&str>, want: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let (_, value) = self.get(path, user);
-            if want(&value) {
-                return value;
-            }
-            assert!(Instant::now() < deadline, "waiting on {path}: {value}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let path = format!("/genesys/1/{path}");
+        self.poll_get(&path, user, Duration::from_secs(5), |_, v| want(v))
     }
 
     fn agent_ready(&self, agent: &str) {
@@ -722,15 +712,12 @@ fn waiting_callbacks_survive_a_restart_and_complete() {
         });
         // A waiting callback hibernates with its routing request live, and wakes for the
         // next request.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let (_, list) = h.call("GET", "/sessions?status=hibernated", None, None);
-            if list.to_string().contains(&second) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "never hibernated: {list}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        h.poll_get(
+            "/sessions?status=hibernated",
+            None,
+            Duration::from_secs(5),
+            |_, list| list.to_string().contains(&second),
+        );
         assert_eq!(position(&h, &second), (1, 1));
         let (_, view) = h.call("GET", &format!("/sessions/{first}"), None, None);
         assert_eq!(view["not_persisted"], Value::Null, "{view}");
@@ -812,4 +799,42 @@ fn a_service_still_waiting_when_its_ttl_passes_is_removed_and_dequeued() {
     std::thread::sleep(Duration::from_millis(100));
     let (_, agent) = h.get("agents/agent1", None);
     assert_eq!(agent["state"]["state"], "ready", "{agent}");
+}
+
+#[test]
+fn malformed_multipart_is_a_400_naming_the_problem() {
+    let h = Harness::new();
+    let boundary = "----WebKitFormBoundary0WnE36LruxJ4S5nu";
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    // The closing boundary never comes.
+    let truncated = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"_customer_number\"\r\n\r\n4082"
+    );
+    // A part without a name.
+    let unnamed =
+        format!("--{boundary}\r\nContent-Disposition: form-data\r\n\r\nx\r\n--{boundary}--\r\n");
+    for body in [truncated, unnamed] {
+        let (status, answer) = h.call(
+            "POST",
+            "/genesys/1/service/callback/chat-delay",
+            Some(DEVICE),
+            Some((&content_type, body)),
+        );
+        assert_error(status, &answer, 400);
+        assert!(
+            answer["message"].as_str().unwrap().contains("multipart"),
+            "{answer}"
+        );
+    }
+    let (status, answer) = h.call(
+        "POST",
+        "/genesys/1/service/callback/chat-delay",
+        Some(DEVICE),
+        Some(("multipart/form-data", "x".into())),
+    );
+    assert_error(status, &answer, 400);
+    assert!(
+        answer["message"].as_str().unwrap().contains("boundary"),
+        "{answer}"
+    );
 }

@@ -8,7 +8,7 @@ use scxml_callback::time::{format_iso, now_ms, parse_iso};
 use scxml_callback::GmsConfig;
 use scxml_engine::EngineConfig;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DEVICE: &str = "device-admin-1";
 const HOUR_MS: i64 = 3_600_000;
@@ -108,18 +108,10 @@ impl Harness {
 
     /// Polls a GET until `want` holds (5 s at most); returns the answer.
     fn wait_get(&self, path: &str, want: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let (status, value) = self.get(path);
-            if status == 200 && want(&value) {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waiting on {path}: {status} {value}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let path = format!("/genesys/1/{path}");
+        self.poll_get(&path, None, Duration::from_secs(5), |status, value| {
+            status == 200 && want(value)
+        })
     }
 
     fn agent_ready(&self, agent: &str) {

@@ -88,15 +88,14 @@ impl Harness {
         probe: impl Fn() -> Value,
         want: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
+        common::poll_until(what, within, || {
             let value = probe();
             if want(&value) {
-                return value;
+                Ok(value)
+            } else {
+                Err(value.to_string())
             }
-            assert!(Instant::now() < deadline, "waiting for {what}: {value}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        })
     }
 
     /// Waits until the service holds an agent (state ROUTING); returns the record.

@@ -11,12 +11,10 @@ use scxml::io::{CustomSendType, EventSink, Registry};
 use scxml_callback::{GmsApp, GmsConfig};
 use scxml_engine::store::{Store, Table, Write};
 use scxml_engine::{Engine, EngineConfig};
-use scxml_server::{
-    full_response, Mount, MountError, MountFuture, MountRequest, ServerConfig, StartOptions,
-};
+use scxml_server::{full_response, Mount, MountError, MountFuture, MountRequest};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The application's own table.
 const NOTES: Table = Table::new("notes");
@@ -121,30 +119,19 @@ impl Mount for NotesMount {
 
 #[test]
 fn a_second_application_mounts_beside_the_callback_application() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let notes: Arc<dyn Mount> = Arc::new(NotesMount(Arc::new(Notes::default())));
     let gms: Arc<dyn Mount> = GmsApp::new(GmsConfig::default_config()).unwrap();
-    let options = StartOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        test_protocol: None,
-        public_url: None,
-        engine: EngineConfig {
+    let server = common::TestServer::serve_with(
+        common::loopback_options(EngineConfig {
             shards: 2,
             ..EngineConfig::default()
-        },
-        server: ServerConfig::default(),
-        allow_documents: Vec::new(),
-    };
-    let server = rt
-        .block_on(scxml_server::start_with(options, vec![notes, gms]))
-        .unwrap();
-    let base = format!("http://{}", server.api_addr);
-    let http = common::http_agent();
+        }),
+        vec![notes, gms],
+    );
     let call = |method: &str, path: &str, body: Option<Value>| {
-        common::request(
-            &http,
+        server.request(
             method,
-            &format!("{base}{path}"),
+            path,
             None,
             body.map(|b| ("application/json", b.to_string())),
         )
@@ -163,14 +150,14 @@ fn a_second_application_mounts_beside_the_callback_application() {
     let id = created["id"].as_str().unwrap();
     let (status, sent) = call("POST", &format!("/notes/{id}/write"), None);
     assert_eq!(status, 202, "{sent}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let notes = loop {
+    let notes = common::poll_until("a note", Duration::from_secs(10), || {
         let (_, notes) = call("GET", "/notes/", None);
-        if notes.as_array().is_some_and(|n| !n.is_empty()) || Instant::now() > deadline {
-            break notes;
+        if notes.as_array().is_some_and(|n| !n.is_empty()) {
+            Ok(notes)
+        } else {
+            Err(notes.to_string())
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    });
     assert_eq!(notes, json!([{"event": "hello", "data": {"n": 7}}]));
     assert_eq!(call("POST", "/notes/nobody/write", None).0, 404);
 
@@ -188,5 +175,4 @@ fn a_second_application_mounts_beside_the_callback_application() {
         metrics.as_str().unwrap().contains("route=\"notes\""),
         "{metrics}"
     );
-    rt.block_on(server.stop());
 }

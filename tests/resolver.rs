@@ -5,18 +5,17 @@
 
 mod common;
 
+use common::TestServer;
 use scxml_engine::EngineConfig;
-use scxml_server::{RunningServer, ServerConfig, StartOptions};
+use scxml_server::StartOptions;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+/// The shared [`TestServer`] and the directory its allow-list names, removed at the end.
 struct Server {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    base: String,
-    http: ureq::Agent,
+    server: TestServer,
     dir: std::path::PathBuf,
 }
 
@@ -26,57 +25,30 @@ impl Server {
     fn start(name: &str, extra: &[String]) -> Server {
         let dir = common::fresh_dir(name);
         std::fs::create_dir_all(&dir).unwrap();
-        let mut allow = vec![url::Url::from_directory_path(&dir).unwrap().to_string()];
+        let mut allow = vec![common::allow_dir(&dir)];
         allow.extend_from_slice(extra);
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let options = StartOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            test_protocol: None,
-            public_url: None,
-            engine: EngineConfig {
+        let server = TestServer::serve(StartOptions {
+            allow_documents: allow,
+            ..common::loopback_options(EngineConfig {
                 shards: 1,
                 ..EngineConfig::default()
-            },
-            server: ServerConfig::default(),
-            allow_documents: allow,
-        };
-        let server = rt.block_on(scxml_server::start(options)).unwrap();
-        let base = format!("http://{}", server.api_addr);
-        Server {
-            rt,
-            server: Some(server),
-            base,
-            http: common::http_agent(),
-            dir,
-        }
+            })
+        });
+        Server { server, dir }
     }
 
     fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        common::request(
-            &self.http,
-            "POST",
-            &format!("{}{path}", self.base),
-            None,
-            Some(("application/json", body.to_string())),
-        )
+        self.server.post_value(path, body)
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
-        common::request(
-            &self.http,
-            "GET",
-            &format!("{}{path}", self.base),
-            None,
-            None,
-        )
+        self.server.fetch(path)
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            self.rt.block_on(server.stop());
-        }
+        self.server.shutdown();
         std::fs::remove_dir_all(&self.dir).ok();
     }
 }
@@ -160,15 +132,14 @@ fn a_srcexpr_outside_the_allow_list_raises_an_error_in_the_session_only() {
     let (status, created) = server.post("/sessions", &json!({"document": doc}));
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let session = loop {
+    let session = common::poll_until("the invocation refused", Duration::from_secs(10), || {
         let (_, session) = server.get(&format!("/sessions/{id}"));
-        if session["active_states"] == json!(["refused"]) || Instant::now() > deadline {
-            break session;
+        if session["active_states"] == json!(["refused"]) {
+            Ok(session)
+        } else {
+            Err(session.to_string())
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(session["active_states"], json!(["refused"]), "{session}");
+    });
     let reason = session["datamodel"]["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("file:///etc/passwd") && reason.contains("not under an allowed"),
@@ -251,14 +222,17 @@ fn a_slow_invoke_src_does_not_delay_the_other_sessions_of_its_shard() {
     let (_, waiting) = server.get(&format!("/sessions/{invoking}"));
     assert_eq!(waiting["active_states"], json!(["waiting"]), "{waiting}");
     // Once the document arrives the child runs, finishes, and its parent completes.
-    let deadline = Instant::now() + delay + Duration::from_secs(10);
-    loop {
-        let (_, session) = server.get(&format!("/sessions/{invoking}"));
-        if session["status"] == "done" {
-            assert_eq!(session["final_state"], json!("finished"), "{session}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "never finished: {session}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let session = common::poll_until(
+        "the invoking session done",
+        delay + Duration::from_secs(10),
+        || {
+            let (_, session) = server.get(&format!("/sessions/{invoking}"));
+            if session["status"] == "done" {
+                Ok(session)
+            } else {
+                Err(session.to_string())
+            }
+        },
+    );
+    assert_eq!(session["final_state"], json!("finished"), "{session}");
 }

@@ -2,10 +2,12 @@
 //! sends (some of them hibernated), and started again on the same directory. Every session
 //! is there, every delayed event is delivered, and none is delivered twice.
 
+mod common;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DOC: &str = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript" initial="waiting">
   <datamodel><data id="ticks" expr="0"/></datamodel>
@@ -43,31 +45,26 @@ fn start(data: &std::path::Path, config: &std::path::Path) -> Server {
     Server { child, base }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
 fn get(base: &str, path: &str) -> (u16, Value) {
-    let mut r = agent().get(format!("{base}{path}")).call().unwrap();
-    let status = r.status().as_u16();
-    (
-        status,
-        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap_or(Value::Null),
+    common::request(
+        &common::http_agent(),
+        "GET",
+        &format!("{base}{path}"),
+        None,
+        None,
     )
 }
 
 fn create(base: &str) -> String {
-    let mut r = agent()
-        .post(format!("{base}/sessions"))
-        .header("content-type", "application/json")
-        .send(json!({"document": DOC}).to_string())
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let body = json!({"document": DOC}).to_string();
+    let (status, v) = common::request(
+        &common::http_agent(),
+        "POST",
+        &format!("{base}/sessions"),
+        None,
+        Some(("application/json", body)),
+    );
+    assert_eq!(status, 201, "{v}");
     v["id"].as_str().unwrap().to_string()
 }
 
@@ -83,45 +80,37 @@ fn sessions_survive_sigkill_without_losing_or_repeating_events() {
     let mut server = start(&data, &config);
     let ids: Vec<String> = (0..6).map(|_| create(&server.base)).collect();
     // Each session has taken its first tick; its second waits two seconds. Let them hibernate.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    common::poll_until("every session hibernated", Duration::from_secs(5), || {
         let (_, list) = get(&server.base, "/sessions?status=hibernated");
         if list["total"] == json!(ids.len()) {
-            break;
+            Ok(())
+        } else {
+            Err(list.to_string())
         }
-        assert!(
-            Instant::now() < deadline,
-            "sessions did not hibernate: {list}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
 
     let mut server = start(&data, &config);
     for id in &ids {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        let view = common::poll_until("the delayed send", Duration::from_secs(10), || {
             let (status, view) = get(&server.base, &format!("/sessions/{id}"));
             assert_eq!(
                 status, 200,
                 "session {id} is gone after the restart: {view}"
             );
             if view["active_states"] == json!(["done"]) {
-                assert_eq!(
-                    view["datamodel"]["ticks"],
-                    json!(2),
-                    "each tick exactly once: {view}"
-                );
-                assert_eq!(view["pending_sends"], json!([]));
-                break;
+                Ok(view)
+            } else {
+                Err(view.to_string())
             }
-            assert!(
-                Instant::now() < deadline,
-                "the delayed send never came: {view}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        });
+        assert_eq!(
+            view["datamodel"]["ticks"],
+            json!(2),
+            "each tick exactly once: {view}"
+        );
+        assert_eq!(view["pending_sends"], json!([]));
     }
     server.child.kill().unwrap();
     server.child.wait().unwrap();

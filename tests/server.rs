@@ -3,31 +3,30 @@
 
 mod common;
 
+use common::TestServer;
 use scxml_engine::EngineConfig;
-use scxml_server::{RunningServer, ServerConfig, StartOptions};
+use scxml_server::{ServerConfig, StartOptions};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::time::{Duration, Instant};
 
+/// The shared [`TestServer`] (reached through `Deref`: `base`, `http`, `rt`, `running()`),
+/// with a directory of documents it may load, removed at the end.
 struct Harness {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    base: String,
-    agent: ureq::Agent,
+    server: TestServer,
     dir: std::path::PathBuf,
 }
 
+impl std::ops::Deref for Harness {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
+}
+
 fn temp_dir(what: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "scxml-{what}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::unique_dir(&format!("scxml-{what}"))
 }
 
 impl Harness {
@@ -42,35 +41,20 @@ impl Harness {
     }
 
     fn with(dir: std::path::PathBuf, engine: EngineConfig) -> Harness {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let options = StartOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
+        let server = TestServer::serve(StartOptions {
             test_protocol: Some("127.0.0.1:0".parse().unwrap()),
-            public_url: None,
-            engine,
             server: ServerConfig {
                 max_body_bytes: 64 * 1024,
                 ..ServerConfig::default()
             },
-            allow_documents: vec![url::Url::from_directory_path(&dir).unwrap().to_string()],
-        };
-        let server = rt.block_on(scxml_server::start(options)).unwrap();
-        let base = format!("http://{}", server.api_addr);
-        let agent = common::http_agent();
-        Harness {
-            rt,
-            server: Some(server),
-            base,
-            agent,
-            dir,
-        }
+            allow_documents: vec![common::allow_dir(&dir)],
+            ..common::loopback_options(engine)
+        });
+        Harness { server, dir }
     }
 
     fn test_protocol_base(&self) -> String {
-        format!(
-            "http://{}",
-            self.server.as_ref().unwrap().test_protocol_addr.unwrap()
-        )
+        format!("http://{}", self.running().test_protocol_addr.unwrap())
     }
 
     fn post(&self, url: &str, body: &Value) -> (u16, Value) {
@@ -78,29 +62,17 @@ impl Harness {
     }
 
     fn post_raw(&self, url: &str, content_type: &str, body: &str) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .post(url)
-            .header("content-type", content_type)
-            .send(body)
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.body_mut().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        common::request(
+            &self.http,
+            "POST",
+            url,
+            None,
+            Some((content_type, body.to_string())),
+        )
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .call()
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.body_mut().read_to_string().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        self.fetch(path)
     }
 
     fn write_doc(&self, name: &str, text: &str) -> String {
@@ -113,44 +85,30 @@ impl Harness {
 impl Harness {
     /// Stops the server but keeps its directory.
     fn stop(mut self) -> std::path::PathBuf {
-        if let Some(server) = self.server.take() {
-            self.rt.block_on(server.stop());
-        }
+        self.server.shutdown();
         std::mem::take(&mut self.dir)
     }
 
     fn wait_for(&self, id: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        common::poll_until(what, Duration::from_secs(10), || {
             let (_, view) = self.get(&format!("/sessions/{id}"));
             if ok(&view) {
-                return view;
+                Ok(view)
+            } else {
+                Err(view.to_string())
             }
-            assert!(Instant::now() < deadline, "waiting for {what}: {view}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        })
     }
 
     fn metric(&self, name: &str) -> u64 {
-        let mut r = self
-            .agent
-            .get(format!("{}/metrics", self.base))
-            .call()
-            .unwrap();
-        let mut text = String::new();
-        r.body_mut().as_reader().read_to_string(&mut text).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no metric {name} in {text}"))
+        let (_, text) = self.fetch("/metrics");
+        common::metric(text.as_str().unwrap_or_default(), name)
     }
 }
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            self.rt.block_on(server.stop());
-        }
+        self.server.shutdown();
         if !self.dir.as_os_str().is_empty() {
             std::fs::remove_dir_all(&self.dir).ok();
         }
@@ -211,12 +169,8 @@ fn sessions_api_round_trip() {
     assert_eq!(view["status"], json!("done"));
     assert_eq!(view["final_state"], json!("end"));
 
-    let r = h
-        .agent
-        .delete(format!("{}/sessions/{id}", h.base))
-        .call()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 204);
+    let (status, _) = h.request("DELETE", &format!("/sessions/{id}"), None, None);
+    assert_eq!(status, 204);
     let (status, body) = h.get(&format!("/sessions/{id}"));
     assert_eq!(status, 404);
     assert_eq!(body["error"], json!("unknown_session"));
@@ -286,7 +240,7 @@ fn trace_streams_macrosteps_as_server_sent_events() {
         &json!({"document": COUNTER}),
     );
     let id = created["id"].as_str().unwrap().to_string();
-    let mut stream = std::net::TcpStream::connect(h.server.as_ref().unwrap().api_addr).unwrap();
+    let mut stream = std::net::TcpStream::connect(h.running().api_addr).unwrap();
     write!(
         stream,
         "GET /sessions/{id}/trace HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -461,9 +415,8 @@ fn metrics_and_health() {
         &format!("{}/sessions", h.base),
         &json!({"document": COUNTER}),
     );
-    let mut r = h.agent.get(format!("{}/metrics", h.base)).call().unwrap();
-    let mut text = String::new();
-    r.body_mut().as_reader().read_to_string(&mut text).unwrap();
+    let (_, text) = h.fetch("/metrics");
+    let text = text.as_str().unwrap_or_default().to_string();
     assert!(text.contains("scxml_sessions_live 1"), "{text}");
     assert!(text.contains("scxml_macrostep_seconds_count 1"), "{text}");
     assert!(

@@ -206,14 +206,12 @@ async fn run_one(
     };
     if manual_513 {
         let url = format!("{base}/basichttp/{}", view.id);
-        let status = tokio::task::spawn_blocking(move || post_513(&url)).await;
-        match status {
-            Ok(Ok(200)) => {}
-            Ok(Ok(other)) => {
+        match post_513(&url).await {
+            Ok(200) => {}
+            Ok(other) => {
                 return DocOutcome::Rejected(format!("the location answered {other}, not 200"))
             }
-            Ok(Err(e)) => return DocOutcome::Rejected(format!("posting to the location: {e}")),
-            Err(e) => return DocOutcome::Panicked(e.to_string()),
+            Err(e) => return DocOutcome::Rejected(format!("posting to the location: {e}")),
         }
     }
     let deadline = Instant::now() + timeout;
@@ -241,17 +239,17 @@ async fn run_one(
 }
 
 /// Test 513's request: form fields in the body, the event name in a header.
-fn post_513(url: &str) -> Result<u16, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    agent
-        .post(url)
-        .header("_scxmleventname", "test")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send("key1=value1&key2=value2")
-        .map(|r| r.status().as_u16())
-        .map_err(|e| e.to_string())
+async fn post_513(url: &str) -> Result<u16, scxml_engine::HttpError> {
+    let limits = scxml_engine::HttpLimits {
+        timeout: Duration::from_secs(5),
+        ..scxml_engine::HttpLimits::default()
+    };
+    let headers = [
+        ("_scxmleventname", "test"),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    let answer = scxml_engine::HttpClient::shared()?
+        .post(url, &headers, "key1=value1&key2=value2", limits)
+        .await?;
+    Ok(answer.status.as_u16())
 }

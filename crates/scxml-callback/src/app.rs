@@ -295,8 +295,11 @@ impl GmsApp {
     async fn cometd(&self, request: &GmsRequest) -> GmsResponse {
         match handle_cometd_for_user(&self.comet, &request.body, request.gms_user.as_deref()).await
         {
-            Ok(replies) => GmsResponse::json(200, &serde_json::Value::Array(replies)),
-            Err(message) => GmsResponse::bad_request(message),
+            Ok(replies) => match serde_json::to_vec(&replies) {
+                Ok(body) => GmsResponse::text(200, "application/json;charset=UTF-8", body),
+                Err(e) => GmsResponse::error(500, "InternalError", e.to_string()),
+            },
+            Err(e) => GmsResponse::bad_request(e),
         }
     }
 

@@ -4,16 +4,19 @@
 //! The event name travels as the `_scxmleventname` parameter, namelist and `<param>` values as
 //! further form fields, and `<content>` (when given) as the form-encoded body. Any answer other
 //! than 2xx, or no answer, is a failure the session sees as `error.communication`.
+//!
+//! The POST goes through the process's pooled [`HttpClient`] (`http://` and `https://`), so
+//! sends to the same endpoint reuse a kept-alive connection.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use crate::http_client::{HttpClient, HttpError, HttpLimits};
 use scxml::interpreter::SendRequest;
 use serde_json::Value;
 use std::time::Duration;
 
 /// How long one POST may take in all.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// The most answer body read (and thrown away: only the status matters).
+const MAX_ANSWER: usize = 64 * 1024;
 
 /// The form body of a Basic HTTP send.
 pub(crate) fn form_body(request: &SendRequest) -> String {
@@ -56,62 +59,48 @@ fn percent_encode(text: &str) -> String {
         .replace('+', "%20")
 }
 
-/// POSTs the event to its target.
+/// POSTs the event to its target; the error is the text of the session's
+/// `error.communication`.
 pub(crate) async fn post_event(request: &SendRequest) -> Result<(), String> {
     let target = request.target.as_deref().unwrap_or_default();
-    let body = form_body(request);
-    match tokio::time::timeout(TIMEOUT, post_form(target, body)).await {
-        Ok(result) => result,
-        Err(_) => Err(format!(
-            "POST {target}: no answer within {}s",
-            TIMEOUT.as_secs()
-        )),
-    }
+    post_form(target, form_body(request))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Why a Basic HTTP POST failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PostError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("POST {target}: answered {status}")]
+    Status {
+        target: String,
+        status: hyper::StatusCode,
+    },
 }
 
 /// POSTs a form-encoded body; Ok on a 2xx answer.
-pub(crate) async fn post_form(target: &str, body: String) -> Result<(), String> {
-    let url = url::Url::parse(target).map_err(|e| format!("`{target}` is not a URL: {e}"))?;
-    if url.scheme() != "http" {
-        return Err(format!("{target}: only http:// targets are supported"));
-    }
-    let host = url.host_str().ok_or_else(|| format!("{target}: no host"))?;
-    let port = url.port_or_known_default().unwrap_or(80);
-    let stream = tokio::net::TcpStream::connect((host, port))
-        .await
-        .map_err(|e| format!("connect to {host}:{port}: {e}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake with {host}:{port}: {e}"))?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
+pub(crate) async fn post_form(target: &str, body: String) -> Result<(), PostError> {
+    let limits = HttpLimits {
+        timeout: TIMEOUT,
+        max_body: MAX_ANSWER,
     };
-    let host_header = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    };
-    let request = hyper::Request::post(path)
-        .header(hyper::header::HOST, host_header)
-        .header(
-            hyper::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
+    let answer = HttpClient::shared()?
+        .post(
+            target,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            body,
+            limits,
         )
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("building the request: {e}"))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("POST {target}: {e}"))?;
-    let status = response.status();
-    let _ = response.into_body().collect().await;
-    if status.is_success() {
+        .await?;
+    if answer.status.is_success() {
         Ok(())
     } else {
-        Err(format!("POST {target}: answered {status}"))
+        Err(PostError::Status {
+            target: target.to_string(),
+            status: answer.status,
+        })
     }
 }
 

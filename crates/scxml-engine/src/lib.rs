@@ -15,6 +15,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod basichttp_client;
+mod http_client;
 mod record;
 mod resolver;
 mod shard;
@@ -24,6 +25,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
+pub use http_client::{HttpClient, HttpError, HttpLimits, HttpResponse};
 pub use resolver::UrlResolver;
 pub use shard::TraceRecord;
 

@@ -1,10 +1,20 @@
-//! Bayeux protocol vocabulary: meta channels, channel patterns and reply messages.
+//! Bayeux protocol vocabulary: the messages as typed values, meta channels and channel
+//! patterns.
 //!
-//! Pure helpers for [`super::CometServer`]: what a Bayeux reply looks like (the request's
-//! `channel`, `id` and `clientId` echoed, `successful`, `error` as `code::message`, `advice`)
-//! and how subscriptions with `*` and `**` wildcards match channels.
+//! [`Message`] is what a client sends, [`Reply`] what the server answers to it (the request's
+//! `channel`, `id` and `clientId` echoed, `successful`, `error` as `code::message`, `advice`),
+//! [`Delivery`] a message published to a client, and [`Outgoing`] either of the last two, as
+//! they share a reply batch. All are serde types with the Bayeux 1.0 field names, so the
+//! server reads and writes JSON without picking through untyped values.
+//!
+//! Reading is lenient the way Bayeux servers are: unknown fields are ignored, and a known
+//! field of the wrong type (a numeric `clientId`, a `subscription` list holding numbers)
+//! counts as absent, so the server answers with the Bayeux error for a missing field rather
+//! than refusing the whole batch.
 
-use serde_json::{json, Map, Value};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
 pub const HANDSHAKE: &str = "/meta/handshake";
 pub const CONNECT: &str = "/meta/connect";
@@ -53,44 +63,194 @@ pub fn is_service_channel(channel: &str) -> bool {
     channel.starts_with("/service/")
 }
 
-/// The fields every reply echoes from its request.
-pub fn reply(request: &Value, successful: bool) -> Map<String, Value> {
-    let mut out = Map::new();
-    for key in ["channel", "id", "clientId"] {
-        if let Some(v) = request.get(key) {
-            out.insert(key.to_string(), v.clone());
+/// A message's `id`: clients send strings, some send numbers; echoed as given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MessageId {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+/// The channels of `/meta/subscribe` and `/meta/unsubscribe`: one, or a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Subscription {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Subscription {
+    /// The channels named.
+    pub fn channels(&self) -> Vec<&str> {
+        match self {
+            Subscription::One(channel) => vec![channel.as_str()],
+            Subscription::Many(channels) => channels.iter().map(String::as_str).collect(),
         }
     }
-    out.insert("successful".into(), Value::Bool(successful));
-    out
 }
 
-/// A failed reply with a `code::message` error.
-pub fn failure(request: &Value, error: &str) -> Value {
-    let mut out = reply(request, false);
-    out.insert("error".into(), Value::String(error.to_string()));
-    Value::Object(out)
+/// What a client should do after a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reconnect {
+    /// Connect again (after `interval`).
+    Retry,
+    /// Handshake again: the server does not know the client.
+    Handshake,
+    /// Give up.
+    None,
 }
 
-/// The reply to a message from a client we do not know: handshake again.
-pub fn unknown_client(request: &Value) -> Value {
-    let mut out = reply(request, false);
-    out.insert("error".into(), Value::String(UNKNOWN_CLIENT.to_string()));
-    out.insert(
-        "advice".into(),
-        json!({"reconnect": "handshake", "interval": 0}),
-    );
-    Value::Object(out)
+/// Bayeux `advice`, from the server (and a client's `timeout` wish on its connect).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Advice {
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub reconnect: Option<Reconnect>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub interval: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub timeout: Option<u64>,
 }
 
-/// A message delivered to a client.
-pub fn delivery(channel: &str, data: Value) -> Value {
-    json!({"channel": channel, "data": data})
+/// A message's `ext`: the `gms_user` a handshake may carry, and whatever else it holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Ext {
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub gms_user: Option<String>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A message from a client: a meta message (handshake, connect, subscribe...) or a publish.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Message {
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub id: Option<MessageId>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub client_id: Option<String>,
+    /// A publish's payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub subscription: Option<Subscription>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub supported_connection_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub connection_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub minimum_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub advice: Option<Advice>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub ext: Option<Ext>,
+}
+
+/// The server's answer to one [`Message`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reply {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<MessageId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub successful: bool,
+    /// `code::message`, on failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<Subscription>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_connection_types: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
+}
+
+/// A message published to a client on a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub channel: String,
+    pub data: Value,
+}
+
+/// One message of a reply batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Outgoing {
+    /// Has `successful`.
+    Reply(Reply),
+    Delivery(Delivery),
+}
+
+impl From<Reply> for Outgoing {
+    fn from(reply: Reply) -> Outgoing {
+        Outgoing::Reply(reply)
+    }
+}
+
+impl From<Delivery> for Outgoing {
+    fn from(delivery: Delivery) -> Outgoing {
+        Outgoing::Delivery(delivery)
+    }
+}
+
+impl Reply {
+    /// The reply to `request`: its `channel`, `id` and `clientId` echoed.
+    pub fn to(request: &Message, successful: bool) -> Reply {
+        Reply {
+            channel: request.channel.clone(),
+            id: request.id.clone(),
+            client_id: request.client_id.clone(),
+            successful,
+            ..Reply::default()
+        }
+    }
+
+    /// A failed reply with a `code::message` error.
+    pub fn failure(request: &Message, error: impl Into<String>) -> Reply {
+        Reply {
+            error: Some(error.into()),
+            ..Reply::to(request, false)
+        }
+    }
+
+    /// The reply to a message from a client we do not know: handshake again.
+    pub fn unknown_client(request: &Message) -> Reply {
+        Reply {
+            advice: Some(Advice {
+                reconnect: Some(Reconnect::Handshake),
+                interval: Some(0),
+                timeout: None,
+            }),
+            ..Reply::failure(request, UNKNOWN_CLIENT)
+        }
+    }
+}
+
+/// A field of the wrong type counts as absent.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn wildcards() {
@@ -115,14 +275,69 @@ mod tests {
         assert!(!is_valid_channel("/"));
     }
 
+    fn message(value: Value) -> Message {
+        serde_json::from_value(value).unwrap()
+    }
+
     #[test]
     fn replies_echo_id_and_client() {
-        let req = json!({"channel": "/meta/connect", "id": "7", "clientId": "c"});
-        let r = unknown_client(&req);
-        assert_eq!(r["id"], "7");
-        assert_eq!(r["clientId"], "c");
-        assert_eq!(r["successful"], false);
-        assert_eq!(r["error"], UNKNOWN_CLIENT);
-        assert_eq!(r["advice"]["reconnect"], "handshake");
+        let req = message(json!({"channel": "/meta/connect", "id": "7", "clientId": "c"}));
+        let r = serde_json::to_value(Reply::unknown_client(&req)).unwrap();
+        assert_eq!(
+            r,
+            json!({"channel": "/meta/connect", "id": "7", "clientId": "c", "successful": false,
+                   "error": UNKNOWN_CLIENT, "advice": {"reconnect": "handshake", "interval": 0}})
+        );
+        // A numeric id is echoed as a number.
+        let req = message(json!({"channel": "/meta/connect", "id": 7}));
+        assert_eq!(
+            serde_json::to_value(Reply::to(&req, true)).unwrap()["id"],
+            7
+        );
+    }
+
+    #[test]
+    fn messages_read_leniently_and_round_trip() {
+        let m = message(json!({
+            "channel": "/meta/handshake", "id": "1", "version": "1.0",
+            "supportedConnectionTypes": ["long-polling"], "ext": {"gms_user": "dev", "x": 1},
+            "advice": {"timeout": 0}, "unknown": true
+        }));
+        assert_eq!(m.channel.as_deref(), Some("/meta/handshake"));
+        assert_eq!(
+            m.ext.as_ref().and_then(|e| e.gms_user.as_deref()),
+            Some("dev")
+        );
+        assert_eq!(m.advice.and_then(|a| a.timeout), Some(0));
+        assert_eq!(
+            serde_json::to_value(&m).unwrap(),
+            json!({"channel": "/meta/handshake", "id": "1", "version": "1.0",
+                   "supportedConnectionTypes": ["long-polling"], "ext": {"gms_user": "dev", "x": 1},
+                   "advice": {"timeout": 0}})
+        );
+        // Wrong types count as absent.
+        let m = message(
+            json!({"channel": 5, "clientId": ["c"], "subscription": [1, 2],
+                               "advice": {"timeout": "soon"}, "ext": "e"}),
+        );
+        assert_eq!(m.channel, None);
+        assert_eq!(m.client_id, None);
+        assert_eq!(m.subscription, None);
+        assert_eq!(m.advice, Some(Advice::default()));
+        assert_eq!(m.ext, None);
+        let m = message(json!({"subscription": ["/a", "/b/*"]}));
+        assert_eq!(m.subscription.unwrap().channels(), ["/a", "/b/*"]);
+    }
+
+    #[test]
+    fn outgoing_batches_tell_replies_from_deliveries() {
+        let batch: Vec<Outgoing> = serde_json::from_value(json!([
+            {"channel": "/_genesys", "data": {"x": 1}},
+            {"channel": "/meta/connect", "successful": true, "advice": {"reconnect": "retry", "interval": 0, "timeout": 30000}}
+        ]))
+        .unwrap();
+        assert!(matches!(&batch[0], Outgoing::Delivery(d) if d.data["x"] == 1));
+        assert!(matches!(&batch[1], Outgoing::Reply(r) if r.successful
+            && r.advice.and_then(|a| a.reconnect) == Some(Reconnect::Retry)));
     }
 }

@@ -4,8 +4,7 @@
 //! Waiting costs nothing while idle: a pending connect sleeps on a [`Notify`] until a message
 //! is queued, the client disconnects, a newer connect supersedes it, or the timeout passes.
 
-use super::bayeux;
-use serde_json::Value;
+use super::bayeux::{self, Delivery};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -16,7 +15,7 @@ use tokio::time::Instant;
 struct ClientState {
     gms_user: Option<String>,
     subscriptions: BTreeSet<String>,
-    queue: VecDeque<Value>,
+    queue: VecDeque<Delivery>,
     last_seen: Instant,
     /// Connects waiting now.
     polls: usize,
@@ -30,7 +29,7 @@ struct ClientState {
 pub enum PollEnd {
     /// Messages arrived, the timeout passed or a newer connect took over: here are the
     /// queued messages (maybe none).
-    Messages(Vec<Value>),
+    Messages(Vec<Delivery>),
     /// The client disconnected or expired while waiting.
     Closed,
 }
@@ -100,7 +99,7 @@ impl CometClient {
 
     /// Queues a message (dropping the oldest beyond `max`) and wakes a waiting connect.
     /// Returns false when the client is closed.
-    pub fn enqueue(&self, message: Value, max: usize) -> bool {
+    pub fn enqueue(&self, message: Delivery, max: usize) -> bool {
         {
             let mut state = self.lock();
             if state.closed {
@@ -116,7 +115,7 @@ impl CometClient {
     }
 
     /// Takes every queued message.
-    pub fn drain(&self) -> Vec<Value> {
+    pub fn drain(&self) -> Vec<Delivery> {
         self.lock().queue.drain(..).collect()
     }
 
@@ -194,16 +193,23 @@ impl Drop for PollGuard<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use std::sync::Arc;
+
+    fn note(data: Value) -> Delivery {
+        Delivery {
+            channel: "/c".into(),
+            data,
+        }
+    }
 
     #[tokio::test]
     async fn poll_returns_queued_messages_at_once() {
         let client = CometClient::new("c".into(), None);
-        client.enqueue(json!(1), 10);
+        client.enqueue(note(json!(1)), 10);
         let started = std::time::Instant::now();
         let end = client.poll(Duration::from_secs(30)).await;
-        assert_eq!(end, PollEnd::Messages(vec![json!(1)]));
+        assert_eq!(end, PollEnd::Messages(vec![note(json!(1))]));
         assert!(started.elapsed() < Duration::from_secs(1));
     }
 
@@ -222,8 +228,11 @@ mod tests {
             async move { client.poll(Duration::from_secs(30)).await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
-        client.enqueue(json!("x"), 10);
-        assert_eq!(waiter.await.unwrap(), PollEnd::Messages(vec![json!("x")]));
+        client.enqueue(note(json!("x")), 10);
+        assert_eq!(
+            waiter.await.unwrap(),
+            PollEnd::Messages(vec![note(json!("x"))])
+        );
 
         let waiter = tokio::spawn({
             let client = client.clone();
@@ -232,7 +241,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         client.close();
         assert_eq!(waiter.await.unwrap(), PollEnd::Closed);
-        assert!(!client.enqueue(json!("late"), 10));
+        assert!(!client.enqueue(note(json!("late")), 10));
     }
 
     #[tokio::test]
@@ -268,9 +277,12 @@ mod tests {
     fn queue_is_bounded_and_subscriptions_match() {
         let client = CometClient::new("c".into(), Some("u".into()));
         for i in 0..5 {
-            client.enqueue(json!(i), 3);
+            client.enqueue(note(json!(i)), 3);
         }
-        assert_eq!(client.drain(), vec![json!(2), json!(3), json!(4)]);
+        assert_eq!(
+            client.drain(),
+            vec![note(json!(2)), note(json!(3)), note(json!(4))]
+        );
         client.subscribe("/a/*");
         assert!(client.is_subscribed("/a/b"));
         client.unsubscribe("/a/*");

@@ -13,12 +13,15 @@
 //! [`CometConfig::session_timeout_ms`] and has no connect waiting is forgotten; its next
 //! message gets `402::Unknown client` with advice to handshake again.
 
-use super::bayeux::{self, CONNECT, DISCONNECT, HANDSHAKE, SUBSCRIBE, UNSUBSCRIBE};
+use super::bayeux::{
+    self, Advice, Delivery, Message, Outgoing, Reconnect, Reply, CONNECT, DISCONNECT, HANDSHAKE,
+    SUBSCRIBE, UNSUBSCRIBE,
+};
 use super::client::{CometClient, PollEnd};
 use super::server::ChatServer;
 use super::{follow, ids, v2};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -117,20 +120,20 @@ impl CometServer {
     /// client to the device; a handshake may also carry it as `ext.gms_user`.
     pub async fn handle(
         self: &Arc<Self>,
-        messages: Vec<Value>,
+        messages: Vec<Message>,
         gms_user: Option<&str>,
-    ) -> Vec<Value> {
+    ) -> Vec<Outgoing> {
         self.maybe_sweep();
-        let mut replies = Vec::new();
+        let mut replies: Vec<Outgoing> = Vec::new();
         let mut connects = Vec::new();
         let mut active: Vec<Arc<CometClient>> = Vec::new();
         for message in messages {
-            let Some(channel) = message.get("channel").and_then(Value::as_str) else {
-                replies.push(bayeux::failure(&message, "400::Missing channel"));
+            let Some(channel) = message.channel.clone() else {
+                replies.push(Reply::failure(&message, "400::Missing channel").into());
                 continue;
             };
             if channel == HANDSHAKE {
-                replies.push(self.handshake(&message, gms_user));
+                replies.push(self.handshake(&message, gms_user).into());
                 continue;
             }
             if channel == CONNECT {
@@ -138,26 +141,26 @@ impl CometServer {
                 continue;
             }
             let Some(client) = self.client_of(&message) else {
-                replies.push(bayeux::unknown_client(&message));
+                replies.push(Reply::unknown_client(&message).into());
                 continue;
             };
             client.touch();
             if let Some(user) = gms_user {
                 client.bind_user(user);
             }
-            let reply = match channel {
+            let reply = match channel.as_str() {
                 SUBSCRIBE => subscription(&client, &message, true),
                 UNSUBSCRIBE => subscription(&client, &message, false),
                 DISCONNECT => {
                     self.remove_client(client.id());
-                    Value::Object(bayeux::reply(&message, true))
+                    Reply::to(&message, true)
                 }
                 meta if meta.starts_with("/meta/") => {
-                    bayeux::failure(&message, "400::Unknown meta channel")
+                    Reply::failure(&message, "400::Unknown meta channel")
                 }
-                _ => self.publish_from(&client, channel, &message),
+                _ => self.publish_from(&client, &channel, &message),
             };
-            replies.push(reply);
+            replies.push(reply.into());
             if !client.is_closed() && !active.iter().any(|c| Arc::ptr_eq(c, &client)) {
                 active.push(client);
             }
@@ -165,13 +168,31 @@ impl CometServer {
         if connects.is_empty() {
             // No long poll in this request: hand over what is queued for its clients now.
             for client in &active {
-                replies.extend(client.drain());
+                replies.extend(client.drain().into_iter().map(Outgoing::from));
             }
         }
         for message in connects {
             replies.extend(self.connect(&message).await);
         }
         replies
+    }
+
+    /// [`CometServer::handle`] on JSON values, for tests that write messages as `json!`.
+    #[cfg(test)]
+    pub(crate) async fn handle_json(
+        self: &Arc<Self>,
+        messages: Vec<Value>,
+        gms_user: Option<&str>,
+    ) -> Vec<Value> {
+        let messages = messages
+            .into_iter()
+            .map(|m| serde_json::from_value(m).expect("a Bayeux message object"))
+            .collect();
+        let replies = self.handle(messages, gms_user).await;
+        replies
+            .iter()
+            .map(|r| serde_json::to_value(r).expect("replies serialise"))
+            .collect()
     }
 
     /// Sends `data` on `channel` to every subscriber; returns how many clients got it.
@@ -186,7 +207,10 @@ impl CometServer {
 
     /// Sends `data` on `channel` to the recipient; returns how many clients got it.
     pub fn deliver(&self, to: &Recipient, channel: &str, data: Value) -> usize {
-        let message = bayeux::delivery(channel, data);
+        let message = Delivery {
+            channel: channel.to_string(),
+            data,
+        };
         let service = bayeux::is_service_channel(channel);
         let targets: Vec<Arc<CometClient>> = {
             let clients = self.lock_clients();
@@ -271,67 +295,62 @@ impl CometServer {
         lock(&self.followers).remove(key);
     }
 
-    fn handshake(&self, message: &Value, gms_user: Option<&str>) -> Value {
-        if let Some(types) = message
-            .get("supportedConnectionTypes")
-            .and_then(Value::as_array)
-        {
-            let ok = types
+    fn handshake(&self, message: &Message, gms_user: Option<&str>) -> Reply {
+        if let Some(types) = &message.supported_connection_types {
+            if !types
                 .iter()
-                .filter_map(Value::as_str)
-                .any(|t| bayeux::CONNECTION_TYPES.contains(&t));
-            if !ok {
-                let mut reply = bayeux::reply(message, false);
-                reply.insert("error".into(), json!("301::Connection types not supported"));
-                reply.insert(
-                    "supportedConnectionTypes".into(),
-                    json!(bayeux::CONNECTION_TYPES),
-                );
-                reply.insert("version".into(), json!(bayeux::VERSION));
-                reply.insert("advice".into(), json!({"reconnect": "none"}));
-                return Value::Object(reply);
+                .any(|t| bayeux::CONNECTION_TYPES.contains(&t.as_str()))
+            {
+                return Reply {
+                    supported_connection_types: Some(
+                        bayeux::CONNECTION_TYPES.map(str::to_string).to_vec(),
+                    ),
+                    version: Some(bayeux::VERSION.into()),
+                    advice: Some(Advice {
+                        reconnect: Some(Reconnect::None),
+                        ..Advice::default()
+                    }),
+                    ..Reply::failure(message, "301::Connection types not supported")
+                };
             }
         }
         let user = message
-            .pointer("/ext/gms_user")
-            .and_then(Value::as_str)
-            .or(gms_user)
-            .map(str::to_string);
+            .ext
+            .as_ref()
+            .and_then(|ext| ext.gms_user.clone())
+            .or_else(|| gms_user.map(str::to_string));
         let id = ids::token();
         self.lock_clients()
             .insert(id.clone(), Arc::new(CometClient::new(id.clone(), user)));
-        let mut reply = bayeux::reply(message, true);
-        reply.insert("clientId".into(), json!(id));
-        reply.insert("version".into(), json!(bayeux::VERSION));
-        reply.insert("supportedConnectionTypes".into(), json!(["long-polling"]));
-        reply.insert("advice".into(), self.advice(self.config.timeout_ms));
-        Value::Object(reply)
+        Reply {
+            client_id: Some(id),
+            version: Some(bayeux::VERSION.into()),
+            supported_connection_types: Some(vec!["long-polling".into()]),
+            advice: Some(self.advice(self.config.timeout_ms)),
+            ..Reply::to(message, true)
+        }
     }
 
-    async fn connect(&self, message: &Value) -> Vec<Value> {
+    async fn connect(&self, message: &Message) -> Vec<Outgoing> {
         let Some(client) = self.client_of(message) else {
-            return vec![bayeux::unknown_client(message)];
+            return vec![Reply::unknown_client(message).into()];
         };
         let mut timeout = self.config.timeout_ms;
-        if let Some(asked) = message.pointer("/advice/timeout").and_then(Value::as_u64) {
+        if let Some(asked) = message.advice.and_then(|a| a.timeout) {
             timeout = timeout.min(asked);
         }
         match client.poll(Duration::from_millis(timeout)).await {
-            PollEnd::Messages(mut out) => {
-                let mut reply = bayeux::reply(message, true);
-                reply.insert("advice".into(), self.advice(self.config.timeout_ms));
-                out.push(Value::Object(reply));
-                out
+            PollEnd::Messages(out) => {
+                let reply = Reply {
+                    advice: Some(self.advice(self.config.timeout_ms)),
+                    ..Reply::to(message, true)
+                };
+                out.into_iter()
+                    .map(Outgoing::from)
+                    .chain([reply.into()])
+                    .collect()
             }
-            PollEnd::Closed => {
-                let mut reply = bayeux::reply(message, false);
-                reply.insert("error".into(), json!(bayeux::UNKNOWN_CLIENT));
-                reply.insert(
-                    "advice".into(),
-                    json!({"reconnect": "handshake", "interval": 0}),
-                );
-                vec![Value::Object(reply)]
-            }
+            PollEnd::Closed => vec![Reply::unknown_client(message).into()],
         }
     }
 
@@ -339,34 +358,38 @@ impl CometServer {
         self: &Arc<Self>,
         client: &Arc<CometClient>,
         channel: &str,
-        message: &Value,
-    ) -> Value {
+        message: &Message,
+    ) -> Reply {
         if !bayeux::is_valid_channel(channel) || channel.contains('*') {
-            return bayeux::failure(message, "400::Invalid channel");
+            return Reply::failure(message, "400::Invalid channel");
         }
-        let data = message.get("data").cloned().unwrap_or(Value::Null);
+        let data = message.data.clone().unwrap_or(Value::Null);
         if let Some(service) = channel.strip_prefix(v2::CHANNEL_PREFIX) {
             return match &self.chat {
                 Some(chat) => {
                     v2::handle(self, chat, client, channel, service, &data);
-                    Value::Object(bayeux::reply(message, true))
+                    Reply::to(message, true)
                 }
-                None => bayeux::failure(message, "503::Chat is not available"),
+                None => Reply::failure(message, "503::Chat is not available"),
             };
         }
         if bayeux::is_service_channel(channel) {
-            return bayeux::failure(message, "404::Unknown service channel");
+            return Reply::failure(message, "404::Unknown service channel");
         }
         self.publish(channel, data);
-        Value::Object(bayeux::reply(message, true))
+        Reply::to(message, true)
     }
 
-    fn advice(&self, timeout_ms: u64) -> Value {
-        json!({"reconnect": "retry", "interval": self.config.interval_ms, "timeout": timeout_ms})
+    fn advice(&self, timeout_ms: u64) -> Advice {
+        Advice {
+            reconnect: Some(Reconnect::Retry),
+            interval: Some(self.config.interval_ms),
+            timeout: Some(timeout_ms),
+        }
     }
 
-    fn client_of(&self, message: &Value) -> Option<Arc<CometClient>> {
-        let id = message.get("clientId").and_then(Value::as_str)?;
+    fn client_of(&self, message: &Message) -> Option<Arc<CometClient>> {
+        let id = message.client_id.as_deref()?;
         self.lock_clients().get(id).cloned()
     }
 
@@ -400,20 +423,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// `/meta/subscribe` and `/meta/unsubscribe` (`subscription` is one channel or a list).
-fn subscription(client: &CometClient, message: &Value, subscribe: bool) -> Value {
-    let channels: Vec<&str> = match message.get("subscription") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    };
+fn subscription(client: &CometClient, message: &Message, subscribe: bool) -> Reply {
+    let channels = message
+        .subscription
+        .as_ref()
+        .map(bayeux::Subscription::channels)
+        .unwrap_or_default();
     if channels.is_empty() {
-        return bayeux::failure(message, "403::Missing subscription");
+        return Reply::failure(message, "403::Missing subscription");
     }
     if let Some(bad) = channels
         .iter()
         .find(|c| !bayeux::is_valid_channel(c) || c.starts_with("/meta/"))
     {
-        return bayeux::failure(message, &format!("403::Cannot subscribe to {bad}"));
+        return Reply::failure(message, format!("403::Cannot subscribe to {bad}"));
     }
     for channel in channels {
         if subscribe {
@@ -422,16 +445,16 @@ fn subscription(client: &CometClient, message: &Value, subscribe: bool) -> Value
             client.unsubscribe(channel);
         }
     }
-    let mut reply = bayeux::reply(message, true);
-    if let Some(s) = message.get("subscription") {
-        reply.insert("subscription".into(), s.clone());
+    Reply {
+        subscription: message.subscription.clone(),
+        ..Reply::to(message, true)
     }
-    Value::Object(reply)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn server(timeout_ms: u64) -> Arc<CometServer> {
         Arc::new(CometServer::new(CometConfig {
@@ -442,7 +465,7 @@ mod tests {
 
     async fn handshake(server: &Arc<CometServer>, user: Option<&str>) -> String {
         let replies = server
-            .handle(
+            .handle_json(
                 vec![
                     json!({"channel": "/meta/handshake", "version": "1.0", "id": "1",
                             "supportedConnectionTypes": ["long-polling"]}),
@@ -462,7 +485,7 @@ mod tests {
 
     async fn subscribe(server: &Arc<CometServer>, client: &str, channel: &str) {
         let replies = server
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/subscribe", "clientId": client,
                             "subscription": channel, "id": "2"})],
                 None,
@@ -484,7 +507,7 @@ mod tests {
         subscribe(&server, &a, "/chat/room").await;
         // b publishes; a gets it on its next connect, at once.
         let replies = server
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/chat/room", "clientId": b, "data": {"x": 1}, "id": "9"})],
                 None,
             )
@@ -494,7 +517,7 @@ mod tests {
             vec![json!({"channel": "/chat/room", "clientId": b, "id": "9", "successful": true})]
         );
         let started = std::time::Instant::now();
-        let replies = server.handle(vec![connect(&a)], None).await;
+        let replies = server.handle_json(vec![connect(&a)], None).await;
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(
             replies[0],
@@ -513,7 +536,7 @@ mod tests {
         let poll = tokio::spawn({
             let server = server.clone();
             let a = a.clone();
-            async move { server.handle(vec![connect(&a)], None).await }
+            async move { server.handle_json(vec![connect(&a)], None).await }
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!poll.is_finished());
@@ -535,14 +558,14 @@ mod tests {
         let server = server(100);
         let a = handshake(&server, None).await;
         let started = std::time::Instant::now();
-        let replies = server.handle(vec![connect(&a)], None).await;
+        let replies = server.handle_json(vec![connect(&a)], None).await;
         assert!(started.elapsed() >= Duration::from_millis(90));
         assert_eq!(replies.len(), 1);
         assert_eq!(replies[0]["successful"], true);
         // The client's advice {timeout: 0} (first connect) returns at once.
         let mut first = connect(&a);
         first["advice"] = json!({"timeout": 0});
-        let replies = server.handle(vec![first], None).await;
+        let replies = server.handle_json(vec![first], None).await;
         assert_eq!(replies.len(), 1);
     }
 
@@ -551,7 +574,7 @@ mod tests {
         let server = server(100);
         for channel in ["/meta/connect", "/meta/subscribe", "/foo"] {
             let replies = server
-                .handle(vec![json!({"channel": channel, "clientId": "nope", "id": "5", "subscription": "/x"})], None)
+                .handle_json(vec![json!({"channel": channel, "clientId": "nope", "id": "5", "subscription": "/x"})], None)
                 .await;
             assert_eq!(replies.len(), 1);
             assert_eq!(replies[0]["successful"], false);
@@ -568,11 +591,11 @@ mod tests {
         let poll = tokio::spawn({
             let server = server.clone();
             let a = a.clone();
-            async move { server.handle(vec![connect(&a)], None).await }
+            async move { server.handle_json(vec![connect(&a)], None).await }
         });
         tokio::time::sleep(Duration::from_millis(30)).await;
         let replies = server
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/disconnect", "clientId": a})],
                 None,
             )
@@ -597,7 +620,7 @@ mod tests {
         assert_eq!(server.publish_to_user("device-2", "/_genesys", json!(1)), 0);
         assert_eq!(server.publish("/_genesys", json!(2)), 2);
         let replies = server
-            .handle(vec![json!({"channel": "/meta/unsubscribe", "clientId": b, "subscription": "/_genesys"})], None)
+            .handle_json(vec![json!({"channel": "/meta/unsubscribe", "clientId": b, "subscription": "/_genesys"})], None)
             .await;
         // No connect in the batch: b's queued message comes with the reply.
         assert_eq!(replies.len(), 2);
@@ -625,7 +648,7 @@ mod tests {
         while got.len() < 500 {
             let replies = tokio::time::timeout(
                 Duration::from_secs(10),
-                server.handle(vec![connect(&a)], None),
+                server.handle_json(vec![connect(&a)], None),
             )
             .await
             .unwrap();
@@ -659,7 +682,7 @@ mod tests {
         let server = server(100);
         let a = handshake(&server, None).await;
         let replies = server
-            .handle(
+            .handle_json(
                 vec![
                     json!({"id": "1"}),
                     json!({"channel": "/meta/subscribe", "clientId": a, "subscription": "/meta/connect"}),

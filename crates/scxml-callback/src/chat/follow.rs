@@ -133,14 +133,14 @@ mod tests {
         let chat = Arc::new(ChatServer::new());
         let comet = Arc::new(CometServer::with_chat(CometConfig::default(), chat.clone()));
         let reply = comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/handshake", "ext": {"gms_user": "dev"}})],
                 None,
             )
             .await;
         let client = reply[0]["clientId"].as_str().unwrap().to_string();
         comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/subscribe", "clientId": client, "subscription": "/_genesys"})],
                 None,
             )
@@ -175,7 +175,7 @@ mod tests {
         while got.len() < 5 {
             let replies = tokio::time::timeout(
                 Duration::from_secs(5),
-                comet.handle(
+                comet.handle_json(
                     vec![json!({"channel": "/meta/connect", "clientId": client, "advice": {"timeout": 2000}})],
                     None,
                 ),

@@ -1,32 +1,28 @@
 //! Opaque identifiers for chats, participants' secure keys and Bayeux client ids.
 //!
 //! Identifiers must be hard to guess (a secure key authorises chat operations, a client id
-//! receives a device's notifications) but we have no random-number crate: the standard
-//! library's `RandomState` is seeded from the operating system's randomness once per process,
-//! and hashing a counter and the clock with fresh states gives unpredictable 128-bit tokens.
-//! This is not a cryptographic generator; it is enough to keep ids unguessable in practice.
+//! receives a device's notifications): each is 128 bits from the operating system's
+//! cryptographically secure generator (`getrandom`), written as 32 lowercase hex digits.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn random_u64() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    hasher.write_u128(nanos);
-    hasher.finish()
-}
-
 /// A fresh 32-hex-digit token.
+///
+/// # Panics
+///
+/// When the operating system cannot provide random bytes at all (no request can cause it; the
+/// standard library's `HashMap` panics the same way on such a platform).
 pub fn token() -> String {
-    format!("{:016x}{:016x}", random_u64(), random_u64())
+    let mut bytes = [0u8; 16];
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        panic!("the operating system's random number generator failed: {e}");
+    }
+    let mut out = String::with_capacity(32);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 /// Milliseconds since the Unix epoch (UTC), the `utcTime` of transcript entries.
@@ -48,5 +44,8 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+        // 1000 tokens, all different: no counter or clock behind them.
+        let many: std::collections::HashSet<String> = (0..1000).map(|_| token()).collect();
+        assert_eq!(many.len(), 1000);
     }
 }

@@ -27,8 +27,11 @@ mod send_type;
 mod server;
 mod v2;
 
+pub use bayeux::{
+    Advice, Delivery, Ext, Message, MessageId, Outgoing, Reconnect, Reply, Subscription,
+};
 pub use comet::{CometConfig, CometServer, Recipient};
-pub use handler::{decode_messages, handle_cometd, handle_cometd_for_user};
+pub use handler::{decode_messages, handle_cometd, handle_cometd_for_user, DecodeError};
 pub use interaction::ChatInteraction;
 pub use model::{
     ChatError, ChatState, ChatSummary, ChatUpdate, EntryType, Joined, NewChat, Participant,

@@ -244,11 +244,11 @@ mod tests {
     impl Customer {
         async fn new(comet: &Arc<CometServer>) -> Customer {
             let r = comet
-                .handle(vec![json!({"channel": "/meta/handshake"})], None)
+                .handle_json(vec![json!({"channel": "/meta/handshake"})], None)
                 .await;
             let client = r[0]["clientId"].as_str().unwrap().to_string();
             let r = comet
-                .handle(
+                .handle_json(
                     vec![json!({"channel": "/meta/subscribe", "clientId": client, "subscription": CH})],
                     None,
                 )
@@ -264,7 +264,7 @@ mod tests {
         async fn op(&self, data: Value) -> Value {
             let r = self
                 .comet
-                .handle(
+                .handle_json(
                     vec![json!({"channel": CH, "clientId": self.client, "data": data, "id": "p"})],
                     None,
                 )
@@ -282,7 +282,7 @@ mod tests {
             while got.len() < n {
                 let r = tokio::time::timeout(
                     Duration::from_secs(5),
-                    self.comet.handle(
+                    self.comet.handle_json(
                         vec![json!({"channel": "/meta/connect", "clientId": self.client, "advice": {"timeout": 1000}})],
                         None,
                     ),
@@ -385,11 +385,11 @@ mod tests {
     async fn chat_v2_needs_a_chat_server() {
         let comet = Arc::new(CometServer::new(CometConfig::default()));
         let r = comet
-            .handle(vec![json!({"channel": "/meta/handshake"})], None)
+            .handle_json(vec![json!({"channel": "/meta/handshake"})], None)
             .await;
         let client = r[0]["clientId"].as_str().unwrap();
         let r = comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": CH, "clientId": client, "data": {"operation": "requestChat"}})],
                 None,
             )

@@ -1,9 +1,9 @@
 //! The pusher: sends one notification to one device through the device's provider.
 //!
-//! [`Pusher::send`] blocks (HTTP providers wait for the answer, up to the configured timeout):
-//! async callers run it with `tokio::task::spawn_blocking`. The `comet` provider does not
-//! block; it fails when no comet client of the device is listening, so the caller can keep
-//! the notification for polling.
+//! [`Pusher::send`] is asynchronous: HTTP providers wait for the answer, up to the configured
+//! timeout, on the process's pooled HTTP client without holding a thread. The `comet` provider
+//! answers at once; it fails when no comet client of the device is listening, so the caller
+//! can keep the notification for polling.
 
 use super::config::PushConfig;
 use super::transport::{self, HttpRequest};
@@ -28,7 +28,7 @@ pub enum Delivery {
 pub struct Pusher {
     config: PushConfig,
     comet: Option<Arc<CometServer>>,
-    agent: ureq::Agent,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Pusher {
@@ -42,11 +42,11 @@ impl std::fmt::Debug for Pusher {
 
 impl Pusher {
     pub fn new(config: PushConfig) -> Pusher {
-        let agent = transport::agent(Duration::from_secs(config.timeout_secs.max(1)));
+        let timeout = Duration::from_secs(config.timeout_secs.max(1));
         Pusher {
             config,
             comet: None,
-            agent,
+            timeout,
         }
     }
 
@@ -116,8 +116,12 @@ impl Pusher {
         }
     }
 
-    /// Delivers a notification. Blocks for HTTP providers: call from a blocking context.
-    pub fn send(&self, device: &Device, notification: &Notification) -> Result<(), PushError> {
+    /// Delivers a notification.
+    pub async fn send(
+        &self,
+        device: &Device,
+        notification: &Notification,
+    ) -> Result<(), PushError> {
         match self.plan(device, notification)? {
             Delivery::Comet { recipient, channel } => {
                 let comet = self
@@ -129,7 +133,7 @@ impl Pusher {
                 }
                 Ok(())
             }
-            Delivery::Http(request) => transport::post(&self.agent, &request),
+            Delivery::Http(request) => transport::post(&request, self.timeout).await,
         }
     }
 }
@@ -153,7 +157,7 @@ mod tests {
         let comet = Arc::new(CometServer::new(CometConfig::default()));
         let pusher = Pusher::new(PushConfig::default()).with_comet(comet.clone());
         let r = comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/handshake"})],
                 Some("device-9"),
             )
@@ -162,22 +166,23 @@ mod tests {
         let device = Device::new("comet", "device-9", false).unwrap();
         // Not subscribed yet: nobody to deliver to.
         assert_eq!(
-            pusher.send(&device, &note()),
+            pusher.send(&device, &note()).await,
             Err(PushError::NoSubscriber("device-9".into()))
         );
         comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/subscribe", "clientId": client, "subscription": "/_genesys"})],
                 None,
             )
             .await;
-        pusher.send(&device, &note()).unwrap();
+        pusher.send(&device, &note()).await.unwrap();
         // A channel as device id reaches its subscribers.
         pusher
             .send(&Device::new("comet", "/_genesys", false).unwrap(), &note())
+            .await
             .unwrap();
         let r = comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/connect", "clientId": client})],
                 None,
             )
@@ -190,14 +195,14 @@ mod tests {
         assert_eq!(r[1]["data"]["tag"], "service.agentavailable.369-a");
     }
 
-    #[test]
-    fn unconfigured_providers() {
+    #[tokio::test]
+    async fn unconfigured_providers() {
         let pusher = Pusher::new(PushConfig::default());
         for os in ["comet", "ios", "fcm", "httpcb", "customhttp"] {
             let device = Device::new(os, "x", false).unwrap();
             assert!(
                 matches!(
-                    pusher.send(&device, &note()),
+                    pusher.send(&device, &note()).await,
                     Err(PushError::NotConfigured(_))
                 ),
                 "{os}"

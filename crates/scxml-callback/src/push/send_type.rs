@@ -13,9 +13,10 @@
 //! `id`, else the send id. `message` is the data's `message`, else the other data fields
 //! (everything but `id`, `tag` and the underscore device fields above), else `{}`.
 //!
-//! **Delivery.** On a blocking thread (tokio's blocking pool when called inside a runtime,
-//! else a plain thread), after the send's `delay` (waited on tokio's timer inside a runtime);
-//! a delayed push cannot be cancelled. Data given as JSON object text is parsed first. The
+//! **Delivery.** A task on the pooled HTTP client's I/O thread, after the send's `delay`,
+//! whatever thread the send came from (a shard busy with its sessions, a test, the CLI's
+//! local host with no runtime at all); no thread is held while it waits for a provider. A
+//! delayed push cannot be cancelled. Data given as JSON object text is parsed first. The
 //! `send` call itself only fails for a target without `:` (`error.execution`).
 //!
 //! **Events posted back to the sending session** (both with `sendid` set):
@@ -33,6 +34,7 @@
 use super::{Device, Notification, PushError, Pusher};
 use scxml::interpreter::{Event, SendError, SendRequest};
 use scxml::io::{CustomSendType, EventSink};
+use scxml_engine::HttpClient;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -86,10 +88,14 @@ impl CustomSendType for PushSendType {
         let delay = request.delay;
         let pusher = self.pusher.clone();
         let report_delivered = self.report_delivered;
-        let job = move || {
-            let result = device
-                .clone()
-                .and_then(|d| pusher.send(&d, &notification).map(|()| d));
+        let job = async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let result = match device.clone() {
+                Ok(d) => pusher.send(&d, &notification).await.map(|()| d),
+                Err(e) => Err(e),
+            };
             let event = match result {
                 Ok(device) if report_delivered => delivered(&sendid, &device, &notification),
                 Ok(_) => return,
@@ -97,27 +103,9 @@ impl CustomSendType for PushSendType {
             };
             reply.deliver(event);
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) if delay.is_zero() => {
-                handle.spawn_blocking(job);
-            }
-            Ok(handle) => {
-                // Wait on the timer, not on a blocking thread.
-                handle.spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    tokio::task::spawn_blocking(job);
-                });
-            }
-            Err(_) => {
-                std::thread::Builder::new()
-                    .name("push".into())
-                    .spawn(move || {
-                        std::thread::sleep(delay);
-                        job()
-                    })
-                    .map_err(|e| SendError::Communication(format!("starting a push: {e}")))?;
-            }
-        }
+        HttpClient::shared()
+            .map_err(|e| SendError::Communication(format!("starting a push: {e}")))?
+            .spawn(job);
         Ok(())
     }
 }
@@ -427,11 +415,11 @@ mod tests {
         let comet = Arc::new(crate::chat::CometServer::new(Default::default()));
         let pusher = Arc::new(Pusher::new(PushConfig::default()).with_comet(comet.clone()));
         let r = comet
-            .handle(vec![json!({"channel": "/meta/handshake"})], Some("dev"))
+            .handle_json(vec![json!({"channel": "/meta/handshake"})], Some("dev"))
             .await;
         let client = r[0]["clientId"].as_str().unwrap().to_string();
         comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/subscribe", "clientId": client, "subscription": "/_genesys"})],
                 None,
             )
@@ -442,7 +430,7 @@ mod tests {
         let started = std::time::Instant::now();
         PushSendType::new(pusher).send(r, reply).unwrap();
         let replies = comet
-            .handle(
+            .handle_json(
                 vec![json!({"channel": "/meta/connect", "clientId": client})],
                 None,
             )

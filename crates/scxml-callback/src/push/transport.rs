@@ -1,12 +1,18 @@
-//! The HTTP leg of push providers: a prepared POST and the blocking client that sends it.
+//! The HTTP leg of push providers: a prepared POST and the client that sends it.
 //!
-//! Providers build an [`HttpRequest`] (pure, testable); [`post`] sends it with ureq, which
-//! blocks the calling thread: run it on a blocking thread (`tokio::task::spawn_blocking` or a
-//! plain thread), never on an async worker. Any 2xx answer is success; other statuses and
-//! connection failures are errors.
+//! Providers build an [`HttpRequest`] (pure, testable); [`post`] sends it through the
+//! process's pooled asynchronous [`HttpClient`] (the one Basic HTTP sends use too), within the
+//! configured timeout. Any 2xx answer is success; other statuses (with the start of their
+//! body) and connection failures are errors.
 
 use super::PushError;
+use scxml_engine::{HttpClient, HttpLimits};
 use std::time::Duration;
+
+/// The most answer body read; the error of a non-2xx answer quotes its first
+/// [`ERROR_BODY_CHARS`] characters.
+const MAX_ANSWER: usize = 64 * 1024;
+const ERROR_BODY_CHARS: usize = 2048;
 
 /// A POST to make: URL, headers and JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,41 +48,32 @@ impl HttpRequest {
     }
 }
 
-/// An HTTP client whose requests give up after `timeout` in all.
-pub fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// Sends the request; blocks until answered or timed out.
-pub fn post(agent: &ureq::Agent, request: &HttpRequest) -> Result<(), PushError> {
-    let mut builder = agent.post(&request.url);
-    for (name, value) in &request.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    let mut response = builder
-        .send(request.body.as_str())
-        .map_err(|e| PushError::Transport {
-            url: request.url.clone(),
-            reason: e.to_string(),
-        })?;
-    let status = response.status().as_u16();
-    if (200..300).contains(&status) {
+/// Sends the request; answers once the provider answered or `timeout` passed.
+pub async fn post(request: &HttpRequest, timeout: Duration) -> Result<(), PushError> {
+    let transport = |reason: String| PushError::Transport {
+        url: request.url.clone(),
+        reason,
+    };
+    let client = HttpClient::shared().map_err(|e| transport(e.to_string()))?;
+    let headers: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let limits = HttpLimits {
+        timeout,
+        max_body: MAX_ANSWER,
+    };
+    let answer = client
+        .post(&request.url, &headers, request.body.clone(), limits)
+        .await
+        .map_err(|e| transport(e.to_string()))?;
+    if answer.status.is_success() {
         return Ok(());
     }
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(2048)
-        .lossy_utf8(true)
-        .read_to_string()
-        .unwrap_or_default();
     Err(PushError::Status {
         url: request.url.clone(),
-        status,
-        body,
+        status: answer.status.as_u16(),
+        body: answer.body_text(ERROR_BODY_CHARS),
     })
 }

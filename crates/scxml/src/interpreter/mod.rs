@@ -379,28 +379,26 @@ impl Interpreter {
     }
 }
 
-/// A fresh session id: unique, and hard to guess (ids are handed to clients of the server, and
-/// knowing one is enough to send the session events). 128 bits from the standard library's
-/// randomly keyed SipHash over a counter and the clock.
+/// A fresh session id: 32 lowercase hex digits (128 bits) from the operating system's
+/// cryptographically secure generator (`getrandom`). Ids are handed to clients of the server,
+/// and knowing one is enough to send the session events, so they must be unguessable, not
+/// merely unique.
+///
+/// # Panics
+///
+/// When the operating system cannot provide random bytes at all, which no request can cause;
+/// the standard library's `HashMap` panics the same way on such a platform.
 pub fn generate_session_id() -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    static KEYS: OnceLock<(RandomState, RandomState)> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let (a, b) = KEYS.get_or_init(|| (RandomState::new(), RandomState::new()));
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let half = |keys: &RandomState| {
-        let mut h = keys.build_hasher();
-        h.write_u64(n);
-        h.write_u64(nanos);
-        h.finish()
-    };
-    format!("{:016x}{:016x}", half(a), half(b))
+    let mut bytes = [0u8; 16];
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        panic!("the operating system's random number generator failed: {e}");
+    }
+    let mut id = String::with_capacity(32);
+    for byte in bytes {
+        use std::fmt::Write as _;
+        let _ = write!(id, "{byte:02x}");
+    }
+    id
 }
 
 #[cfg(test)]

@@ -319,3 +319,13 @@ fn snapshot_round_trip_keeps_the_ecmascript_datamodel_and_late_bound_data() {
     let exported = restored.datamodel_mut().export().expect("exportable");
     assert_eq!(exported["n"], serde_json::json!(2 * 12 + 10));
 }
+
+#[test]
+fn session_ids_are_random_hex() {
+    let ids: std::collections::HashSet<String> = (0..1000).map(|_| generate_session_id()).collect();
+    assert_eq!(ids.len(), 1000);
+    assert!(ids.iter().all(|id| id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
+}
