@@ -153,11 +153,15 @@ pub fn run_all(paths: &[PathBuf], timeout: Duration) -> Vec<DocRun> {
     })
 }
 
-/// The directories of the documents, as URL prefixes for the server's allow-list.
+/// The directories of the documents, as URL prefixes for the server's allow-list: as given,
+/// and as their real paths, since the resolver checks a local file under its canonical path
+/// too (the suite may be reached through a symbolic link).
 fn suite_prefixes(paths: &[PathBuf]) -> Vec<String> {
     let mut prefixes: Vec<String> = paths
         .iter()
         .filter_map(|p| p.parent())
+        .flat_map(|dir| [Some(dir.to_path_buf()), std::fs::canonicalize(dir).ok()])
+        .flatten()
         .filter_map(|dir| url::Url::from_directory_path(dir).ok())
         .map(|u| u.to_string())
         .collect();
