@@ -15,7 +15,7 @@
 //! missing or do not load are skipped with a message.
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use scxml::interpreter::{Event, Interpreter, NullHost, SessionOptions};
+use scxml::interpreter::{Event, Interpreter, Limits, NullHost, SessionOptions};
 use scxml::model::Document;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,7 +63,13 @@ fn state_entries(c: &mut Criterion) {
                 continue;
             };
             let budget = slice(n);
-            let mut session = Interpreter::new(doc, SessionOptions::default());
+            let mut session = Interpreter::new(
+                doc,
+                SessionOptions {
+                    limits: Limits::UNBOUNDED,
+                    ..SessionOptions::default()
+                },
+            );
             session.watch_entries(mark);
             session.set_microstep_budget(Some(budget));
             session.start(&mut NullHost);

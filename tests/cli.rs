@@ -191,6 +191,47 @@ fn delayed_sends_run_on_virtual_time() {
 }
 
 #[test]
+fn an_eventless_loop_ends_with_a_clear_failure_instead_of_running_forever() {
+    let dir = temp_dir("loop");
+    let doc = write(
+        &dir,
+        "loop.scxml",
+        r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="null" initial="a">
+  <state id="a"><transition target="b"/></state>
+  <state id="b"><transition target="a"/></state>
+</scxml>
+"#,
+    );
+    let out = scxml(&["run", &doc]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the session failed: a macrostep ran more than 100000 microsteps"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_document_nested_without_bound_is_refused_with_its_position() {
+    let dir = temp_dir("deep");
+    let depth = 20_000;
+    let text = format!(
+        r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="null">{}<final id="f"/>{}</scxml>"#,
+        "<state>".repeat(depth),
+        "</state>".repeat(depth)
+    );
+    let doc = write(&dir, "deep.scxml", &text);
+    let out = scxml(&["validate", &doc]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("deep.scxml:1:") && stdout(&out).contains("nest deeper than 256"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
 fn bad_arguments_are_usage_errors() {
     let out = scxml(&["run", EXAMPLE, "--event", "=1"]);
     assert_eq!(out.status.code(), Some(2));

@@ -128,8 +128,8 @@ pub mod runtime;
 
 pub use datamodel::Datamodel;
 pub use interpreter::{
-    Event, EventType, Host, Interpreter, InvokeError, InvokeRequest, InvokeSource, NullHost,
-    SendError, SendRequest, SessionOptions, SessionSnapshot,
+    Event, EventType, Failure, Host, Interpreter, InvokeError, InvokeRequest, InvokeSource, Limits,
+    NullHost, SendError, SendRequest, SessionOptions, SessionSnapshot,
 };
 pub use io::{CustomInvokeType, CustomSendType, EventSink, InvokedService, Registry};
 pub use model::Document;

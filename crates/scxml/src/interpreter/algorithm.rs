@@ -5,7 +5,7 @@
 //! index range `(state, subtree_end)`, so `isDescendant` and "any state to enter below this
 //! child" are range checks.
 
-use super::{Event, EventType, Host, Interpreter};
+use super::{Event, EventType, Failure, Host, Interpreter};
 use crate::datamodel::EvalContext;
 use crate::datamodel::HaltedDatamodel;
 use crate::model::{Document, HistoryKind, StateId, StateKind, TransitionId, ROOT};
@@ -33,6 +33,10 @@ impl Interpreter {
                     let enabled = std::mem::take(&mut self.scratch.enabled);
                     self.microstep(&enabled, host);
                     self.scratch.enabled = enabled;
+                    if let Some(failure) = self.count_microstep() {
+                        self.fail(failure, host);
+                        return;
+                    }
                     if let Some(budget) = &mut self.microstep_budget {
                         *budget = budget.saturating_sub(1);
                         if *budget == 0 {
@@ -43,6 +47,11 @@ impl Interpreter {
             }
             if !self.running {
                 break;
+            }
+            if let Some(failure) = self.check_limits() {
+                // internal events were dropped past the limit before any microstep ran
+                self.fail(failure, host);
+                return;
             }
             self.stats.macrosteps += 1;
             if self.has_invokes {
@@ -74,7 +83,39 @@ impl Interpreter {
             let enabled = std::mem::take(&mut self.scratch.enabled);
             self.microstep(&enabled, host);
             self.scratch.enabled = enabled;
+            if let Some(failure) = self.count_microstep() {
+                self.fail(failure, host);
+            }
         }
+    }
+
+    /// A macrostep begins (the session starts, or an external event arrives): its counts
+    /// against [`SessionOptions::limits`](super::SessionOptions::limits) start from zero.
+    pub(super) fn begin_macrostep(&mut self) {
+        self.macrostep_microsteps = 0;
+        self.macrostep_internal_events = 0;
+    }
+
+    /// Counts a microstep; the failure when the macrostep has now done too much.
+    fn count_microstep(&mut self) -> Option<Failure> {
+        self.macrostep_microsteps += 1;
+        self.check_limits()
+    }
+
+    /// The failure when the current macrostep has crossed one of its limits.
+    fn check_limits(&self) -> Option<Failure> {
+        let limits = self.options.limits;
+        if let Some(limit) = limits.microsteps_per_macrostep {
+            if self.macrostep_microsteps > limit {
+                return Some(Failure::TooManyMicrosteps { limit });
+            }
+        }
+        if let Some(limit) = limits.internal_events_per_macrostep {
+            if self.macrostep_internal_events > limit {
+                return Some(Failure::TooManyInternalEvents { limit });
+            }
+        }
+        None
     }
 
     fn set_event(&mut self, event: &Event, host: &mut dyn Host) {
@@ -182,7 +223,7 @@ impl Interpreter {
         match self.dm.eval_cond(cond, cx) {
             Ok(b) => b,
             Err(e) => {
-                self.internal_queue.push_back(Event::platform(
+                self.enqueue_internal(Event::platform(
                     "error.execution",
                     Some(Value::String(format!(
                         "{}: cond `{}`: {}",
@@ -369,7 +410,7 @@ impl Interpreter {
                     self.running = false;
                 } else {
                     let donedata = self.evaluate_donedata(s, host);
-                    self.internal_queue.push_back(Event::platform(
+                    self.enqueue_internal(Event::platform(
                         format!("done.state.{}", doc.state(parent).id),
                         donedata,
                     ));
@@ -382,7 +423,7 @@ impl Interpreter {
                                 .filter(|&&c| !doc.state(c).is_history())
                                 .all(|&c| self.is_in_final_state(c))
                         {
-                            self.internal_queue.push_back(Event::platform(
+                            self.enqueue_internal(Event::platform(
                                 format!("done.state.{}", doc.state(grandparent).id),
                                 None,
                             ));
@@ -580,8 +621,17 @@ impl Interpreter {
     }
 
     /// Internal helper for events raised by the processor from executable content.
+    ///
+    /// Past [`Limits::internal_events_per_macrostep`](super::Limits::internal_events_per_macrostep) the event is dropped and
+    /// the session marked to fail at the end of the current microstep.
     pub(super) fn enqueue_internal(&mut self, event: Event) {
         debug_assert!(event.kind != EventType::External);
+        self.macrostep_internal_events += 1;
+        if let Some(limit) = self.options.limits.internal_events_per_macrostep {
+            if self.macrostep_internal_events > limit {
+                return; // the session fails at the end of this microstep
+            }
+        }
         self.internal_queue.push_back(event);
     }
 }

@@ -42,6 +42,68 @@ pub struct SessionOptions {
     pub io_processors: Vec<(String, String)>,
     /// Initial values that override the document's `<data>` (an invoke's params).
     pub initial_data: Vec<(String, Value)>,
+    /// How much one macrostep may do before the session is ended as failed.
+    pub limits: Limits,
+}
+
+/// Bounds on one macrostep, so that a chart that loops on its own (eventless transitions
+/// that chase each other, an event that raises itself) ends instead of holding its thread.
+///
+/// They count steps, not time, so they end the same session at the same point on every host
+/// and every machine. `None` lifts a bound (the benchmarks measure charts that loop forever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Microsteps one macrostep may take.
+    pub microsteps_per_macrostep: Option<u64>,
+    /// Internal events (`<raise>`, `error.*`, `done.*`) one macrostep may queue.
+    pub internal_events_per_macrostep: Option<u64>,
+}
+
+impl Limits {
+    /// The default bounds: 100,000 of each, some tens of milliseconds of work, far beyond
+    /// what a real flow does between two external events.
+    pub const DEFAULT: Limits = Limits {
+        microsteps_per_macrostep: Some(100_000),
+        internal_events_per_macrostep: Some(100_000),
+    };
+
+    /// No bounds at all.
+    pub const UNBOUNDED: Limits = Limits {
+        microsteps_per_macrostep: None,
+        internal_events_per_macrostep: None,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::DEFAULT
+    }
+}
+
+/// Why a session ended without reaching a top-level final state, when it did not simply
+/// stop (cancelled by its parent or its host).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Failure {
+    /// One macrostep took more microsteps than [`Limits::microsteps_per_macrostep`].
+    #[error("a macrostep ran more than {limit} microsteps without becoming stable (a loop of eventless or internal transitions)")]
+    TooManyMicrosteps {
+        /// The bound it crossed.
+        limit: u64,
+    },
+    /// One macrostep raised more than [`Limits::internal_events_per_macrostep`] events.
+    #[error("a macrostep queued more than {limit} internal events (an event that raises itself)")]
+    TooManyInternalEvents {
+        /// The bound it crossed.
+        limit: u64,
+    },
+    /// The host ended it; the reason is the host's (a script that ran too long, a datamodel
+    /// too large to keep...).
+    #[error("{reason}")]
+    Host {
+        /// What the host says happened.
+        reason: String,
+    },
 }
 
 /// An invocation started by this session and not yet cancelled.
@@ -101,6 +163,11 @@ pub struct Interpreter {
     /// Microsteps left before a macrostep is interrupted (see
     /// [`Interpreter::set_microstep_budget`]).
     microstep_budget: Option<u64>,
+    /// What the current macrostep has done, against [`SessionOptions::limits`].
+    macrostep_microsteps: u64,
+    macrostep_internal_events: u64,
+    /// Why the session failed, once it has.
+    failure: Option<Failure>,
 }
 
 /// Counters of what the session has done.
@@ -162,6 +229,9 @@ impl Interpreter {
             stats: Stats::default(),
             watched: None,
             microstep_budget: None,
+            macrostep_microsteps: 0,
+            macrostep_internal_events: 0,
+            failure: None,
             doc,
             dm,
         }
@@ -180,6 +250,27 @@ impl Interpreter {
     /// False once the session has halted (top-level final state or cancel).
     pub fn is_running(&self) -> bool {
         self.running
+    }
+
+    /// Why the session failed, if it did: it crossed one of its [`Limits`], or its host ended
+    /// it with [`Interpreter::fail`].
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+
+    /// Ends the session as failed: exits every active state the way `exitInterpreter` does
+    /// (onexit, cancelled invocations) and reports no done event. A no-op once halted.
+    pub fn fail(&mut self, failure: Failure, host: &mut dyn Host) {
+        if self.running {
+            self.running = false;
+            self.failure = Some(failure);
+            self.exit_interpreter(host);
+        }
+    }
+
+    /// Replaces the session's bounds (a restored session starts with the defaults).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.options.limits = limits;
     }
 
     /// The top-level final state the session ended in, if it did.
@@ -252,6 +343,7 @@ impl Interpreter {
         }
         self.started = true;
         self.running = true;
+        self.begin_macrostep();
         self.initialize_datamodel(host);
         let doc = self.doc.clone();
         if !doc.scripts.is_empty() {
@@ -275,6 +367,7 @@ impl Interpreter {
             return;
         }
         self.stats.events += 1;
+        self.begin_macrostep();
         self.process_external_event(event, host);
         self.main_event_loop(host);
     }
@@ -361,8 +454,7 @@ impl Interpreter {
     fn raise_error(&mut self, name: &str, message: String, host: &mut dyn Host) {
         tracing::debug!(session = %self.session_id, %name, %message, "error event");
         let _ = host;
-        self.internal_queue
-            .push_back(Event::platform(name, Some(Value::String(message))));
+        self.enqueue_internal(Event::platform(name, Some(Value::String(message))));
     }
 
     /// Places the error event of a failed `<send>` (with its send id) on the internal queue.
@@ -370,7 +462,7 @@ impl Interpreter {
         tracing::debug!(session = %self.session_id, %name, %message, "error event");
         let mut event = Event::platform(name, Some(Value::String(message)));
         event.sendid = sendid;
-        self.internal_queue.push_back(event);
+        self.enqueue_internal(event);
     }
 
     fn generate_id(&mut self) -> u64 {

@@ -5,7 +5,7 @@
 //! document it is restored into. Pending delayed sends belong to the host and are not part of
 //! this snapshot; the datamodel is exported through [`crate::datamodel::Datamodel::export`].
 
-use super::{ActiveInvoke, Interpreter, SessionOptions};
+use super::{ActiveInvoke, Failure, Interpreter, SessionOptions};
 use crate::model::{Document, StateId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,6 +35,9 @@ pub struct SessionSnapshot {
     pub datamodel: Value,
     /// [`SessionOptions::io_processors`] of the session.
     pub io_processors: Vec<(String, String)>,
+    /// Why the session failed, when it did (it is restored halted, with the same reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
 }
 
 /// An invocation that was running when the snapshot was taken.
@@ -108,6 +111,7 @@ impl Interpreter {
             final_state: self.final_state.map(id),
             datamodel,
             io_processors: self.options.io_processors.clone(),
+            failure: self.failure.clone(),
         })
     }
 
@@ -122,7 +126,7 @@ impl Interpreter {
         let options = SessionOptions {
             session_id: snapshot.session_id.clone(),
             io_processors: snapshot.io_processors.clone(),
-            initial_data: Vec::new(),
+            ..SessionOptions::default()
         };
         let mut i = Interpreter::new(doc.clone(), options);
         let lookup = |name: &String| {
@@ -171,6 +175,7 @@ impl Interpreter {
         i.next_id = snapshot.next_id;
         i.started = true;
         i.running = snapshot.running;
+        i.failure = snapshot.failure.clone();
         if !i.running {
             i.retire_datamodel();
         }

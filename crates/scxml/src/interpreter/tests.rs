@@ -329,3 +329,88 @@ fn session_ids_are_random_hex() {
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
 }
+
+#[test]
+fn an_eventless_loop_ends_the_session_as_failed_at_its_microstep_limit() {
+    let d = doc(r#"initial="a">
+        <state id="a"><transition target="b"/></state>
+        <state id="b"><transition target="a"/></state>"#);
+    let options = SessionOptions {
+        limits: Limits {
+            microsteps_per_macrostep: Some(1_000),
+            ..Limits::DEFAULT
+        },
+        ..SessionOptions::default()
+    };
+    let mut i = Interpreter::new(d, options);
+    i.start(&mut NullHost);
+    assert!(!i.is_running());
+    assert_eq!(
+        i.failure(),
+        Some(&Failure::TooManyMicrosteps { limit: 1_000 })
+    );
+    assert_eq!(i.stats().microsteps, 1_001);
+    assert_eq!(i.final_state(), None);
+    let snapshot = i.snapshot().unwrap();
+    let restored = Interpreter::restore(i.document().clone(), &snapshot).unwrap();
+    assert!(!restored.is_running(), "a failed session is never resumed");
+    assert_eq!(restored.failure(), i.failure());
+}
+
+#[test]
+fn a_raise_loop_ends_the_session_as_failed_at_its_internal_event_limit() {
+    // Each `go` raises two more: the queue would double at every microstep.
+    let d = doc(r#"initial="a">
+        <state id="a">
+            <onentry><raise event="go"/></onentry>
+            <transition event="go"><raise event="go"/><raise event="go"/></transition>
+        </state>"#);
+    let options = SessionOptions {
+        limits: Limits {
+            internal_events_per_macrostep: Some(500),
+            ..Limits::DEFAULT
+        },
+        ..SessionOptions::default()
+    };
+    let mut i = Interpreter::new(d, options);
+    i.start(&mut NullHost);
+    assert_eq!(
+        i.failure(),
+        Some(&Failure::TooManyInternalEvents { limit: 500 })
+    );
+    assert!(i.stats().microsteps < 500);
+}
+
+#[test]
+fn the_limits_count_one_macrostep_at_a_time() {
+    // `spin` walks a chain of 30 states back to `a`: 31 microsteps a macrostep, under a
+    // limit of 50, for many events in a row.
+    let chain: String = (0..30)
+        .map(|n| {
+            let next = if n == 29 {
+                "a".to_string()
+            } else {
+                format!("c{}", n + 1)
+            };
+            format!(r#"<state id="c{n}"><transition target="{next}"/></state>"#)
+        })
+        .collect();
+    let d = doc(&format!(
+        r#"initial="a"><state id="a"><transition event="spin" target="c0"/></state>{chain}"#
+    ));
+    let options = SessionOptions {
+        limits: Limits {
+            microsteps_per_macrostep: Some(50),
+            ..Limits::DEFAULT
+        },
+        ..SessionOptions::default()
+    };
+    let mut i = Interpreter::new(d, options);
+    let mut h = NullHost;
+    i.start(&mut h);
+    for _ in 0..20 {
+        i.process_event(Event::external("spin"), &mut h);
+    }
+    assert!(i.is_running(), "{:?}", i.failure());
+    assert_eq!(i.stats().microsteps, 20 * 31);
+}

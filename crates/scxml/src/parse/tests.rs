@@ -519,3 +519,36 @@ fn without_the_ecmascript_feature_documents_default_to_the_null_datamodel() {
         "{err}"
     );
 }
+
+/// A chart of `depth` nested compound states, each with one child, on the null datamodel.
+fn nested_states(depth: usize) -> String {
+    let mut doc = String::from(
+        r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="null">"#,
+    );
+    for i in 0..depth {
+        doc.push_str(&format!("<state id=\"s{i}\">"));
+    }
+    doc.push_str("<final id=\"leaf\"/>");
+    doc.push_str(&"</state>".repeat(depth));
+    doc.push_str("</scxml>");
+    doc
+}
+
+#[test]
+fn nesting_is_bounded_so_a_deep_document_cannot_overflow_the_stack() {
+    // At the limit it loads and runs (on a test thread's ordinary stack, unoptimised)...
+    let doc = parse_str(&nested_states(xml::MAX_NESTING - 2), "deep.scxml", None)
+        .expect("a document at the nesting limit loads");
+    let mut session =
+        crate::interpreter::Interpreter::new(std::sync::Arc::new(doc), Default::default());
+    session.start(&mut crate::interpreter::NullHost);
+    assert!(session.active_ids().contains(&"leaf"));
+    // ...and 20,000 levels are refused where the limit is crossed, not with a crash.
+    let errs = parse_str(&nested_states(20_000), "deep.scxml", None).unwrap_err();
+    let problem = &errs.problems[0];
+    assert!(
+        problem.message.contains("nest deeper than 256 levels"),
+        "{errs}"
+    );
+    assert_eq!(problem.pos.line, 1);
+}

@@ -15,6 +15,12 @@ use std::ops::Range;
 /// The SCXML namespace.
 pub(crate) const SCXML_NS: &str = "http://www.w3.org/2005/07/scxml";
 
+/// How deeply elements may nest (the root counts as one). The tree, the builder and the
+/// algorithm's entry procedures recurse along the nesting, so a document nested without bound
+/// would overflow the stack of whatever thread loads or runs it. At this depth an unoptimised
+/// build still fits in a 2 MiB thread stack several times over; no real chart comes near it.
+pub(crate) const MAX_NESTING: usize = 256;
+
 /// Converts byte offsets of one text into 1-based `line:column` positions (columns counted in
 /// characters).
 pub(crate) struct LineIndex<'a> {
@@ -164,6 +170,11 @@ pub(crate) fn read_document(text: &str) -> Result<Element, XmlError> {
                 };
                 if empty {
                     close(open, &mut stack, &mut root, &mut scope);
+                } else if stack.len() >= MAX_NESTING {
+                    return Err(error_at(
+                        start,
+                        format!("elements nest deeper than {MAX_NESTING} levels"),
+                    ));
                 } else {
                     stack.push(open);
                 }
