@@ -9,7 +9,8 @@
 
 use super::load::load_or_exit;
 use super::w3c::parse_seconds;
-use scxml::interpreter::{Event, Interpreter, NullHost, SessionOptions};
+use super::ArgError;
+use scxml::interpreter::{Event, Interpreter, Limits, NullHost, SessionOptions};
 use scxml::model::Document;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,6 +19,28 @@ use std::time::{Duration, Instant};
 /// Microsteps per slice: small enough to check the clock often, large enough that checking
 /// costs nothing.
 const SLICE: u64 = 10_000;
+
+/// Why a measurement could not be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum BenchError {
+    /// Neither measurement was asked for.
+    #[error("give --count-entries STATE or --events NAME:N")]
+    NoMeasurement,
+    /// `--count-entries` names a state the document does not have.
+    #[error("the document has no state `{0}`")]
+    NoSuchState(String),
+    /// The chart ran for the whole time without entering the watched state once, so there
+    /// is no rate to report.
+    #[error("`{state}` was never entered ({microsteps} microsteps in {seconds:.2} s)")]
+    NeverEntered {
+        /// The watched state.
+        state: String,
+        /// Microsteps the chart took meanwhile.
+        microsteps: u64,
+        /// How long it ran, seconds.
+        seconds: f64,
+    },
+}
 
 #[derive(Debug, clap::Args)]
 #[command(group(
@@ -47,7 +70,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
     let result = match (&args.count_entries, &args.events) {
         (Some(state), _) => count_entries(doc, state, args.seconds),
         (None, Some((name, n))) => count_events(doc, name, *n),
-        (None, None) => Err("give --count-entries STATE or --events NAME:N".to_string()),
+        (None, None) => Err(BenchError::NoMeasurement),
     };
     match result {
         Ok(report) => {
@@ -62,11 +85,21 @@ pub fn bench(args: BenchArgs) -> ExitCode {
 }
 
 /// Runs the looping chart for `duration` and reports entries of `state` and microsteps per second.
-fn count_entries(doc: Arc<Document>, state: &str, duration: Duration) -> Result<String, String> {
+fn count_entries(
+    doc: Arc<Document>,
+    state: &str,
+    duration: Duration,
+) -> Result<String, BenchError> {
     let watched = doc
         .state_by_id(state)
-        .ok_or_else(|| format!("the document has no state `{state}`"))?;
-    let mut session = Interpreter::new(doc, SessionOptions::default());
+        .ok_or_else(|| BenchError::NoSuchState(state.to_string()))?;
+    let mut session = Interpreter::new(
+        doc,
+        SessionOptions {
+            limits: Limits::UNBOUNDED,
+            ..SessionOptions::default()
+        },
+    );
     session.watch_entries(watched);
     session.set_microstep_budget(Some(SLICE));
     let started = Instant::now();
@@ -82,10 +115,11 @@ fn count_entries(doc: Arc<Document>, state: &str, duration: Duration) -> Result<
     let elapsed = started.elapsed().as_secs_f64();
     let stats = session.stats();
     if stats.watched_entries == 0 {
-        return Err(format!(
-            "`{state}` was never entered ({} microsteps in {elapsed:.2} s)",
-            stats.microsteps
-        ));
+        return Err(BenchError::NeverEntered {
+            state: state.to_string(),
+            microsteps: stats.microsteps,
+            seconds: elapsed,
+        });
     }
     Ok(format!(
         "`{state}` entered {} times in {elapsed:.2} s: {:.0} entries/s, {:.0} microsteps/s",
@@ -96,8 +130,14 @@ fn count_entries(doc: Arc<Document>, state: &str, duration: Duration) -> Result<
 }
 
 /// Delivers `n` events named `name` and reports events and microsteps per second.
-fn count_events(doc: Arc<Document>, name: &str, n: u64) -> Result<String, String> {
-    let mut session = Interpreter::new(doc, SessionOptions::default());
+fn count_events(doc: Arc<Document>, name: &str, n: u64) -> Result<String, BenchError> {
+    let mut session = Interpreter::new(
+        doc,
+        SessionOptions {
+            limits: Limits::UNBOUNDED,
+            ..SessionOptions::default()
+        },
+    );
     session.start(&mut NullHost);
     let event = Event::external(name);
     let before = session.stats();
@@ -121,18 +161,18 @@ fn count_events(doc: Arc<Document>, name: &str, n: u64) -> Result<String, String
 }
 
 /// `NAME:N` with N a positive count.
-fn parse_events_spec(text: &str) -> Result<(String, u64), String> {
+fn parse_events_spec(text: &str) -> Result<(String, u64), ArgError> {
     let (name, count) = text
         .rsplit_once(':')
-        .ok_or_else(|| format!("`{text}`: expected NAME:N, e.g. toggle:100000"))?;
+        .ok_or_else(|| ArgError::NotEventsSpec(text.to_string()))?;
     if name.is_empty() || name.chars().any(char::is_whitespace) {
-        return Err(format!("`{name}` is not an event name"));
+        return Err(ArgError::NotEventName(name.to_string()));
     }
     let count: u64 = count
         .parse()
-        .map_err(|_| format!("`{count}` is not a count of events"))?;
+        .map_err(|_| ArgError::NotEventCount(count.to_string()))?;
     if count == 0 {
-        return Err("the count of events must be at least 1".to_string());
+        return Err(ArgError::NoEvents);
     }
     Ok((name.to_string(), count))
 }

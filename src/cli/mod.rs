@@ -36,6 +36,39 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// Why a command-line value was refused; clap prints it as a usage error (exit code 2),
+/// after the flag it was given to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgError {
+    /// A duration (`--timeout`, `--seconds`), as given, is not a number.
+    #[error("`{0}` is not a number of seconds")]
+    NotSeconds(String),
+    /// A duration is zero or negative.
+    #[error("the time must be more than 0 seconds")]
+    NotPositiveSeconds,
+    /// A duration, as given, is too large to represent.
+    #[error("`{0}` seconds is out of range")]
+    SecondsOutOfRange(String),
+    /// An `--event NAME[=VALUE]` with nothing before the `=`.
+    #[error("the event name is empty")]
+    EmptyEventName,
+    /// An event name, as given, contains whitespace, which no event descriptor can match.
+    #[error("`{0}`: an event name cannot contain spaces")]
+    SpaceInEventName(String),
+    /// `--events`, as given, is not `NAME:N`.
+    #[error("`{0}`: expected NAME:N, e.g. toggle:100000")]
+    NotEventsSpec(String),
+    /// The `NAME` of `--events NAME:N`, as given, is empty or contains whitespace.
+    #[error("`{0}` is not an event name")]
+    NotEventName(String),
+    /// The `N` of `--events NAME:N`, as given, is not a whole number.
+    #[error("`{0}` is not a count of events")]
+    NotEventCount(String),
+    /// The `N` of `--events NAME:N` is 0.
+    #[error("the count of events must be at least 1")]
+    NoEvents,
+}
+
 /// Parses the process arguments and runs the command.
 pub fn main() -> ExitCode {
     init_tracing();

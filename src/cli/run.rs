@@ -8,6 +8,7 @@
 //! to do (no ready events, no timers).
 
 use super::load::load_or_exit;
+use super::ArgError;
 use scxml::interpreter::{Event, Interpreter, SessionOptions};
 use scxml::runtime::{Clock, LocalRuntime, SessionKey};
 use serde_json::Value;
@@ -83,6 +84,16 @@ pub fn run(args: RunArgs) -> ExitCode {
     out.flush(&rt);
 
     match rt.session(root) {
+        Some(session) if session.failure().is_some() => {
+            eprintln!(
+                "scxml: the session failed: {}",
+                session
+                    .failure()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            );
+            ExitCode::FAILURE
+        }
         Some(session) if session.final_state().is_some() => {
             if args.trace {
                 out.line(&format!(
@@ -163,7 +174,7 @@ fn trace_line(
 }
 
 /// Parses `NAME` or `NAME=VALUE`; VALUE is JSON when it parses as JSON, else a string.
-pub fn parse_event(text: &str) -> Result<Event, String> {
+pub fn parse_event(text: &str) -> Result<Event, ArgError> {
     let (name, data) = match text.split_once('=') {
         Some((name, value)) => (
             name,
@@ -172,10 +183,10 @@ pub fn parse_event(text: &str) -> Result<Event, String> {
         None => (text, None),
     };
     if name.is_empty() {
-        return Err("the event name is empty".to_string());
+        return Err(ArgError::EmptyEventName);
     }
     if name.chars().any(char::is_whitespace) {
-        return Err(format!("`{name}`: an event name cannot contain spaces"));
+        return Err(ArgError::SpaceInEventName(name.to_string()));
     }
     let mut event = Event::external(name);
     event.data = data;

@@ -1,6 +1,7 @@
 //! `scxml w3c [DIR] [--timeout SECS] [--jobs N] [--host local|server|both]`: runs the W3C
 //! conformance suite with [`crate::conformance`] and prints its report.
 
+use super::ArgError;
 use crate::conformance::{self, Hosts, SuiteOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,13 +73,13 @@ pub fn w3c(args: W3cArgs) -> ExitCode {
 }
 
 /// A positive number of seconds, fractions allowed.
-pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, ArgError> {
     let secs: f64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+        .map_err(|_| ArgError::NotSeconds(text.to_string()))?;
     if secs <= 0.0 {
-        return Err("the time must be more than 0 seconds".to_string());
+        return Err(ArgError::NotPositiveSeconds);
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` seconds is out of range"))
+    Duration::try_from_secs_f64(secs).map_err(|_| ArgError::SecondsOutOfRange(text.to_string()))
 }

@@ -39,7 +39,7 @@ use super::response::GmsResponse;
 use super::verb::Verb;
 use hyper::Method;
 use scxml::interpreter::Event;
-use scxml_engine::{CreateOptions, EngineError, SessionStatus};
+use scxml_engine::{CreateOptions, EngineError};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -404,7 +404,7 @@ async fn wait_for_answer(
                 let engine = &app.attached()?.engine;
                 match engine.inspect(id).await {
                     Err(EngineError::UnknownSession(_)) => return Some(Err(Gone)),
-                    Ok(view) if view.status == SessionStatus::Done => {
+                    Ok(view) if view.status.is_halted() => {
                         // Its record expired (or it failed): forget the session too.
                         let _ = engine.delete(id).await;
                         return Some(Err(Gone));
@@ -431,7 +431,7 @@ pub(crate) async fn callback(app: &Arc<GmsApp>, id: &str) -> Option<CallbackLink
         .loaded(&service.document)
         .and_then(|f| f.document.name.clone());
     let same_flow = flow_name.is_none() || view.name == flow_name;
-    if !same_flow || view.status == SessionStatus::Done {
+    if !same_flow || view.status.is_halted() {
         return None;
     }
     let link = CallbackLink { service_name };
@@ -456,6 +456,7 @@ fn engine_error(e: &EngineError) -> GmsResponse {
         EngineError::UnknownSession(_) => 404,
         EngineError::QueueFull(_) => 429,
         EngineError::TooManySessions(_) | EngineError::ShuttingDown => 503,
+        EngineError::Runaway(_) => 500,
     };
     GmsResponse::error(status, "Unavailable", e.to_string())
 }

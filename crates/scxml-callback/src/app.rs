@@ -14,26 +14,26 @@
 //! - `GET /genesys/1/document/service_template/callback/src/{file}`: the built-in flows
 //!   (`chat.scxml`, `chat.js`, `inbound_chat.scxml`), so they can be loaded by URL.
 //! - `GET /genesys/1/admin/flows`: the flow documents in use, their versions, and why a
-//!   changed one was refused ([`super::documents`]).
-//! - `/genesys/1/service/...`: the callback API ([`super::api`]), with the queries over
-//!   services ([`super::query`], [`super::availability`]).
-//! - `GET /genesys/1/admin/callback/queues`: outstanding callbacks by queue ([`super::query`]).
-//! - `/genesys/1/agents/{agent}/...`: the agent desktop API ([`super::agents_api`]).
+//!   changed one was refused (`documents`).
+//! - `/genesys/1/service/...`: the callback API (`api`), with the queries over services
+//!   (`query`, `availability`).
+//! - `GET /genesys/1/admin/callback/queues`: outstanding callbacks by queue (`query`).
+//! - `/genesys/1/agents/{agent}/...`: the agent desktop API (`agents_api`).
 
 use super::chat::{handle_cometd_for_user, ChatSendType, ChatServer, CometServer};
-use super::config::{GmsConfig, Service};
-use super::documents::{built_in_url, Flows, CALLBACK_CHAT, INBOUND_CHAT};
+use super::config::{ConfigError, GmsConfig, Service};
+use super::documents::{built_in_url, FlowError, Flows, CALLBACK_CHAT, INBOUND_CHAT};
 use super::exchange::{Exchanges, GmsResponseSendType};
 use super::index::{GmsIndexSendType, ServiceIndex};
 use super::push::{PushSendType, Pusher};
 use super::response::GmsResponse;
-use super::routing::{Router, RoutingInvokeType};
+use super::routing::{Router, RoutingError, RoutingInvokeType};
 use super::{agents_api, api, query};
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use scxml::io::Registry;
 use scxml::parse::Resolver;
-use scxml_engine::store::Store;
+use scxml_engine::store::{Store, StoreError};
 use scxml_engine::Engine;
 use scxml_server::{full_response, Mount, MountError, MountFuture, MountRequest};
 use std::collections::{BTreeMap, HashMap};
@@ -108,6 +108,23 @@ pub(crate) struct CustomerChat {
     pub gms_user: Option<String>,
 }
 
+/// Why the callback application cannot start; the server refuses to start with it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration cannot be read, or a service in it is refused.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// A built-in flow, or its copy in `documents_dir`, cannot be read or is not valid.
+    #[error("{0}")]
+    Flow(#[from] FlowError),
+    /// The `[routing]` agents and groups are inconsistent.
+    #[error("{0}")]
+    Routing(#[from] RoutingError),
+    /// The service index could not be read from the engine's store.
+    #[error("loading the service index: {0}")]
+    Index(#[from] StoreError),
+}
+
 /// The callback application.
 pub struct GmsApp {
     pub(crate) services: BTreeMap<String, Service>,
@@ -145,8 +162,8 @@ impl std::fmt::Debug for GmsApp {
 }
 
 impl GmsApp {
-    /// Builds the application; a bad service, directory or flow refuses it with a message.
-    pub fn new(config: GmsConfig) -> Result<Arc<GmsApp>, String> {
+    /// Builds the application; a bad service, directory or flow refuses it.
+    pub fn new(config: GmsConfig) -> Result<Arc<GmsApp>, StartError> {
         let services = config.services()?;
         let flows = Flows::new(
             config.documents_dir.clone(),
@@ -155,11 +172,9 @@ impl GmsApp {
         // The built-in documents (or their copies in documents_dir) are read now, so a broken
         // one refuses the start; the others are read through the server's resolver on first use.
         for path in [CALLBACK_CHAT, INBOUND_CHAT] {
-            flows
-                .load_now(&built_in_url(path))
-                .map_err(|e| e.to_string())?;
+            flows.load_now(&built_in_url(path))?;
         }
-        let router = Arc::new(Router::new(config.routing.clone()).map_err(|e| e.to_string())?);
+        let router = Arc::new(Router::new(config.routing.clone())?);
         let chat = Arc::new(ChatServer::new());
         let comet = Arc::new(CometServer::with_chat(config.comet.clone(), chat.clone()));
         let pusher = Arc::new(Pusher::new(config.push.clone()).with_comet(comet.clone()));
@@ -196,10 +211,8 @@ impl GmsApp {
 
     /// Loads the service index from `store` (the engine's) and keeps it there from now on.
     /// Call before the engine starts. Answers how many records were loaded.
-    pub fn open_store(&self, store: Arc<dyn Store>) -> Result<usize, String> {
-        self.index
-            .open(store)
-            .map_err(|e| format!("loading the service index: {e}"))
+    pub fn open_store(&self, store: Arc<dyn Store>) -> Result<usize, StartError> {
+        Ok(self.index.open(store)?)
     }
 
     /// Writes what the service index has pending and stops writing to the store.
@@ -334,9 +347,9 @@ impl Mount for GmsApp {
     fn open_store(&self, store: Arc<dyn Store>) -> Result<(), MountError> {
         GmsApp::open_store(self, store)
             .map(|_| ())
-            .map_err(|message| MountError {
+            .map_err(|e| MountError {
                 mount: "gms".into(),
-                message,
+                message: e.to_string(),
             })
     }
 

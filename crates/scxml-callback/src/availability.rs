@@ -12,7 +12,9 @@
 //!
 //! Office hours (`_business_hours_service`) are not modelled: every bucket is open.
 
+use super::config::ServiceError;
 use super::index::ServiceIndex;
+use super::query::QueryError;
 use super::response::GmsResponse;
 use super::time::{format_iso, now_ms, parse_iso};
 use serde_json::{Map, Value};
@@ -33,15 +35,20 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     /// Reads the options (numbers or numeric strings); a bad value is refused with its name.
-    pub(crate) fn of(options: &Map<String, Value>) -> Result<Schedule, String> {
-        let number = |name: &str, default: f64| -> Result<f64, String> {
-            match options.get(name) {
-                None | Some(Value::Null) => Ok(default),
-                Some(value) => number(value)
-                    .filter(|n| *n > 0.0)
-                    .ok_or_else(|| format!("{name} must be a positive number, not {value}")),
-            }
-        };
+    pub(crate) fn of(options: &Map<String, Value>) -> Result<Schedule, ServiceError> {
+        let number =
+            |key: &'static str, default: f64| -> Result<f64, ServiceError> {
+                match options.get(key) {
+                    None | Some(Value::Null) => Ok(default),
+                    Some(value) => number(value).filter(|n| *n > 0.0).ok_or_else(|| {
+                        ServiceError::NotPositive {
+                            key,
+                            value: value.clone(),
+                            whole: false,
+                        }
+                    }),
+                }
+            };
         let bucket_minutes = number("_request_time_bucket", 5.0)?;
         let capacity = number("_max_request_by_time_bucket", 100.0)?;
         let horizon = match options.get("_reject_future_desired_time") {
@@ -51,12 +58,10 @@ impl Schedule {
             Some(_) => None,
         }
         .filter(|ms| *ms > 0)
-        .ok_or(
-            "_reject_future_desired_time must be a count with a unit s, m, h, d, w or M (e.g. 1M)",
-        )?;
+        .ok_or(ServiceError::NotAHorizon)?;
         let bucket_ms = (bucket_minutes * MINUTE_MS as f64) as i64;
         if !(1000..=DAY_MS).contains(&bucket_ms) {
-            return Err("_request_time_bucket must be between 1 second and 1440 minutes".into());
+            return Err(ServiceError::BucketOutOfRange);
         }
         Ok(Schedule {
             bucket_ms,
@@ -136,12 +141,12 @@ pub(crate) fn handle(
 ) -> GmsResponse {
     let schedule = match Schedule::of(options) {
         Ok(s) => s,
-        Err(message) => return GmsResponse::error(500, "CallbackExceptionResource", message),
+        Err(e) => return GmsResponse::error(500, "CallbackExceptionResource", e.to_string()),
     };
     let now = now_ms();
     match slots(index, service, &schedule, query, now) {
         Ok(free) => GmsResponse::json(200, &Value::Object(free)),
-        Err(message) => GmsResponse::bad_request(message),
+        Err(e) => GmsResponse::bad_request(e.to_string()),
     }
 }
 
@@ -151,23 +156,25 @@ fn slots(
     schedule: &Schedule,
     query: &Map<String, Value>,
     now: i64,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, QueryError> {
     const KNOWN: [&str; 4] = ["start", "end", "number-of-days", "max-time-slots"];
     if let Some(unknown) = query.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(format!(
-            "unknown parameter {unknown:?} (known: start, end, number-of-days, max-time-slots)"
-        ));
+        return Err(QueryError::UnknownParameter {
+            name: unknown.clone(),
+            known: &KNOWN,
+        });
     }
     let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::trim);
-    let time = |name: &str| -> Result<Option<i64>, String> {
+    let time = |name: &'static str| -> Result<Option<i64>, QueryError> {
         match text(name) {
             None | Some("") => Ok(None),
-            Some(t) => parse_iso(t).map(Some).ok_or_else(|| {
-                format!("{name} must be an ISO 8601 date-time such as 2030-01-31T14:30:00.000Z, not {t:?}")
+            Some(t) => parse_iso(t).map(Some).ok_or_else(|| QueryError::NotATime {
+                name,
+                text: t.to_string(),
             }),
         }
     };
-    let count = |name: &str| -> Result<Option<i64>, String> {
+    let count = |name: &'static str| -> Result<Option<i64>, QueryError> {
         match text(name) {
             None | Some("") => Ok(None),
             Some(t) => t
@@ -175,27 +182,28 @@ fn slots(
                 .ok()
                 .filter(|n| *n > 0)
                 .map(Some)
-                .ok_or_else(|| format!("{name} must be a positive whole number, not {t:?}")),
+                .ok_or_else(|| QueryError::NotACount {
+                    name,
+                    text: t.to_string(),
+                }),
         }
     };
     let start = time("start")?.unwrap_or(now).max(now);
     let days = count("number-of-days")?;
     let end = match (time("end")?, days) {
-        (Some(_), Some(_)) => return Err("give end or number-of-days, not both".into()),
+        (Some(_), Some(_)) => return Err(QueryError::EndAndDays),
         (Some(end), None) => end,
         (None, days) => start.saturating_add(days.unwrap_or(1).saturating_mul(DAY_MS)),
     };
     if end <= start {
-        return Err("end must be after start (and after now)".into());
+        return Err(QueryError::EmptyRange);
     }
     let end = end.min(now.saturating_add(schedule.horizon_ms));
     let max = count("max-time-slots")?.unwrap_or(i64::MAX);
     // The first slot starting at or after `start`.
     let first = schedule.bucket_of(start.saturating_add(schedule.bucket_ms - 1));
     if (end - first) / schedule.bucket_ms > MAX_SLOTS {
-        return Err(format!(
-            "the range spans more than {MAX_SLOTS} slots; ask for a shorter one"
-        ));
+        return Err(QueryError::TooManySlots(MAX_SLOTS));
     }
     let mut taken = std::collections::HashMap::<i64, i64>::new();
     for record in
@@ -243,6 +251,7 @@ mod tests {
         let bad = json!({"_request_time_bucket": "often"});
         assert!(Schedule::of(bad.as_object().unwrap())
             .unwrap_err()
+            .to_string()
             .contains("_request_time_bucket"));
     }
 

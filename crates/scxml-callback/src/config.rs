@@ -32,7 +32,7 @@ use super::availability::Schedule;
 use super::chat::CometConfig;
 use super::documents::{built_in_url, CALLBACK_CHAT, INBOUND_CHAT};
 use super::push::PushConfig;
-use super::routing::{DirectoryConfig, TargetSpec};
+use super::routing::{DirectoryConfig, RoutingError, TargetSpec};
 use scxml::parse::location_to_url;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -65,7 +65,7 @@ impl Default for GmsSection {
 
 impl GmsSection {
     /// The application this section asks for, or `None` when disabled.
-    pub fn load(&self) -> Result<Option<std::sync::Arc<crate::GmsApp>>, String> {
+    pub fn load(&self) -> Result<Option<std::sync::Arc<crate::GmsApp>>, crate::StartError> {
         if !self.enabled {
             return Ok(None);
         }
@@ -75,6 +75,150 @@ impl GmsSection {
         };
         crate::GmsApp::new(config).map(Some)
     }
+}
+
+/// Why the application's configuration cannot be used: the file cannot be read or does not
+/// fit, or a configured service is refused. The message names the file, or the service and
+/// the option, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read (it does not exist, or is not readable).
+    #[error("{}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The text is not TOML, or does not fit: an unknown key, a value of the wrong type. The
+    /// TOML error names the key, with its line and column.
+    #[error("{}{source}", in_file(.path))]
+    Toml {
+        /// The file, when the text was read from one.
+        path: Option<PathBuf>,
+        /// What is wrong, and where.
+        source: toml::de::Error,
+    },
+    /// A configured service (`[services.<name>]`) is refused.
+    #[error("service {service}: {problem}")]
+    Service {
+        /// The service's name.
+        service: String,
+        /// What is wrong with its table.
+        #[source]
+        problem: ServiceError,
+    },
+}
+
+impl ConfigError {
+    /// The same error, said of the file at `path`: a TOML error from text names the file.
+    pub fn in_file(self, path: &Path) -> ConfigError {
+        match self {
+            ConfigError::Toml { path: None, source } => ConfigError::Toml {
+                path: Some(path.to_path_buf()),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// `path: `, before a message about a file's content, when there is a file.
+fn in_file(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| format!("{}: ", p.display()))
+        .unwrap_or_default()
+}
+
+/// What is wrong with a service's table: an option the flows cannot work with, or options
+/// that contradict each other. Values are shown as JSON, as the flow would see them.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A value has no JSON form for the flow's `options` data.
+    #[error("{key}: {source}")]
+    NotJson {
+        /// The option.
+        key: String,
+        /// Why it does not convert.
+        source: serde_json::Error,
+    },
+    /// `document` or `inbound_document` (named here) is empty.
+    #[error("{0}: a path or URL is required")]
+    NoDocument(String),
+    /// `document` or `inbound_document` is not a usable path or URL.
+    #[error("{key}: {reason}")]
+    Document {
+        /// `document` or `inbound_document`.
+        key: String,
+        /// Why the location is not usable, as the resolver's URL rules say.
+        reason: String,
+    },
+    /// `scenario` names none of the predefined scenarios.
+    #[error("unknown scenario {0} (chat-delayed or chat-immediate)")]
+    UnknownScenario(Value),
+    /// A key that is neither `document`, `inbound_document`, `scenario` nor an option
+    /// (`_...` or `app_...`); most likely a typing mistake.
+    #[error("unknown option {0:?} (options start with `_` or `app_`)")]
+    UnknownOption(String),
+    /// An option the service's scenario fixes is given another value.
+    #[error("{key} = {given} contradicts its scenario, which fixes {fixed}")]
+    ContradictsScenario {
+        /// The option.
+        key: &'static str,
+        /// The service's value.
+        given: Value,
+        /// The scenario's value.
+        fixed: Value,
+    },
+    /// The flow would wait for the customer's confirmation of an agent it does not wait for.
+    #[error("_wait_for_user_confirm = true needs _wait_for_agent = true")]
+    ConfirmWithoutAgent,
+    /// A count or a duration is zero, negative, or not a number (or, for counts, not whole).
+    #[error("{key} = {value} is not a positive {}", if *.whole { "integer" } else { "number" })]
+    NotPositive {
+        /// The option.
+        key: &'static str,
+        /// Its value.
+        value: Value,
+        /// Whether it must be a whole number.
+        whole: bool,
+    },
+    /// `_reject_future_desired_time` is not a count with a unit.
+    #[error(
+        "_reject_future_desired_time must be a count with a unit s, m, h, d, w or M (e.g. 1M)"
+    )]
+    NotAHorizon,
+    /// `_request_time_bucket` makes buckets shorter than a second or longer than a day.
+    #[error("_request_time_bucket must be between 1 second and 1440 minutes")]
+    BucketOutOfRange,
+    /// A URS strategy option names a strategy other than the one the router runs.
+    #[error("{key} = {value} is not a strategy of this router (it runs {known})")]
+    UnknownStrategy {
+        /// `_urs_prioritization_strategy` or `_urs_strategy_update_sub_routine`.
+        key: &'static str,
+        /// Its value.
+        value: Value,
+        /// The one strategy it may name.
+        known: &'static str,
+    },
+    /// `_type` is neither `ors` nor `builtin`.
+    #[error("_type = {0} must be ors or builtin")]
+    UnknownType(Value),
+    /// `_enable_in_queue_checking` is neither `true`, `false` nor `strict`.
+    #[error("_enable_in_queue_checking = {0} must be true, false or strict")]
+    UnknownQueueChecking(Value),
+    /// `_request_execution_time_buffer` is not a number of seconds, at least 0.
+    #[error("_request_execution_time_buffer must be a number of seconds")]
+    NotABuffer,
+    /// The service has no `_target` to route its callbacks to.
+    #[error("_target is required")]
+    NoTarget,
+    /// `_target` (without `$token$`s to fill in later) is not a target or multi-target list.
+    #[error("_target: {0}")]
+    Target(RoutingError),
+    /// `_overwritable_options` lists an option requests may not override.
+    #[error("_overwritable_options may list only {allowed:?}, not {0:?}", allowed = OVERWRITABLE)]
+    NotOverwritable(String),
 }
 
 /// Everything the application is set up from.
@@ -226,27 +370,34 @@ impl GmsConfig {
     }
 
     /// Reads a configuration file; relative paths in it are then taken from its directory.
-    pub fn load(path: &Path) -> Result<GmsConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut config = GmsConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<GmsConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = GmsConfig::parse(&text).map_err(|e| e.in_file(path))?;
         config.base_dir = path.parent().map(Path::to_path_buf);
         Ok(config)
     }
 
     /// Parses a configuration from TOML text; `base_dir` is left unset.
-    pub fn parse(text: &str) -> Result<GmsConfig, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+    pub fn parse(text: &str) -> Result<GmsConfig, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Toml { path: None, source })
     }
 
     /// Every configured service with its options resolved, or the first contradiction.
-    pub fn services(&self) -> Result<BTreeMap<String, Service>, String> {
+    pub fn services(&self) -> Result<BTreeMap<String, Service>, ConfigError> {
         self.services
             .iter()
             .map(|(name, table)| {
-                Ok((
-                    name.clone(),
-                    resolve(name, table, self.base_dir.as_deref())?,
-                ))
+                let service =
+                    resolve(name, table, self.base_dir.as_deref()).map_err(|problem| {
+                        ConfigError::Service {
+                            service: name.clone(),
+                            problem,
+                        }
+                    })?;
+                Ok((name.clone(), service))
             })
             .collect()
     }
@@ -257,16 +408,18 @@ fn resolve(
     name: &str,
     table: &BTreeMap<String, toml::Value>,
     base_dir: Option<&Path>,
-) -> Result<Service, String> {
+) -> Result<Service, ServiceError> {
     let mut options = Map::new();
     let mut scenario = None;
     let mut document = built_in_url(CALLBACK_CHAT);
     let mut inbound_document = built_in_url(INBOUND_CHAT);
     for (key, value) in table {
-        let value = serde_json::to_value(value).map_err(|e| format!("service {name}: {e}"))?;
+        let value = serde_json::to_value(value).map_err(|source| ServiceError::NotJson {
+            key: key.clone(),
+            source,
+        })?;
         if key == "document" || key == "inbound_document" {
-            let url = document_url(value.as_str().unwrap_or_default(), base_dir)
-                .map_err(|e| format!("service {name}: {key}: {e}"))?;
+            let url = document_url(key, value.as_str().unwrap_or_default(), base_dir)?;
             *(if key == "document" {
                 &mut document
             } else {
@@ -276,15 +429,14 @@ fn resolve(
         }
         if key == "scenario" {
             let text = value.as_str().unwrap_or_default();
-            scenario = Some(Scenario::parse(text).ok_or_else(|| {
-                format!("service {name}: unknown scenario {value} (chat-delayed or chat-immediate)")
-            })?);
+            scenario = Some(
+                Scenario::parse(text)
+                    .ok_or_else(|| ServiceError::UnknownScenario(value.clone()))?,
+            );
             continue;
         }
         if !(key.starts_with('_') || key.starts_with("app_")) {
-            return Err(format!(
-                "service {name}: unknown option {key:?} (options start with `_` or `app_`)"
-            ));
+            return Err(ServiceError::UnknownOption(key.clone()));
         }
         options.insert(key.clone(), value);
     }
@@ -292,9 +444,11 @@ fn resolve(
         for (key, fixed) in scenario.fixed() {
             match options.get(key) {
                 Some(given) if !same_option(given, &fixed) => {
-                    return Err(format!(
-                    "service {name}: {key} = {given} contradicts its scenario, which fixes {fixed}"
-                ))
+                    return Err(ServiceError::ContradictsScenario {
+                        key,
+                        given: given.clone(),
+                        fixed,
+                    })
                 }
                 _ => {
                     options.insert(key.to_string(), fixed);
@@ -307,11 +461,9 @@ fn resolve(
     }
     let flag = |key: &str| options.get(key).is_some_and(truthy);
     if flag("_wait_for_user_confirm") && !flag("_wait_for_agent") {
-        return Err(format!(
-            "service {name}: _wait_for_user_confirm = true needs _wait_for_agent = true"
-        ));
+        return Err(ServiceError::ConfirmWithoutAgent);
     }
-    let positive = |key: &str, whole: bool| {
+    let positive = |key: &'static str, whole: bool| {
         let Some(value) = options.get(key) else {
             return Ok(());
         };
@@ -322,10 +474,11 @@ fn resolve(
         };
         match n {
             Some(n) if n > 0.0 && (!whole || n.fract() == 0.0) => Ok(()),
-            _ => Err(format!(
-                "service {name}: {key} = {value} is not a positive {}",
-                if whole { "integer" } else { "number" }
-            )),
+            _ => Err(ServiceError::NotPositive {
+                key,
+                value: value.clone(),
+                whole,
+            }),
         }
     };
     let text = |key: &str| options.get(key).and_then(Value::as_str).unwrap_or_default();
@@ -334,26 +487,23 @@ fn resolve(
         ("_urs_strategy_update_sub_routine", UPDATE_SUB_ROUTINE),
     ] {
         if text(key) != known {
-            return Err(format!(
-                "service {name}: {key} = {} is not a strategy of this router (it runs {known})",
-                options[key]
-            ));
+            return Err(ServiceError::UnknownStrategy {
+                key,
+                value: options[key].clone(),
+                known,
+            });
         }
     }
     if !["ors", "builtin"].contains(&text("_type")) {
-        return Err(format!(
-            "service {name}: _type = {} must be ors or builtin",
-            options["_type"]
-        ));
+        return Err(ServiceError::UnknownType(options["_type"].clone()));
     }
     let checking = match &options["_enable_in_queue_checking"] {
         Value::Bool(b) => b.to_string(),
         other => other.as_str().unwrap_or_default().to_ascii_lowercase(),
     };
     if !["true", "false", "strict"].contains(&checking.as_str()) {
-        return Err(format!(
-            "service {name}: _enable_in_queue_checking = {} must be true, false or strict",
-            options["_enable_in_queue_checking"]
+        return Err(ServiceError::UnknownQueueChecking(
+            options["_enable_in_queue_checking"].clone(),
         ));
     }
     positive("_max_queued_callbacks_per_service", true)?;
@@ -362,23 +512,19 @@ fn resolve(
         "_max_number_of_user_availability_confirmation_attempts",
         true,
     )?;
-    Schedule::of(&options).map_err(|e| format!("service {name}: {e}"))?;
+    Schedule::of(&options)?;
     let buffer = options.get("_request_execution_time_buffer");
     if !buffer.is_some_and(|b| {
         b.as_f64()
             .or_else(|| b.as_str()?.trim().parse().ok())
             .is_some_and(|n| n >= 0.0)
     }) {
-        return Err(format!(
-            "service {name}: _request_execution_time_buffer must be a number of seconds"
-        ));
+        return Err(ServiceError::NotABuffer);
     }
-    let target = options
-        .get("_target")
-        .ok_or_else(|| format!("service {name}: _target is required"))?;
+    let target = options.get("_target").ok_or(ServiceError::NoTarget)?;
     let has_token = target.as_str().is_some_and(|t| t.contains('$'));
     if !has_token {
-        TargetSpec::from_value(target).map_err(|e| format!("service {name}: _target: {e}"))?;
+        TargetSpec::from_value(target).map_err(ServiceError::Target)?;
     }
     if let Some(list) = options.get("_overwritable_options") {
         let names: Vec<String> = match list {
@@ -390,9 +536,7 @@ fn resolve(
             other => vec![other.to_string()],
         };
         if let Some(bad) = names.iter().find(|n| !OVERWRITABLE.contains(&n.as_str())) {
-            return Err(format!(
-                "service {name}: _overwritable_options may list only {OVERWRITABLE:?}, not {bad:?}"
-            ));
+            return Err(ServiceError::NotOverwritable(bad.clone()));
         }
     }
     Ok(Service {
@@ -405,16 +549,20 @@ fn resolve(
 
 /// The URL of a service's document: a URL as given, or a path, relative to `base_dir` (the
 /// configuration file's directory) when there is one.
-fn document_url(location: &str, base_dir: Option<&Path>) -> Result<Url, String> {
+fn document_url(key: &str, location: &str, base_dir: Option<&Path>) -> Result<Url, ServiceError> {
     if location.trim().is_empty() {
-        return Err("a path or URL is required".into());
+        return Err(ServiceError::NoDocument(key.to_string()));
     }
+    let unusable = |reason: String| ServiceError::Document {
+        key: key.to_string(),
+        reason,
+    };
     match base_dir {
         Some(dir) if Url::parse(location).is_err() && Path::new(location).is_relative() => {
-            let dir = std::path::absolute(dir).map_err(|e| e.to_string())?;
-            location_to_url(&dir.join(location).to_string_lossy())
+            let dir = std::path::absolute(dir).map_err(|e| unusable(e.to_string()))?;
+            location_to_url(&dir.join(location).to_string_lossy()).map_err(unusable)
         }
-        _ => location_to_url(location),
+        _ => location_to_url(location).map_err(unusable),
     }
 }
 
@@ -465,8 +613,9 @@ mod tests {
         };
         assert!(service("_user_confirm_timeout = 0.5").is_ok());
         assert!(service("_user_confirm_timeout = \"0\"").is_err());
-        let err =
-            service("_max_number_of_user_availability_confirmation_attempts = 1.5").unwrap_err();
+        let err = service("_max_number_of_user_availability_confirmation_attempts = 1.5")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("positive integer"), "{err}");
         assert!(service("_max_number_of_user_availability_confirmation_attempts = \"2\"").is_ok());
     }
@@ -486,11 +635,14 @@ mod tests {
             "WaitForTarget"
         );
         assert!(service("_urs_strategy_update_sub_routine = \"SetRouteDelay\"").is_ok());
-        let err = service("_urs_prioritization_strategy = \"Lottery\"").unwrap_err();
+        let err = service("_urs_prioritization_strategy = \"Lottery\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a strategy of this router"), "{err}");
         assert!(service("_type = \"builtin\"").is_ok());
         assert!(service("_type = \"soap\"")
             .unwrap_err()
+            .to_string()
             .contains("ors or builtin"));
     }
 
@@ -500,15 +652,23 @@ mod tests {
             "[services.x]\n_target = \"a@S.A\"\n_wait_for_user_confirm = true\n_wait_for_agent = false\n",
         )
         .unwrap();
-        let err = config.services().unwrap_err();
+        let err = config.services().unwrap_err().to_string();
         assert!(err.contains("needs _wait_for_agent"), "{err}");
         let config = GmsConfig::parse(
             "[services.x]\nscenario = \"chat-immediate\"\n_target = \"a@S.A\"\n_wait_for_user_confirm = true\n",
         )
         .unwrap();
-        assert!(config.services().unwrap_err().contains("contradicts"));
+        assert!(config
+            .services()
+            .unwrap_err()
+            .to_string()
+            .contains("contradicts"));
         let config = GmsConfig::parse("[services.x]\nscenario = \"chat-delayed\"\n").unwrap();
-        assert!(config.services().unwrap_err().contains("_target"));
+        assert!(config
+            .services()
+            .unwrap_err()
+            .to_string()
+            .contains("_target"));
         assert!(
             GmsConfig::parse("[services.x]\nscenario = \"chat-delayed\"\nbogus = 1\n")
                 .unwrap()
@@ -523,6 +683,7 @@ mod tests {
         assert!(config
             .services()
             .unwrap_err()
+            .to_string()
             .contains("_overwritable_options"));
     }
 }

@@ -60,7 +60,7 @@ pub(crate) fn built_in_url(path: &str) -> Url {
 
 /// Why a flow cannot serve.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub(crate) enum FlowError {
+pub enum FlowError {
     /// The document, or something it names, could not be read (or the resolver refused it).
     #[error("{0}")]
     Fetch(#[from] FetchError),

@@ -19,16 +19,22 @@ use std::task::{Context, Poll, Waker};
 /// Why a request body could not be read as fields; every case is the client's fault (400).
 #[derive(Debug, thiserror::Error)]
 pub enum FormError {
+    /// `multipart/form-data` without the `boundary` parameter that separates its parts.
     #[error("a multipart body needs a boundary parameter")]
     NoBoundary,
+    /// The multipart body does not parse; multer's error says where.
     #[error("malformed multipart body: {0}")]
     Multipart(#[from] multer::Error),
+    /// A part has no `name` in its `Content-Disposition`, so it names no field.
     #[error("a multipart part has no name")]
     UnnamedPart,
+    /// A JSON body (by its type, or an untyped body starting with `{`) does not parse.
     #[error("malformed JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A JSON body that is not an object, so it has no field names.
     #[error("a JSON body must be an object")]
     NotAnObject,
+    /// A media type other than multipart, form-urlencoded or JSON (here lowercased).
     #[error("unsupported content type {0}")]
     UnsupportedType(String),
 }

@@ -29,6 +29,18 @@ pub const SERVICES: Table = Table::new("services");
 /// The names the index send type is registered under.
 pub const INDEX_TYPE_NAMES: [&str; 2] = ["gms-index", "http://scxml-runtime/gms/index"];
 
+/// Why a record was not put in the index; the sending flow gets it as an error event.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The record has no `_id`, or it is not a non-empty string: the index could not tell
+    /// whose record it is.
+    #[error("an index record needs a string _id")]
+    NoId,
+    /// The record could not be written as JSON for the store.
+    #[error("the record cannot be stored as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
 /// The records of the existing services, by id.
 #[derive(Default)]
 pub struct ServiceIndex {
@@ -164,17 +176,17 @@ impl ServiceIndex {
     }
 
     /// Adds or replaces a record; it must have a string `_id`.
-    pub fn put(&self, record: Value) -> Result<(), String> {
+    pub fn put(&self, record: Value) -> Result<(), IndexError> {
         let id = record
             .get("_id")
             .and_then(Value::as_str)
             .filter(|id| !id.is_empty())
-            .ok_or("an index record needs a string _id")?
+            .ok_or(IndexError::NoId)?
             .to_string();
         let bytes = self.is_stored().then(|| serde_json::to_vec(&record));
         self.write_records().insert(id.clone(), record);
         if let Some(bytes) = bytes {
-            self.to_store(id, Some(bytes.map_err(|e| e.to_string())?));
+            self.to_store(id, Some(bytes?));
         }
         Ok(())
     }
@@ -301,7 +313,7 @@ impl CustomSendType for GmsIndexSendType {
             return self
                 .index
                 .put(record.clone())
-                .map_err(SendError::InvalidTarget);
+                .map_err(|e| SendError::InvalidTarget(e.to_string()));
         }
         match data.get("remove").and_then(Value::as_str) {
             Some(id) => {

@@ -20,7 +20,7 @@ use super::chat::{ChatServer, NewChat, Recipient, GENESYS_CHANNEL};
 use super::documents::Flow;
 use super::response::GmsResponse;
 use super::verb::Verb;
-use scxml_engine::CreateOptions;
+use scxml_engine::{CreateOptions, EngineError};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -85,11 +85,23 @@ pub(crate) async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) ->
             tracing::warn!(chat = %chat_id, error = %e, "cannot forward the chat to the device");
         }
     }
-    if let Err(message) = start_inbound(app, &inbound, id, &chat_id, &service.options).await {
-        tracing::error!(chat = %chat_id, %message, "cannot start inbound_chat.scxml");
-        return GmsResponse::error(500, "Internal", message);
+    if let Err(e) = start_inbound(app, &inbound, id, &chat_id, &service.options).await {
+        tracing::error!(chat = %chat_id, error = %e, "cannot start inbound_chat.scxml");
+        return GmsResponse::error(500, "Internal", e.to_string());
     }
     answer
+}
+
+/// Why the inbound chat script could not be started for a new chat (answered 500).
+#[derive(Debug, thiserror::Error)]
+enum InboundError {
+    /// A request arrived before the server handed the application its engine.
+    #[error("the callback service is starting")]
+    Starting,
+    /// The engine refused the session (it holds the most sessions it may, or is shutting
+    /// down).
+    #[error("{0}")]
+    Engine(#[from] EngineError),
 }
 
 /// Starts `inbound_chat.scxml` for a new interaction.
@@ -99,8 +111,8 @@ async fn start_inbound(
     service_id: &str,
     chat_id: &str,
     options: &Map<String, Value>,
-) -> Result<(), String> {
-    let attached = app.attached().ok_or("the callback service is starting")?;
+) -> Result<(), InboundError> {
+    let attached = app.attached().ok_or(InboundError::Starting)?;
     let option = |name: &str| options.get(name).cloned().unwrap_or(Value::Null);
     let initial_data = vec![
         ("interaction".to_string(), Value::from(chat_id)),
@@ -123,9 +135,8 @@ async fn start_inbound(
                 document_url: Some(served_url(&attached.base_url, flow)),
             },
         )
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        .await?;
+    Ok(())
 }
 
 /// `POST service/{id}/ixn/chat/{operation}`: the customer's side of the chat.

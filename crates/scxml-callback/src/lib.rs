@@ -18,6 +18,7 @@
 //! - `agents_api`: the agent desktop's stand-in API.
 //! - [`form`], [`response`]: request fields in, GMS answers out.
 //! - [`chat`], [`push`], [`routing`]: the adapters the flows use.
+#![warn(missing_docs, unreachable_pub)]
 
 mod agents_api;
 mod api;
@@ -37,7 +38,9 @@ pub mod routing;
 pub mod time;
 pub mod verb;
 
-pub use app::{GmsApp, GmsRequest};
-pub use config::{GmsConfig, GmsSection};
+pub use app::{GmsApp, GmsRequest, StartError};
+pub use config::{ConfigError, GmsConfig, GmsSection, ServiceError};
+pub use documents::FlowError;
+pub use index::IndexError;
 pub use response::GmsResponse;
 pub use verb::Verb;

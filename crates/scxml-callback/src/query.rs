@@ -33,6 +33,71 @@ const STATES: [&str; 5] = ["SCHEDULED", "QUEUED", "ROUTING", "PROCESSING", "COMP
 const LISTS: [&str; 2] = ["_callback_state", "_callback_reason"];
 const HOUR_MS: i64 = 3_600_000;
 
+/// Why a query over services is refused (answered 400 with this text): a parameter that is
+/// not understood, or a value that does not read. Each names the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum QueryError {
+    /// A parameter of a query with a fixed set of them (the availability query) is none of
+    /// them.
+    #[error("unknown parameter {name:?} (known: {})", .known.join(", "))]
+    UnknownParameter {
+        /// The parameter, as given.
+        name: String,
+        /// The parameters the query takes.
+        known: &'static [&'static str],
+    },
+    /// A parameter of a filtering query is neither a record property (`_name`, `usr_name`)
+    /// nor one of the query's own parameters.
+    #[error("unknown parameter {name:?}: filter on record properties (_name or usr_name){}", or_one_of(.own))]
+    NotAFilter {
+        /// The parameter, as given.
+        name: String,
+        /// The query's own parameters (none for the query by properties).
+        own: &'static [&'static str],
+    },
+    /// A state filter names a state no callback is ever in.
+    #[error("unknown callback state {0:?} (one of {states})", states = STATES.join(", "))]
+    UnknownState(String),
+    /// A time bound is not an ISO 8601 date-time.
+    #[error("{name} must be an ISO 8601 date-time such as 2030-01-31T14:30:00.000Z, not {text:?}")]
+    NotATime {
+        /// The parameter.
+        name: &'static str,
+        /// Its value, as given.
+        text: String,
+    },
+    /// A count (`max`, `number-of-days`, `max-time-slots`) is not a whole number above 0.
+    #[error("{name} must be a positive whole number, not {text:?}")]
+    NotACount {
+        /// The parameter.
+        name: &'static str,
+        /// Its value, as given.
+        text: String,
+    },
+    /// The queue listing's `end_time` is before its `start_time`.
+    #[error("end_time is before start_time")]
+    EndBeforeStart,
+    /// The availability query gives both ways of saying where the range ends.
+    #[error("give end or number-of-days, not both")]
+    EndAndDays,
+    /// The availability query's range ends at or before its start (or before now).
+    #[error("end must be after start (and after now)")]
+    EmptyRange,
+    /// The availability query's range holds more slots than one answer may list (the most
+    /// is given).
+    #[error("the range spans more than {0} slots; ask for a shorter one")]
+    TooManySlots(i64),
+}
+
+/// ` or one of a, b`, after the record properties, when a query has parameters of its own.
+fn or_one_of(own: &[&str]) -> String {
+    if own.is_empty() {
+        String::new()
+    } else {
+        format!(" or one of {}", own.join(", "))
+    }
+}
+
 /// One property filter: the record's value, as text, must be one of `values`.
 struct Filter {
     key: String,
@@ -51,22 +116,21 @@ impl Filter {
 }
 
 /// Reads the property filters of a query (keys starting with `_` or `usr_`); other keys must
-/// be in `allowed`.
-fn filters(query: &Map<String, Value>, allowed: &[&str]) -> Result<Vec<Filter>, String> {
+/// be in `own`, the query's own parameters.
+fn filters(
+    query: &Map<String, Value>,
+    own: &'static [&'static str],
+) -> Result<Vec<Filter>, QueryError> {
     let mut out = Vec::new();
     for (key, value) in query {
-        if allowed.contains(&key.as_str()) {
+        if own.contains(&key.as_str()) {
             continue;
         }
         if !(key.starts_with('_') || key.starts_with("usr_")) {
-            let also = if allowed.is_empty() {
-                String::new()
-            } else {
-                format!(" or one of {}", allowed.join(", "))
-            };
-            return Err(format!(
-                "unknown parameter {key:?}: filter on record properties (_name or usr_name){also}"
-            ));
+            return Err(QueryError::NotAFilter {
+                name: key.clone(),
+                own,
+            });
         }
         let text = value
             .as_str()
@@ -87,12 +151,9 @@ fn filters(query: &Map<String, Value>, allowed: &[&str]) -> Result<Vec<Filter>, 
     Ok(out)
 }
 
-fn check_states(states: &[String]) -> Result<(), String> {
+fn check_states(states: &[String]) -> Result<(), QueryError> {
     match states.iter().find(|s| !STATES.contains(&s.as_str())) {
-        Some(bad) => Err(format!(
-            "unknown callback state {bad:?} (one of {})",
-            STATES.join(", ")
-        )),
+        Some(bad) => Err(QueryError::UnknownState(bad.clone())),
         None => Ok(()),
     }
 }
@@ -117,7 +178,7 @@ pub(crate) fn by_properties(
 ) -> GmsResponse {
     let filters = match filters(query, &[]) {
         Ok(f) => f,
-        Err(message) => return GmsResponse::bad_request(message),
+        Err(e) => return GmsResponse::bad_request(e.to_string()),
     };
     let mut found = index.select(|r| {
         service.is_none_or(|s| r["_service_name"] == s) && filters.iter().all(|f| f.matches(r))
@@ -134,7 +195,7 @@ pub(crate) fn queues(
 ) -> GmsResponse {
     match queue_listing(index, router, query, now_ms()) {
         Ok(listing) => GmsResponse::json(200, &Value::Object(listing)),
-        Err(message) => GmsResponse::bad_request(message),
+        Err(e) => GmsResponse::bad_request(e.to_string()),
     }
 }
 
@@ -143,7 +204,7 @@ fn queue_listing(
     router: &Router,
     query: &Map<String, Value>,
     now: i64,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, QueryError> {
     const OWN: [&str; 5] = ["target", "states", "start_time", "end_time", "max"];
     let filters = filters(query, &OWN)?;
     let text = |name: &str| {
@@ -156,11 +217,12 @@ fn queue_listing(
     let list = |name: &str| -> Option<Vec<String>> {
         text(name).map(|t| t.split(',').map(|v| v.trim().to_string()).collect())
     };
-    let time = |name: &str| -> Result<Option<i64>, String> {
+    let time = |name: &'static str| -> Result<Option<i64>, QueryError> {
         text(name)
             .map(|t| {
-                parse_iso(t).ok_or_else(|| {
-                    format!("{name} must be an ISO 8601 date-time such as 2030-01-31T14:30:00.000Z, not {t:?}")
+                parse_iso(t).ok_or_else(|| QueryError::NotATime {
+                    name,
+                    text: t.to_string(),
                 })
             })
             .transpose()
@@ -172,15 +234,19 @@ fn queue_listing(
     let start = time("start_time")?.unwrap_or(i64::MIN);
     let end = time("end_time")?.unwrap_or(now + 24 * HOUR_MS);
     if end < start {
-        return Err("end_time is before start_time".into());
+        return Err(QueryError::EndBeforeStart);
     }
     let max = match text("max") {
         None => usize::MAX,
-        Some(t) => t
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("max must be a positive whole number, not {t:?}"))?,
+        Some(t) => {
+            t.parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| QueryError::NotACount {
+                    name: "max",
+                    text: t.to_string(),
+                })?
+        }
     };
     let records = index.select(|r| {
         let state = r["_callback_state"].as_str().unwrap_or_default();

@@ -30,7 +30,8 @@
 //! sections plus the callback application's `[gms]`.
 
 use super::{ServerConfig, StartOptions};
-use scxml_engine::store::{MemoryStore, RedbStore, Store};
+use scxml::Limits;
+use scxml_engine::store::{MemoryStore, RedbStore, Store, StoreError};
 use scxml_engine::{EngineConfig, HibernationPolicy};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -103,6 +104,15 @@ pub struct EngineSection {
     /// MB of JavaScript objects a shard allocates between garbage collections (0: boa's own
     /// policy).
     pub gc_budget_mb: usize,
+    /// The most microsteps one macrostep may take before its session is ended as failed
+    /// (0: no bound).
+    pub max_microsteps_per_macrostep: u64,
+    /// The most internal events one macrostep may queue before its session is ended as
+    /// failed (0: no bound).
+    pub max_internal_events_per_macrostep: u64,
+    /// Milliseconds one macrostep may run before its session is ended as failed and the
+    /// other sessions of its worker move to a new thread (0: no watchdog).
+    pub macrostep_deadline_ms: u64,
 }
 
 impl Default for EngineSection {
@@ -114,6 +124,9 @@ impl Default for EngineSection {
             max_sessions: d.max_sessions,
             max_queue: d.max_queue,
             gc_budget_mb: d.gc_budget_mb,
+            max_microsteps_per_macrostep: d.limits.microsteps_per_macrostep.unwrap_or(0),
+            max_internal_events_per_macrostep: d.limits.internal_events_per_macrostep.unwrap_or(0),
+            macrostep_deadline_ms: d.macrostep_deadline.map_or(0, |t| t.as_millis() as u64),
         }
     }
 }
@@ -150,22 +163,78 @@ pub struct DocumentsSection {
     pub allow: Vec<String>,
 }
 
+/// Why a configuration file cannot be used: it cannot be read, it does not fit its sections,
+/// or what it names cannot be opened. The message names the file, or the key, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read (it does not exist, or is not readable).
+    #[error("{}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The text is not TOML, or does not fit the sections: an unknown section or key, a
+    /// value of the wrong type. The TOML error names the key, with its line and column.
+    #[error("{}{source}", in_file(.path))]
+    Toml {
+        /// The file, when the text was read from one.
+        path: Option<PathBuf>,
+        /// What is wrong, and where.
+        source: toml::de::Error,
+    },
+    /// `[engine] data_dir`: the store there cannot be created or opened.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// `[documents] allow` is empty, so the working directory is the allow-list, and the
+    /// working directory cannot be found.
+    #[error("the working directory (the default document allow-list): {0}")]
+    WorkingDirectory(std::io::Error),
+    /// `[documents] allow` is empty, and the working directory has no `file:` URL.
+    #[error("{} is not a usable directory", .0.display())]
+    UnusableDirectory(PathBuf),
+}
+
+impl ConfigError {
+    /// The same error, said of the file at `path`: a TOML error from text names the file.
+    pub fn in_file(self, path: &Path) -> ConfigError {
+        match self {
+            ConfigError::Toml { path: None, source } => ConfigError::Toml {
+                path: Some(path.to_path_buf()),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// `path: `, before a message about a file's content, when there is a file.
+fn in_file(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| format!("{}: ", p.display()))
+        .unwrap_or_default()
+}
+
 impl FileConfig {
     /// Reads a config file; a missing path is an error, bad TOML says where.
-    pub fn load(path: &Path) -> Result<FileConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        FileConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        FileConfig::parse(&text).map_err(|e| e.in_file(path))
     }
 
     /// Parses the text of a config file.
-    pub fn parse(text: &str) -> Result<FileConfig, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+    pub fn parse(text: &str) -> Result<FileConfig, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Toml { path: None, source })
     }
 
     /// Builds the server's options; opens the store when a data directory is given.
-    pub fn into_options(self) -> Result<StartOptions, String> {
+    pub fn into_options(self) -> Result<StartOptions, ConfigError> {
         let store: Arc<dyn Store> = match &self.engine.data_dir {
-            Some(dir) => Arc::new(RedbStore::open(dir).map_err(|e| e.to_string())?),
+            Some(dir) => Arc::new(RedbStore::open(dir)?),
             None => Arc::new(MemoryStore::new()),
         };
         let mut engine = EngineConfig {
@@ -173,6 +242,15 @@ impl FileConfig {
             max_sessions: self.engine.max_sessions,
             max_queue: self.engine.max_queue,
             gc_budget_mb: self.engine.gc_budget_mb,
+            limits: Limits {
+                microsteps_per_macrostep: Some(self.engine.max_microsteps_per_macrostep)
+                    .filter(|&n| n > 0),
+                internal_events_per_macrostep: Some(self.engine.max_internal_events_per_macrostep)
+                    .filter(|&n| n > 0),
+            },
+            macrostep_deadline: Some(self.engine.macrostep_deadline_ms)
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis),
             hibernation: HibernationPolicy {
                 idle_after: self
                     .hibernation
@@ -190,10 +268,11 @@ impl FileConfig {
             engine.shards = shards.max(1);
         }
         let allow_documents = if self.documents.allow.is_empty() {
-            let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
-            vec![url::Url::from_directory_path(&cwd)
-                .map_err(|()| format!("{} is not a usable directory", cwd.display()))?
-                .to_string()]
+            let cwd = std::env::current_dir().map_err(ConfigError::WorkingDirectory)?;
+            match url::Url::from_directory_path(&cwd) {
+                Ok(url) => vec![url.to_string()],
+                Err(()) => return Err(ConfigError::UnusableDirectory(cwd)),
+            }
         } else {
             self.documents.allow
         };
@@ -228,7 +307,9 @@ mod tests {
             options.engine.hibernation.idle_after,
             Some(Duration::from_millis(500))
         );
-        let err = FileConfig::parse("[server]\nlisten = \"x\"").unwrap_err();
+        let err = FileConfig::parse("[server]\nlisten = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listen"), "{err}");
         assert!(FileConfig::parse("[engine]\nshard = 3").is_err());
     }

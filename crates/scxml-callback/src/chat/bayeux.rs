@@ -16,22 +16,27 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-pub const HANDSHAKE: &str = "/meta/handshake";
-pub const CONNECT: &str = "/meta/connect";
-pub const SUBSCRIBE: &str = "/meta/subscribe";
-pub const UNSUBSCRIBE: &str = "/meta/unsubscribe";
-pub const DISCONNECT: &str = "/meta/disconnect";
+/// The meta channel a client opens its session on; the reply carries its `clientId`.
+pub(crate) const HANDSHAKE: &str = "/meta/handshake";
+/// The meta channel of the long poll: held until messages are queued or the timeout passes.
+pub(crate) const CONNECT: &str = "/meta/connect";
+/// The meta channel that adds the client to channels' subscribers.
+pub(crate) const SUBSCRIBE: &str = "/meta/subscribe";
+/// The meta channel that removes the client from channels' subscribers.
+pub(crate) const UNSUBSCRIBE: &str = "/meta/unsubscribe";
+/// The meta channel that ends the client's session; the server forgets it at once.
+pub(crate) const DISCONNECT: &str = "/meta/disconnect";
 
 /// The Bayeux protocol version we speak.
-pub const VERSION: &str = "1.0";
+pub(crate) const VERSION: &str = "1.0";
 /// The transports we serve over plain HTTP.
-pub const CONNECTION_TYPES: [&str; 2] = ["long-polling", "callback-polling"];
+pub(crate) const CONNECTION_TYPES: [&str; 2] = ["long-polling", "callback-polling"];
 
 /// The `402::Unknown client` error of Bayeux.
-pub const UNKNOWN_CLIENT: &str = "402::Unknown client";
+pub(crate) const UNKNOWN_CLIENT: &str = "402::Unknown client";
 
 /// True when a subscription (`/a/b`, `/a/*`, `/a/**`) covers a channel.
-pub fn channel_matches(pattern: &str, channel: &str) -> bool {
+pub(crate) fn channel_matches(pattern: &str, channel: &str) -> bool {
     if let Some(prefix) = pattern.strip_suffix("/**") {
         return channel
             .strip_prefix(prefix)
@@ -47,7 +52,7 @@ pub fn channel_matches(pattern: &str, channel: &str) -> bool {
 }
 
 /// A channel name: `/`-separated non-empty segments; wildcards only as the last segment.
-pub fn is_valid_channel(channel: &str) -> bool {
+pub(crate) fn is_valid_channel(channel: &str) -> bool {
     let Some(rest) = channel.strip_prefix('/') else {
         return false;
     };
@@ -59,7 +64,7 @@ pub fn is_valid_channel(channel: &str) -> bool {
 }
 
 /// True for `/service/...` channels: messages there go to the server, not to subscribers.
-pub fn is_service_channel(channel: &str) -> bool {
+pub(crate) fn is_service_channel(channel: &str) -> bool {
     channel.starts_with("/service/")
 }
 
@@ -67,7 +72,9 @@ pub fn is_service_channel(channel: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MessageId {
+    /// A string id, the usual form (`"7"`).
     Text(String),
+    /// A numeric id (`7`), which some clients send; echoed as a number.
     Number(serde_json::Number),
 }
 
@@ -75,7 +82,9 @@ pub enum MessageId {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Subscription {
+    /// A single channel or pattern, as a JSON string.
     One(String),
+    /// Several channels or patterns, as a JSON array of strings.
     Many(Vec<String>),
 }
 
@@ -105,10 +114,14 @@ pub enum Reconnect {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Advice {
+    /// What the client should do next; absent when the server has no advice on it.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub reconnect: Option<Reconnect>,
+    /// How long the client should wait before its next connect, milliseconds.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub interval: Option<u64>,
+    /// How long the server holds a connect open, milliseconds; on a client's connect, the
+    /// longest it wants to wait (the server takes the smaller of the two).
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub timeout: Option<u64>,
 }
@@ -117,8 +130,11 @@ pub struct Advice {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Ext {
+    /// The device a handshaking client belongs to; binds the client to it as the `gms_user`
+    /// request header does, so pushes and chat events for the device reach it.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub gms_user: Option<String>,
+    /// The other fields of `ext`, kept as sent and written back unchanged.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -127,27 +143,38 @@ pub struct Ext {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Message {
+    /// A meta channel (`/meta/...`), a `/service/...` channel, or the channel published to;
+    /// a message without one is answered `400::Missing channel`.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub channel: Option<String>,
+    /// The client's id for this message, echoed in the reply so it can match them.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub id: Option<MessageId>,
+    /// The session id the handshake gave the client; every message but a handshake needs it.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub client_id: Option<String>,
     /// A publish's payload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
+    /// The channels or patterns of a subscribe or unsubscribe.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub subscription: Option<Subscription>,
+    /// A handshake's transports (`long-polling`, ...); one we serve must be among them.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub supported_connection_types: Option<Vec<String>>,
+    /// The transport a connect uses; not checked: every connect is served as a long poll.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub connection_type: Option<String>,
+    /// The Bayeux version a handshaking client speaks; not checked.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub version: Option<String>,
+    /// The oldest Bayeux version a handshaking client accepts; not checked.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub minimum_version: Option<String>,
+    /// The client's wishes; its `timeout` on a connect shortens the long poll.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub advice: Option<Advice>,
+    /// Extension fields; a handshake's `ext.gms_user` names the device.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub ext: Option<Ext>,
 }
@@ -156,22 +183,30 @@ pub struct Message {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reply {
+    /// The request's channel, echoed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The request's id, echoed as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<MessageId>,
+    /// The request's client id; on a handshake, the new session's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Whether the request did what it asked; when false, `error` says why.
     pub successful: bool,
     /// `code::message`, on failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A subscribe's or unsubscribe's channels, echoed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription: Option<Subscription>,
+    /// On a handshake, the Bayeux version the server speaks (`1.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// On a handshake, the transports the server offers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_connection_types: Option<Vec<String>>,
+    /// What the client should do next: connect again, handshake again, or give up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advice: Option<Advice>,
 }
@@ -179,7 +214,10 @@ pub struct Reply {
 /// A message published to a client on a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
+    /// The channel it was published on, which the client subscribed to (or a `/service/`
+    /// channel when sent to the client alone).
     pub channel: String,
+    /// The payload as published: a push notification, a chat event, a client's publish.
     pub data: Value,
 }
 
@@ -189,6 +227,7 @@ pub struct Delivery {
 pub enum Outgoing {
     /// Has `successful`.
     Reply(Reply),
+    /// Has `data`.
     Delivery(Delivery),
 }
 

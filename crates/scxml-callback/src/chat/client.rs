@@ -26,7 +26,7 @@ struct ClientState {
 
 /// How a long poll ended.
 #[derive(Debug, PartialEq)]
-pub enum PollEnd {
+pub(crate) enum PollEnd {
     /// Messages arrived, the timeout passed or a newer connect took over: here are the
     /// queued messages (maybe none).
     Messages(Vec<Delivery>),
@@ -36,14 +36,16 @@ pub enum PollEnd {
 
 /// A Bayeux client known to the server.
 #[derive(Debug)]
-pub struct CometClient {
+pub(crate) struct CometClient {
     id: String,
     state: Mutex<ClientState>,
     notify: Notify,
 }
 
 impl CometClient {
-    pub fn new(id: String, gms_user: Option<String>) -> CometClient {
+    /// A fresh session with the id its handshake was given, bound to the device `gms_user`
+    /// when the handshake named one; no subscriptions, nothing queued.
+    pub(crate) fn new(id: String, gms_user: Option<String>) -> CometClient {
         CometClient {
             id,
             state: Mutex::new(ClientState {
@@ -59,17 +61,18 @@ impl CometClient {
         }
     }
 
-    pub fn id(&self) -> &str {
+    /// The `clientId` the client sends with every message.
+    pub(crate) fn id(&self) -> &str {
         &self.id
     }
 
     /// The `gms_user` the client is bound to.
-    pub fn gms_user(&self) -> Option<String> {
+    pub(crate) fn gms_user(&self) -> Option<String> {
         self.lock().gms_user.clone()
     }
 
     /// Binds the client to a `gms_user` if it has none yet.
-    pub fn bind_user(&self, gms_user: &str) {
+    pub(crate) fn bind_user(&self, gms_user: &str) {
         let mut state = self.lock();
         if state.gms_user.is_none() {
             state.gms_user = Some(gms_user.to_string());
@@ -77,20 +80,22 @@ impl CometClient {
     }
 
     /// Records activity (any message from the client).
-    pub fn touch(&self) {
+    pub(crate) fn touch(&self) {
         self.lock().last_seen = Instant::now();
     }
 
-    pub fn subscribe(&self, pattern: &str) {
+    /// Adds a channel or pattern (`/a/*`, `/a/**`) to the client's subscriptions.
+    pub(crate) fn subscribe(&self, pattern: &str) {
         self.lock().subscriptions.insert(pattern.to_string());
     }
 
-    pub fn unsubscribe(&self, pattern: &str) {
+    /// Removes a channel or pattern, as subscribed, from the client's subscriptions.
+    pub(crate) fn unsubscribe(&self, pattern: &str) {
         self.lock().subscriptions.remove(pattern);
     }
 
     /// True when one of the client's subscriptions covers the channel.
-    pub fn is_subscribed(&self, channel: &str) -> bool {
+    pub(crate) fn is_subscribed(&self, channel: &str) -> bool {
         self.lock()
             .subscriptions
             .iter()
@@ -99,7 +104,7 @@ impl CometClient {
 
     /// Queues a message (dropping the oldest beyond `max`) and wakes a waiting connect.
     /// Returns false when the client is closed.
-    pub fn enqueue(&self, message: Delivery, max: usize) -> bool {
+    pub(crate) fn enqueue(&self, message: Delivery, max: usize) -> bool {
         {
             let mut state = self.lock();
             if state.closed {
@@ -115,29 +120,30 @@ impl CometClient {
     }
 
     /// Takes every queued message.
-    pub fn drain(&self) -> Vec<Delivery> {
+    pub(crate) fn drain(&self) -> Vec<Delivery> {
         self.lock().queue.drain(..).collect()
     }
 
     /// Closes the session and wakes a waiting connect.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.notify.notify_waiters();
     }
 
-    pub fn is_closed(&self) -> bool {
+    /// True once the client disconnected or was forgotten; it gets no more messages.
+    pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
     /// True when no connect is waiting and the client was last seen more than `expiry` ago.
-    pub fn expired(&self, now: Instant, expiry: Duration) -> bool {
+    pub(crate) fn expired(&self, now: Instant, expiry: Duration) -> bool {
         let state = self.lock();
         state.closed || (state.polls == 0 && now.duration_since(state.last_seen) > expiry)
     }
 
     /// The long poll: returns at once when messages are queued, else waits up to `timeout`
     /// for one. A newer connect from the same client ends this one.
-    pub async fn poll(&self, timeout: Duration) -> PollEnd {
+    pub(crate) async fn poll(&self, timeout: Duration) -> PollEnd {
         let seq = {
             let mut state = self.lock();
             state.poll_seq += 1;

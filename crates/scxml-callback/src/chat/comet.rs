@@ -103,10 +103,12 @@ impl CometServer {
         }
     }
 
+    /// The timing and limits it was started with.
     pub fn config(&self) -> &CometConfig {
         &self.config
     }
 
+    /// The chat server behind Chat v2 operations, when started [`CometServer::with_chat`].
     pub fn chat(&self) -> Option<&Arc<ChatServer>> {
         self.chat.as_ref()
     }

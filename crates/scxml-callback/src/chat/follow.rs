@@ -14,21 +14,25 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// What to follow and where to send it.
 #[derive(Debug, Clone)]
-pub struct Follow {
-    pub chat_id: String,
-    pub to: Recipient,
-    pub channel: String,
+pub(crate) struct Follow {
+    /// The chat whose transcript is forwarded.
+    pub(crate) chat_id: String,
+    /// Who receives the entries.
+    pub(crate) to: Recipient,
+    /// The channel the entries are delivered on (`/_genesys` for Chat v1, the service's
+    /// `/service/chatV2/...` channel for Chat v2).
+    pub(crate) channel: String,
     /// The first transcript position to forward.
-    pub from: u64,
+    pub(crate) from: u64,
     /// Fields added to every delivered `data` (e.g. Chat v2 `secureKey`, `userId`, `alias`).
-    pub extra: Map<String, Value>,
+    pub(crate) extra: Map<String, Value>,
     /// Stop after forwarding this participant's `ParticipantLeft`.
-    pub until_left: Option<String>,
+    pub(crate) until_left: Option<String>,
 }
 
 /// Starts a follower (unless one already serves this recipient and chat). Entries from
 /// `from` that are already in the transcript are sent first. Needs a tokio runtime.
-pub fn spawn(
+pub(crate) fn spawn(
     server: &Arc<CometServer>,
     chat: Arc<ChatServer>,
     follow: Follow,

@@ -12,12 +12,16 @@ use std::sync::Arc;
 /// Why a body holds no Bayeux batch (answered 400 with this text).
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// The body is not UTF-8 text.
     #[error("the body is not UTF-8")]
     NotUtf8,
+    /// The batch is not JSON; the parser's error says where.
     #[error("malformed Bayeux JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The batch, or one of its elements, is JSON but not an object.
     #[error("a Bayeux message must be a JSON object")]
     NotAnObject,
+    /// The body holds no message: empty, `[]`, or a form without a `message` field.
     #[error("no Bayeux messages in the body")]
     Empty,
 }

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 ///
 /// When the operating system cannot provide random bytes at all (no request can cause it; the
 /// standard library's `HashMap` panics the same way on such a platform).
-pub fn token() -> String {
+pub(crate) fn token() -> String {
     let mut bytes = [0u8; 16];
     if let Err(e) = getrandom::fill(&mut bytes) {
         panic!("the operating system's random number generator failed: {e}");
@@ -26,7 +26,7 @@ pub fn token() -> String {
 }
 
 /// Milliseconds since the Unix epoch (UTC), the `utcTime` of transcript entries.
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

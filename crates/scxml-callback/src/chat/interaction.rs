@@ -29,6 +29,8 @@ pub struct ChatInteraction {
 }
 
 impl ChatInteraction {
+    /// A chat just requested: waiting for an agent, no participants yet, created at `now`
+    /// (ms since the epoch).
     pub fn new(id: String, request: NewChat, now: u64) -> ChatInteraction {
         ChatInteraction {
             id,
@@ -41,10 +43,12 @@ impl ChatInteraction {
         }
     }
 
+    /// The chat's id, as the customer and the agents name it.
     pub fn id(&self) -> &str {
         &self.id
     }
 
+    /// Where the chat stands: waiting for an agent, with one, or ended.
     pub fn state(&self) -> ChatState {
         self.state
     }
@@ -163,6 +167,7 @@ impl ChatInteraction {
         self.request.user_data.extend(data);
     }
 
+    /// The chat as listed to agents: who asked, about what, its state and who is in it.
     pub fn summary(&self) -> ChatSummary {
         ChatSummary {
             chat_id: self.id.clone(),

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 pub enum ParticipantType {
     /// The customer.
     Client,
+    /// A contact-centre agent (joined from the agent desktop or the agents API).
     Agent,
     /// A bot or another system.
     External,
@@ -23,7 +24,9 @@ pub enum ParticipantType {
 pub struct Participant {
     /// Unique within the chat ("1", "2", ... in joining order).
     pub participant_id: String,
+    /// The name shown to the others: the customer's given or made-up name, an agent's.
     pub nickname: String,
+    /// Customer, agent or system (`type` in JSON).
     #[serde(rename = "type")]
     pub kind: ParticipantType,
 }
@@ -31,11 +34,17 @@ pub struct Participant {
 /// The kind of a transcript entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EntryType {
+    /// `from` joined the chat.
     ParticipantJoined,
+    /// `from` wrote `text`.
     Message,
+    /// `from` started typing; `text` may preview what is being typed.
     TypingStarted,
+    /// `from` stopped typing; `text` may hold what was typed so far.
     TypingStopped,
+    /// `from` left the chat; the last one leaving ends it.
     ParticipantLeft,
+    /// A notice from `from` (Chat v2 `customNotice`, a flow's "Please hold").
     Notice,
 }
 
@@ -45,8 +54,10 @@ pub enum EntryType {
 pub struct TranscriptEntry {
     /// The position in the transcript, from 1.
     pub index: u64,
+    /// What happened (`type` in JSON).
     #[serde(rename = "type")]
     pub kind: EntryType,
+    /// The participant it happened to or who wrote it.
     pub from: Participant,
     /// The message or notice text, or the typing preview.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,11 +86,15 @@ pub struct NewChat {
     /// The service the chat belongs to: the callback service id for Chat v1 `ixn/chat`, the
     /// service name of the channel (or the request's `serviceId`) for Chat v2.
     pub service_id: String,
+    /// What the customer wants to talk about, shown to agents.
     pub subject: Option<String>,
+    /// The customer's first name, shown to agents and part of the default nickname.
     pub first_name: Option<String>,
+    /// The customer's last name, shown to agents and part of the default nickname.
     pub last_name: Option<String>,
     /// The customer's nickname; by default "first last", or "Customer".
     pub nickname: Option<String>,
+    /// The customer's e-mail address (`email` or `emailAddress`), shown to agents.
     #[serde(alias = "emailAddress")]
     pub email: Option<String>,
     /// Attached data (Chat v2 `userData`), e.g. what routing uses to find the service.
@@ -111,20 +126,29 @@ impl NewChat {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatSummary {
+    /// The chat's id.
     pub chat_id: String,
+    /// The service it belongs to, as requested ([`NewChat::service_id`]).
     pub service_id: String,
+    /// The request's subject.
     pub subject: Option<String>,
+    /// The customer's first name, as requested.
     pub first_name: Option<String>,
+    /// The customer's last name, as requested.
     pub last_name: Option<String>,
+    /// The customer's e-mail address, as requested.
     pub email: Option<String>,
+    /// Waiting, connected or ended.
     pub state: ChatState,
     /// The participants present now.
     pub participants: Vec<Participant>,
     /// The index the next transcript entry will get.
     pub next_position: u64,
+    /// The attached data: the request's, merged with later Chat v2 `updateData`.
     pub user_data: Map<String, Value>,
     /// Creation time, epoch milliseconds.
     pub created_at: u64,
+    /// When the chat ended, epoch milliseconds; absent while it runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<u64>,
 }
@@ -133,7 +157,9 @@ pub struct ChatSummary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatUpdate {
+    /// The chat the entry was added to.
     pub chat_id: String,
+    /// The entry, with its transcript position.
     pub entry: TranscriptEntry,
     /// True on the entry that ended the chat (and only then).
     pub chat_ended: bool,
@@ -142,9 +168,11 @@ pub struct ChatUpdate {
 /// The answer to a join: who joined, the key that authorises its operations, the entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Joined {
+    /// The participant as the others see it, with its new id.
     pub participant: Participant,
     /// Authorises Chat v2 operations for this participant (`secureKey`).
     pub secure_key: String,
+    /// The `ParticipantJoined` entry, as broadcast.
     pub entry: TranscriptEntry,
 }
 
@@ -152,23 +180,29 @@ pub struct Joined {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Transcript {
+    /// The chat it is from.
     pub chat_id: String,
     /// The entries at and after the position asked for.
     pub messages: Vec<TranscriptEntry>,
     /// The position to ask for next time to get only newer entries.
     pub next_position: u64,
+    /// True when the chat has ended: no entries will follow.
     pub chat_ended: bool,
 }
 
 /// Why a chat operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChatError {
+    /// No chat has this id (never created, or removed); or there is no chat server.
     #[error("unknown chat {0}")]
     UnknownChat(String),
+    /// The chat has no participant with this id.
     #[error("unknown participant {0}")]
     UnknownParticipant(String),
+    /// The participant with this id was in the chat but has left it.
     #[error("participant {0} has left the chat")]
     NotPresent(String),
+    /// The chat with this id has ended and takes no more entries.
     #[error("chat {0} has ended")]
     Ended(String),
 }

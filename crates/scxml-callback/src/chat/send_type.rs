@@ -29,6 +29,8 @@ pub struct ChatSendType {
 }
 
 impl ChatSendType {
+    /// The send type over the chat server the rest of the application uses, so a flow's
+    /// notices reach the same chats the customer and the agents see.
     pub fn new(chat: Arc<ChatServer>) -> ChatSendType {
         ChatSendType { chat }
     }

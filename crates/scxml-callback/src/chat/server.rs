@@ -58,6 +58,7 @@ impl std::fmt::Debug for ChatServer {
 }
 
 impl ChatServer {
+    /// A chat server with no chats.
     pub fn new() -> ChatServer {
         ChatServer::default()
     }
@@ -112,6 +113,7 @@ impl ChatServer {
         })
     }
 
+    /// A participant's message `text`; broadcast, and returned as its transcript entry.
     pub fn send_message(
         &self,
         chat_id: &str,
@@ -141,6 +143,7 @@ impl ChatServer {
         )
     }
 
+    /// `TypingStopped`, with an optional copy of what was typed so far.
     pub fn stop_typing(
         &self,
         chat_id: &str,
@@ -212,6 +215,7 @@ impl ChatServer {
         })
     }
 
+    /// The chat with this id as it is now, if there is one.
     pub fn get(&self, chat_id: &str) -> Option<ChatSummary> {
         self.lock()
             .by_id

@@ -42,7 +42,7 @@ const NOT_PRESENT: u32 = 104;
 const UNSUPPORTED: u32 = 105;
 
 /// Handles one publish on `/service/chatV2/<service>`; the answer is queued for the client.
-pub fn handle(
+pub(crate) fn handle(
     comet: &Arc<CometServer>,
     chat: &Arc<ChatServer>,
     client: &Arc<CometClient>,

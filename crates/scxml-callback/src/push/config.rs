@@ -31,10 +31,15 @@ use std::collections::BTreeMap;
 pub struct PushConfig {
     /// How long one HTTP delivery may take in all, seconds.
     pub timeout_secs: u64,
+    /// `[push.comet]`: devices reached over the comet endpoint; on by default.
     pub comet: CometPushConfig,
+    /// `[push.httpcb]`: devices whose id is a callback URL or a named target.
     pub httpcb: Option<HttpCallbackConfig>,
+    /// `[push.customhttp]`: every `customhttp` device through one webhook.
     pub customhttp: Option<CustomHttpConfig>,
+    /// `[push.fcm]`: Android (and `gcm`) devices through Firebase Cloud Messaging.
     pub fcm: Option<FcmConfig>,
+    /// `[push.apns]`: iOS devices through the Apple Push Notification service.
     pub apns: Option<ApnsConfig>,
 }
 
@@ -55,6 +60,7 @@ impl Default for PushConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CometPushConfig {
+    /// Whether `comet` devices get pushes; when false they fail as not configured.
     pub enabled: bool,
     /// The channel a device (named by its `gms_user`) receives notifications on.
     pub channel: String,
@@ -93,7 +99,9 @@ impl Default for HttpCallbackConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomHttpConfig {
+    /// The webhook every notification is posted to.
     pub url: String,
+    /// The webhook for devices asking for `_use_debug_push_certificate`; by default `url`.
     pub debug_url: Option<String>,
     /// The `Authorization` header value, e.g. `Basic dXNlcjpwYXNz`.
     pub authorization: Option<String>,
@@ -105,12 +113,17 @@ pub struct CustomHttpConfig {
 pub struct FcmConfig {
     /// The send URL; by default `https://fcm.googleapis.com/v1/projects/<project_id>/messages:send`.
     pub endpoint: Option<String>,
+    /// The Firebase project, which names the default send URL.
     pub project_id: Option<String>,
     /// The OAuth 2 access token sent as `Authorization: Bearer <token>`.
     pub access_token: Option<String>,
+    /// A file holding the access token, read at each send when `access_token` is not set.
     pub access_token_file: Option<String>,
+    /// The send URL for debug devices; by default the normal one.
     pub debug_endpoint: Option<String>,
+    /// The access token for debug devices; by default the normal one.
     pub debug_access_token: Option<String>,
+    /// A file holding the debug access token, read at each send.
     pub debug_access_token_file: Option<String>,
     /// A visible notification (`notification.title`/`body`); without them, data only.
     pub title: Option<String>,
@@ -157,12 +170,18 @@ pub struct ApnsConfig {
     pub topic: String,
     /// The `authorization` header value (`bearer <provider JWT>`).
     pub authorization: Option<String>,
+    /// A file holding the `authorization` value, read at each send when it is not inline, so
+    /// a job outside can rotate the provider JWT.
     pub authorization_file: Option<String>,
+    /// The `authorization` value for the sandbox; by default the production one.
     pub debug_authorization: Option<String>,
+    /// A file holding the sandbox `authorization` value, read at each send.
     pub debug_authorization_file: Option<String>,
+    /// The alert's title (`aps.alert.title`); none by default.
     pub alert_title: Option<String>,
     /// The alert text; by default the message's `_display_message`, else the tag.
     pub alert_body: Option<String>,
+    /// The sound the device plays (`aps.sound`, e.g. `default`); silent by default.
     pub sound: Option<String>,
 }
 

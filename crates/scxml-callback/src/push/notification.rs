@@ -8,8 +8,13 @@ use serde_json::Value;
 /// the event and the service (`service.agentavailable.<id>`, `agent.message.<id>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
+    /// The notification's id, set by the flow (the send's `id`, else its send id); lets the
+    /// device tell a repeat from a new notification.
     pub id: String,
+    /// The payload the flow sends, usually an object; `_display_message` in it is the text
+    /// providers show.
     pub message: Value,
+    /// What it is about: the event and the service (`service.agentavailable.<id>`).
     pub tag: String,
 }
 
@@ -72,6 +77,7 @@ impl Provider {
 /// Where a notification goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
+    /// Who delivers it, from `_device_os`.
     pub provider: Provider,
     /// `_device_notification_id`: the APNs/FCM token, the comet channel or `gms_user`, the
     /// httpcb URL or target name, the customhttp device id.
@@ -110,22 +116,40 @@ impl Device {
 /// Why a notification was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PushError {
+    /// The `_device_os` (here as given) names no provider.
     #[error("unknown device os {0:?}")]
     UnknownOs(String),
+    /// The device cannot be addressed: no id, a malformed target or token, or an httpcb URL
+    /// the configuration does not allow; the text says which.
     #[error("invalid device: {0}")]
     InvalidDevice(String),
+    /// The provider (by its `_device_os` name) has no configuration, or lacks its endpoint or
+    /// credentials.
     #[error("push provider {0} is not configured")]
     NotConfigured(&'static str),
+    /// A comet push reached no client: none subscribed to the channel, or bound to the
+    /// `gms_user`, given here.
     #[error("no comet client is subscribed for {0}")]
     NoSubscriber(String),
+    /// The provider answered, but not with a 2xx status.
     #[error("{url} answered HTTP {status}: {body}")]
     Status {
+        /// Where the notification was posted.
         url: String,
+        /// The HTTP status of the answer.
         status: u16,
+        /// The answer's body (cut short when long), which usually says why.
         body: String,
     },
+    /// The request did not get an answer (connection, TLS, timeout), or a credential file
+    /// could not be read.
     #[error("could not reach {url}: {reason}")]
-    Transport { url: String, reason: String },
+    Transport {
+        /// The URL called, or the path of the credential file.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl PushError {

@@ -17,7 +17,10 @@ use std::time::Duration;
 pub enum Delivery {
     /// Published on the comet server: to a channel's subscribers, or to a `gms_user`.
     Comet {
+        /// A device id that is a channel (`/...`) reaches its subscribers; any other is a
+        /// `gms_user`, reached on the configured comet channel.
         recipient: Recipient,
+        /// The channel the notification is published on.
         channel: String,
     },
     /// An HTTP POST.
@@ -41,6 +44,8 @@ impl std::fmt::Debug for Pusher {
 }
 
 impl Pusher {
+    /// A pusher for the configured providers; `comet` stays off until
+    /// [`Pusher::with_comet`] gives it the comet server. A zero timeout counts as one second.
     pub fn new(config: PushConfig) -> Pusher {
         let timeout = Duration::from_secs(config.timeout_secs.max(1));
         Pusher {
@@ -56,6 +61,7 @@ impl Pusher {
         self
     }
 
+    /// The push settings it was made with.
     pub fn config(&self) -> &PushConfig {
         &self.config
     }

@@ -59,6 +59,7 @@ pub struct PushSendType {
 }
 
 impl PushSendType {
+    /// The send type over a pusher, reporting deliveries with `push.delivered`.
     pub fn new(pusher: Arc<Pusher>) -> PushSendType {
         PushSendType {
             pusher,

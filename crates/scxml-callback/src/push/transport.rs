@@ -17,8 +17,11 @@ const ERROR_BODY_CHARS: usize = 2048;
 /// A POST to make: URL, headers and JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
+    /// Where to post: the provider's endpoint, the device's httpcb URL or the webhook.
     pub url: String,
+    /// Header names (lowercase) and values, `content-type` and any credentials included.
     pub headers: Vec<(String, String)>,
+    /// The JSON body, serialised.
     pub body: String,
 }
 
@@ -49,7 +52,7 @@ impl HttpRequest {
 }
 
 /// Sends the request; answers once the provider answered or `timeout` passed.
-pub async fn post(request: &HttpRequest, timeout: Duration) -> Result<(), PushError> {
+pub(crate) async fn post(request: &HttpRequest, timeout: Duration) -> Result<(), PushError> {
     let transport = |reason: String| PushError::Transport {
         url: request.url.clone(),
         reason,
