@@ -4,9 +4,8 @@
 
 mod common;
 
+use common::ServeProcess;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const DOC: &str = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript" initial="waiting">
@@ -19,30 +18,13 @@ const DOC: &str = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0
   <state id="done"/>
 </scxml>"#;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start(data: &std::path::Path, config: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scxml"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting scxml serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
-    Server { child, base }
+fn start(data: &std::path::Path, config: &std::path::Path) -> ServeProcess {
+    ServeProcess::start(&[
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ])
 }
 
 fn get(base: &str, path: &str) -> (u16, Value) {
@@ -88,8 +70,7 @@ fn sessions_survive_sigkill_without_losing_or_repeating_events() {
             Err(list.to_string())
         }
     });
-    server.child.kill().unwrap(); // SIGKILL
-    server.child.wait().unwrap();
+    server.kill(); // SIGKILL
 
     let mut server = start(&data, &config);
     for id in &ids {
@@ -112,7 +93,6 @@ fn sessions_survive_sigkill_without_losing_or_repeating_events() {
         );
         assert_eq!(view["pending_sends"], json!([]));
     }
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,13 +6,15 @@
 
 use scxml_callback::GmsSection;
 use scxml_server::{
-    DocumentsSection, EngineSection, FileConfig, HibernationSection, Mount, ServerSection,
+    ConfigError, DocumentsSection, EngineSection, FileConfig, HibernationSection, Mount,
+    ServerSection,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The configuration file of `scxml serve`: the server's sections and the callback
 /// application's `[gms]`.
@@ -33,13 +35,17 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// Reads a config file; a missing path is an error, bad TOML says where.
-    pub fn load(path: &Path) -> Result<ServeConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        ServeConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ServeConfig::parse(&text).map_err(|e| e.in_file(path))
     }
 
-    pub fn parse(text: &str) -> Result<ServeConfig, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+    /// Parses the text of a config file.
+    pub fn parse(text: &str) -> Result<ServeConfig, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Toml { path: None, source })
     }
 
     /// The server's part.
@@ -134,7 +140,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let running = match scxml_server::start_with(options, mounts).await {
             Ok(r) => r,
             Err(e) => {
@@ -150,10 +156,23 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         tracing::info!(addr = %running.api_addr, "serving");
         wait_for_shutdown_signal().await;
         tracing::info!("shutting down");
-        running.stop().await;
+        // Bounded whatever a worker is doing: a runaway script never ends, and a request
+        // waiting on it is not worth keeping the process for.
+        if tokio::time::timeout(SHUTDOWN_GRACE, running.stop())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown took longer than {SHUTDOWN_GRACE:?}; exiting anyway");
+        }
         ExitCode::SUCCESS
-    })
+    });
+    // Nor does a blocking task (a document being fetched) hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
 }
+
+/// How long `serve` waits for open requests and workers after SIGTERM or Ctrl-C.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
 async fn wait_for_shutdown_signal() {
     #[cfg(unix)]

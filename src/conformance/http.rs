@@ -224,7 +224,7 @@ async fn run_one(
             Ok(v) => v,
             Err(e) => return DocOutcome::Panicked(e.to_string()),
         };
-        let halted = view.status == scxml_engine::SessionStatus::Done;
+        let halted = view.status.is_halted();
         if halted || Instant::now() >= deadline {
             return DocOutcome::Ran(SessionTrace {
                 stop: if halted {

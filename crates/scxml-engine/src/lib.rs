@@ -21,6 +21,7 @@ mod resolver;
 mod shard;
 pub mod store;
 mod timers;
+mod watchdog;
 
 #[cfg(test)]
 mod tests;
@@ -28,16 +29,17 @@ mod tests;
 pub use http_client::{HttpClient, HttpError, HttpLimits, HttpResponse};
 pub use resolver::UrlResolver;
 pub use shard::TraceRecord;
+use watchdog::ShardWatch;
 
 use crate::store::{MemoryStore, Store};
-use scxml::interpreter::{Event, SessionOptions};
+use scxml::interpreter::{Event, Limits, SessionOptions};
 use scxml::io::{EventSink, Registry};
 use scxml::model::Document;
 use scxml::parse::{FileResolver, Resolver};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -71,6 +73,13 @@ pub struct EngineConfig {
     /// so a larger budget means fewer collections for the same work, and more memory held
     /// by garbage (see `datamodel::ecmascript::gc_budget`).
     pub gc_budget_mb: usize,
+    /// What one macrostep of a session may do before the session is ended as failed
+    /// (counted in steps, the same on every machine).
+    pub limits: Limits,
+    /// How long one macrostep may run before the watchdog gives up on its worker thread: the
+    /// session is ended as failed and the shard's other sessions move to a new thread (see
+    /// the `watchdog` module). `None`: no watchdog.
+    pub macrostep_deadline: Option<Duration>,
     /// Shard runtimes start with tokio's clock paused, so time jumps to the next timer
     /// whenever a shard is idle: the engine's own tests run hours of timers in milliseconds.
     #[cfg(test)]
@@ -143,6 +152,8 @@ impl Default for EngineConfig {
             store: Arc::new(MemoryStore::new()),
             hibernation: HibernationPolicy::default(),
             gc_budget_mb: 128,
+            limits: Limits::DEFAULT,
+            macrostep_deadline: Some(Duration::from_secs(5)),
             #[cfg(test)]
             paused_clock: false,
         }
@@ -164,6 +175,10 @@ pub enum EngineError {
     /// The engine is stopping: nothing new is accepted.
     #[error("the engine is shutting down")]
     ShuttingDown,
+    /// The macrostep this request started ran past
+    /// [`EngineConfig::macrostep_deadline`]: the session was ended as failed.
+    #[error("session {0} ran a macrostep past its deadline (a script that does not end) and was ended as failed")]
+    Runaway(String),
 }
 
 /// Where a session is in its life.
@@ -176,6 +191,9 @@ pub enum SessionStatus {
     Hibernated,
     /// It halted (kept a while for inspection).
     Done,
+    /// It was ended without reaching a final state, for the reason its view gives (a
+    /// macrostep that would not end, a datamodel too large to keep...). Kept like a done one.
+    Failed,
 }
 
 impl SessionStatus {
@@ -185,7 +203,13 @@ impl SessionStatus {
             SessionStatus::Running => "running",
             SessionStatus::Hibernated => "hibernated",
             SessionStatus::Done => "done",
+            SessionStatus::Failed => "failed",
         }
+    }
+
+    /// Done or failed: the session will never take another event.
+    pub fn is_halted(self) -> bool {
+        matches!(self, SessionStatus::Done | SessionStatus::Failed)
     }
 }
 
@@ -203,8 +227,9 @@ impl std::str::FromStr for SessionStatus {
             "running" => Ok(SessionStatus::Running),
             "hibernated" => Ok(SessionStatus::Hibernated),
             "done" => Ok(SessionStatus::Done),
+            "failed" => Ok(SessionStatus::Failed),
             other => Err(format!(
-                "`{other}` is not a session status (running, hibernated, done)"
+                "`{other}` is not a session status (running, hibernated, done, failed)"
             )),
         }
     }
@@ -227,6 +252,9 @@ pub struct SessionView {
     pub active_states: Vec<String>,
     /// The top-level final state it halted in.
     pub final_state: Option<String>,
+    /// Why it failed, when its status is failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     /// The datamodel's variables, as JSON.
     pub datamodel: Value,
     /// Delayed sends that have not fired yet.
@@ -351,11 +379,25 @@ pub struct EngineStats {
     pub sessions: AtomicUsize,
     /// Sessions whose JavaScript context is dropped until their next event.
     pub hibernated: AtomicUsize,
+    /// Worker threads given up on by the watchdog (each still held by a runaway script, or
+    /// ended since). Above zero, the process is degraded: restart it when convenient.
+    pub abandoned_workers: AtomicU64,
 }
 
 /// Finds a session's shard and carries commands to it. Shared by the handle and the shards.
 pub(crate) struct Router {
     shards: Vec<mpsc::UnboundedSender<Command>>,
+    /// The receiving end of each shard's queue, taken by whichever thread runs the shard
+    /// now: a replacement worker finds the commands its predecessor left waiting.
+    queues: Vec<CommandQueue>,
+    /// What the watchdog sees of each shard's current thread.
+    watches: Vec<RwLock<Arc<ShardWatch>>>,
+    /// The current thread of each shard.
+    workers: std::sync::Mutex<Vec<Option<std::thread::JoinHandle<()>>>>,
+    /// The origin of the watchdog's clock.
+    epoch: std::time::Instant,
+    /// Set by [`Engine::shutdown`]: the watchdog stops replacing workers.
+    stopping: AtomicBool,
     /// Every session that exists (live or hibernated), for `#_scxml_<id>` targets.
     directory: RwLock<HashSet<String>>,
     /// External events sent to each session and not yet taken by its shard, by shard.
@@ -364,7 +406,44 @@ pub(crate) struct Router {
     stats: EngineStats,
 }
 
+/// A shard's queue of commands, shared by its successive threads.
+pub(crate) type CommandQueue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>>;
+
+/// The stack of a worker thread. Documents cannot nest without bound (the parser refuses
+/// them), but scripts recurse as deeply as boa lets them; only touched pages are used.
+const WORKER_STACK_BYTES: usize = 64 << 20;
+
+/// Starts (or restarts) the thread of shard `index`; with `loaded`, it reports once its
+/// sessions are back from the store. The previous thread of the shard, if any, is detached.
+pub(crate) fn start_shard(
+    router: &Arc<Router>,
+    index: usize,
+    loaded: Option<std::sync::mpsc::Sender<()>>,
+) -> std::io::Result<()> {
+    let watch = ShardWatch::new();
+    if let Ok(mut w) = router.watches[index].write() {
+        *w = watch.clone();
+    }
+    let shard_router = router.clone();
+    let queue = router.queues[index].clone();
+    let handle = std::thread::Builder::new()
+        .name(format!("scxml-shard-{index}"))
+        .stack_size(WORKER_STACK_BYTES)
+        .spawn(move || shard::run(index, shard_router, queue, watch, loaded))?;
+    let mut workers = router.workers.lock().unwrap_or_else(|e| e.into_inner());
+    workers[index] = Some(handle);
+    Ok(())
+}
+
 impl Router {
+    /// What the watchdog sees of shard `index`'s current thread.
+    pub(crate) fn watch(&self, index: usize) -> Arc<ShardWatch> {
+        self.watches[index]
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The shard a session lives on: a hash of its id, so any thread (and the next process,
     /// restoring sessions from the store) finds it without a lookup.
     pub(crate) fn shard_of(&self, session: &str) -> usize {
@@ -505,52 +584,57 @@ impl EventSink for RouterSink {
 #[derive(Clone)]
 pub struct Engine {
     router: Arc<Router>,
-    threads: Arc<std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
 
 impl Engine {
-    /// Starts the worker threads, and returns once each has brought back its stored sessions
-    /// (so no request can miss a session that exists).
+    /// Starts the worker threads (and the watchdog, unless
+    /// [`EngineConfig::macrostep_deadline`] is `None`), and returns once each worker has
+    /// brought back its stored sessions (so no request can miss a session that exists).
     pub fn start(config: EngineConfig) -> Engine {
         let shards = config.shards.max(1);
         let mut senders = Vec::with_capacity(shards);
-        let mut receivers = Vec::with_capacity(shards);
+        let mut queues = Vec::with_capacity(shards);
         for _ in 0..shards {
             let (tx, rx) = mpsc::unbounded_channel();
             senders.push(tx);
-            receivers.push(rx);
+            queues.push(Arc::new(tokio::sync::Mutex::new(rx)));
         }
+        let deadline = config.macrostep_deadline;
         let router = Arc::new(Router {
             waiting_events: (0..shards).map(|_| Default::default()).collect(),
             shards: senders,
+            queues,
+            watches: (0..shards)
+                .map(|_| RwLock::new(ShardWatch::new()))
+                .collect(),
+            workers: std::sync::Mutex::new((0..shards).map(|_| None).collect()),
+            epoch: std::time::Instant::now(),
+            stopping: AtomicBool::new(false),
             directory: RwLock::new(HashSet::new()),
             config,
             stats: EngineStats::default(),
         });
         let (loaded_tx, loaded_rx) = std::sync::mpsc::channel();
-        let threads: Vec<_> = receivers
-            .into_iter()
-            .enumerate()
-            .map(|(index, rx)| {
-                let router = router.clone();
-                let loaded = loaded_tx.clone();
-                std::thread::Builder::new()
-                    .name(format!("scxml-shard-{index}"))
-                    .spawn(move || shard::run(index, router, rx, loaded))
-                    .expect("spawning a worker thread")
-            })
-            .collect();
+        let mut started = 0;
+        for index in 0..shards {
+            match start_shard(&router, index, Some(loaded_tx.clone())) {
+                Ok(()) => started += 1,
+                Err(e) => tracing::error!(shard = index, error = %e, "cannot start a worker"),
+            }
+        }
         drop(loaded_tx);
         // Each shard reports once loaded (or drops its sender if it could not start).
-        for _ in 0..threads.len() {
+        for _ in 0..started {
             if loaded_rx.recv().is_err() {
                 break;
             }
         }
-        Engine {
-            router,
-            threads: Arc::new(std::sync::Mutex::new(threads)),
+        if let Some(deadline) = deadline {
+            if let Err(e) = watchdog::spawn(&router, deadline) {
+                tracing::error!(error = %e, "cannot start the watchdog");
+            }
         }
+        Engine { router }
     }
 
     /// Counters for metrics.
@@ -590,12 +674,30 @@ impl Engine {
         answer: impl FnOnce(Reply<T>) -> Created,
     ) -> Result<T, EngineError> {
         let (reply, rx) = oneshot::channel();
-        self.create_with(doc, create, answer(reply))?;
-        rx.await.map_err(|_| EngineError::ShuttingDown)?
+        let session_id = scxml::interpreter::generate_session_id();
+        let watch = self.router.watch(self.router.shard_of(&session_id));
+        self.create_with(session_id.clone(), doc, create, answer(reply))?;
+        self.answer(&session_id, &watch, rx).await
+    }
+
+    /// The answer to a command for `session`, sent to the shard `watch` watches: an error
+    /// rather than no answer at all when that session's macrostep is the one the watchdog
+    /// gave up on.
+    async fn answer<T>(
+        &self,
+        session: &str,
+        watch: &ShardWatch,
+        rx: oneshot::Receiver<Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        tokio::select! {
+            answer = rx => answer.map_err(|_| EngineError::ShuttingDown)?,
+            () = watch.runaway(session) => Err(EngineError::Runaway(session.to_string())),
+        }
     }
 
     fn create_with(
         &self,
+        session_id: String,
         doc: Arc<Document>,
         create: CreateOptions,
         reply: Created,
@@ -606,11 +708,11 @@ impl Engine {
                 self.router.config.max_sessions,
             ));
         }
-        let session_id = scxml::interpreter::generate_session_id();
         let shard = self.router.shard_of(&session_id);
         let options = SessionOptions {
             session_id,
             initial_data: create.initial_data.clone(),
+            limits: self.router.config.limits,
             ..SessionOptions::default()
         };
         self.router.shards[shard]
@@ -635,13 +737,15 @@ impl Engine {
         event: Event,
     ) -> Result<SessionView, EngineError> {
         let (reply, rx) = oneshot::channel();
+        let watch = self.router.watch(self.router.shard_of(session));
         self.router.send_event(session, event, Some(reply))?;
-        rx.await.map_err(|_| EngineError::ShuttingDown)?
+        self.answer(session, &watch, rx).await
     }
 
     /// The session's view (waking it if it hibernates).
     pub async fn inspect(&self, session: &str) -> Result<SessionView, EngineError> {
         let (reply, rx) = oneshot::channel();
+        let watch = self.router.watch(self.router.shard_of(session));
         self.router.to_session(
             session,
             Command::Inspect {
@@ -649,7 +753,7 @@ impl Engine {
                 reply,
             },
         )?;
-        rx.await.map_err(|_| EngineError::ShuttingDown)?
+        self.answer(session, &watch, rx).await
     }
 
     /// Every session of every shard, ordered by id.
@@ -674,6 +778,7 @@ impl Engine {
     /// Ends a session (and what it invoked) without running it to a final state.
     pub async fn delete(&self, session: &str) -> Result<(), EngineError> {
         let (reply, rx) = oneshot::channel();
+        let watch = self.router.watch(self.router.shard_of(session));
         self.router.to_session(
             session,
             Command::Delete {
@@ -681,7 +786,7 @@ impl Engine {
                 reply,
             },
         )?;
-        rx.await.map_err(|_| EngineError::ShuttingDown)?
+        self.answer(session, &watch, rx).await
     }
 
     /// A stream of the session's macrosteps from now on.
@@ -690,6 +795,7 @@ impl Engine {
         session: &str,
     ) -> Result<broadcast::Receiver<TraceRecord>, EngineError> {
         let (reply, rx) = oneshot::channel();
+        let watch = self.router.watch(self.router.shard_of(session));
         self.router.to_session(
             session,
             Command::Trace {
@@ -697,18 +803,39 @@ impl Engine {
                 reply,
             },
         )?;
-        rx.await.map_err(|_| EngineError::ShuttingDown)?
+        self.answer(session, &watch, rx).await
     }
 
-    /// Stops every shard after the commands already queued, and joins the threads.
-    pub fn shutdown(&self) {
+    /// Stops every shard after the commands already queued, and joins the threads; a thread
+    /// still busy after `grace` (a runaway script) is left behind, so this always returns.
+    pub fn shutdown_within(&self, grace: Duration) {
+        self.router.stopping.store(true, Ordering::Release);
         for shard in &self.router.shards {
             let _ = shard.send(Command::Shutdown);
         }
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        for t in threads {
-            let _ = t.join();
+        let workers: Vec<_> = std::mem::take(
+            &mut *self
+                .router
+                .workers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let deadline = std::time::Instant::now() + grace;
+        for worker in workers.into_iter().flatten() {
+            while !worker.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if worker.is_finished() {
+                let _ = worker.join();
+            } else {
+                tracing::warn!("a worker thread did not stop in time; leaving it behind");
+            }
         }
+    }
+
+    /// [`Engine::shutdown_within`] ten seconds.
+    pub fn shutdown(&self) {
+        self.shutdown_within(Duration::from_secs(10));
     }
 }
 

@@ -17,7 +17,9 @@ mod openapi;
 mod sessions;
 mod test_protocol;
 
-pub use config::{DocumentsSection, EngineSection, FileConfig, HibernationSection, ServerSection};
+pub use config::{
+    ConfigError, DocumentsSection, EngineSection, FileConfig, HibernationSection, ServerSection,
+};
 pub use documents::Documents;
 pub use error::ApiError;
 pub use http::{full as full_response, Body};
@@ -222,13 +224,7 @@ async fn route(
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let limit = app.config.max_body_bytes;
     match (method, segments.as_slice()) {
-        (Method::GET, ["healthz"]) => (
-            "healthz",
-            Ok(http::json(
-                StatusCode::OK,
-                &serde_json::json!({"status": "ok"}),
-            )),
-        ),
+        (Method::GET, ["healthz"]) => ("healthz", Ok(health(app))),
         (Method::GET, ["metrics"]) => ("metrics", Ok(metrics::render(app))),
         (Method::GET, ["openapi.json"]) => (
             "openapi",
@@ -278,6 +274,28 @@ async fn route(
             "not_found",
             Err(ApiError::not_found(format!("no route for {path}"))),
         ),
+    }
+}
+
+/// `/healthz`: 200 while every worker thread is healthy; 503 "degraded" once the watchdog
+/// gave up on one (a runaway script holds it), so that an orchestrator restarts the process.
+fn health(app: &App) -> Response<Body> {
+    let abandoned = app
+        .engine
+        .stats()
+        .abandoned_workers
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if abandoned == 0 {
+        http::json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+    } else {
+        http::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({
+                "status": "degraded",
+                "abandoned_workers": abandoned,
+                "reason": "a worker thread is held by a script that ran past the macrostep deadline; restart the process to get its core back",
+            }),
+        )
     }
 }
 

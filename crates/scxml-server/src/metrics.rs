@@ -92,6 +92,13 @@ pub(crate) fn render(app: &App) -> Response<Body> {
         "counter",
         stats.macrosteps.load(Ordering::Relaxed),
     );
+    counter(
+        &mut out,
+        "scxml_workers_abandoned_total",
+        "Worker threads given up on by the watchdog, each held by a macrostep that ran past its deadline (the process is degraded above zero).",
+        "counter",
+        stats.abandoned_workers.load(Ordering::Relaxed),
+    );
     let contexts = scxml::datamodel::ecmascript::context_counts();
     let _ = writeln!(
         out,

@@ -39,7 +39,7 @@ pub(crate) fn document() -> Value {
                 "get": {
                     "summary": "List sessions",
                     "parameters": [
-                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["running", "hibernated", "done"]}},
+                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["running", "hibernated", "done", "failed"]}},
                         {"name": "name", "in": "query", "schema": {"type": "string"}},
                         {"name": "state", "in": "query", "description": "an active atomic state", "schema": {"type": "string"}},
                         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
@@ -90,11 +90,11 @@ pub(crate) fn document() -> Value {
                     "file": {"type": "string"}, "line": {"type": "integer"}, "column": {"type": "integer"}, "message": {"type": "string"}}}}
             }},
             "Session": {"type": "object", "properties": {
-                "id": {"type": "string"}, "status": {"type": "string", "enum": ["running", "hibernated", "done"]},
+                "id": {"type": "string"}, "status": {"type": "string", "enum": ["running", "hibernated", "done", "failed"]},
                 "name": {"type": "string", "nullable": true}, "document": {"type": "string", "nullable": true},
                 "configuration": {"type": "array", "items": {"type": "string"}},
                 "active_states": {"type": "array", "items": {"type": "string"}},
-                "final_state": {"type": "string", "nullable": true}, "datamodel": {"type": "object"},
+                "final_state": {"type": "string", "nullable": true}, "failure": {"type": "string", "description": "why it failed, when its status is failed"}, "datamodel": {"type": "object"},
                 "pending_sends": {"type": "array", "items": {"type": "object", "properties": {
                     "sendid": {"type": "string"}, "event": {"type": "string"}, "due_in_ms": {"type": "integer"}}}},
                 "invokes": {"type": "array", "items": {"type": "string"}},

@@ -174,7 +174,7 @@ pub(crate) async fn trace(app: &Arc<App>, id: &str) -> Result<Response<Body>, Ap
         loop {
             let text = match records.recv().await {
                 Ok(record) => {
-                    let done = record.status == SessionStatus::Done;
+                    let done = record.status.is_halted();
                     let data = serde_json::to_string(&record).unwrap_or_default();
                     let text = format!("event: macrostep\nid: {}\ndata: {data}\n\n", record.seq);
                     if sender.send(Frame::data(Bytes::from(text))).await.is_err() || done {

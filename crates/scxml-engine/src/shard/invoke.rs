@@ -119,6 +119,7 @@ impl Shard {
         };
         let options = SessionOptions {
             initial_data: request.params,
+            limits: self.router.config.limits,
             ..SessionOptions::default()
         };
         let child = self.create_session(

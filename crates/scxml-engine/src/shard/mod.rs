@@ -24,12 +24,13 @@ use super::record::{
 };
 use super::timers::{Timer, Timers};
 use super::{
-    Command, CreateOptions, Created, EngineError, PendingSend, Router, RouterSink, SessionLog,
-    SessionStatus, SessionSummary, SessionView,
+    Command, CommandQueue, CreateOptions, Created, EngineError, PendingSend, Router, RouterSink,
+    SessionLog, SessionStatus, SessionSummary, SessionView,
 };
 use crate::store::{Table, Write};
+use crate::watchdog::ShardWatch;
 use scxml::interpreter::{
-    is_scxml_invoke_type, Event, Host, Interpreter, InvokeError, InvokeRequest, SendError,
+    is_scxml_invoke_type, Event, Failure, Host, Interpreter, InvokeError, InvokeRequest, SendError,
     SendRequest, SessionOptions, BASIC_HTTP_EVENT_PROCESSOR,
 };
 use scxml::io::{
@@ -137,6 +138,8 @@ struct Slot {
     /// The configuration after the last macrostep (shown while hibernated).
     last_configuration: Vec<StateId>,
     running: bool,
+    /// Why the session failed, once it has.
+    failure: Option<Failure>,
     /// Why the session cannot be persisted or hibernated, when it cannot.
     blocked: Option<NotPersisted>,
 }
@@ -144,6 +147,7 @@ struct Slot {
 impl Slot {
     fn status(&self) -> SessionStatus {
         match (self.running, self.hibernated) {
+            (false, _) if self.failure.is_some() => SessionStatus::Failed,
             (false, _) => SessionStatus::Done,
             (true, true) => SessionStatus::Hibernated,
             (true, false) => SessionStatus::Running,
@@ -181,14 +185,19 @@ struct Shard {
     /// Running sessions not hibernated (what the sweep looks at); a session leaves it when
     /// it halts, since a done one never hibernates.
     live: HashSet<String>,
+    /// What the watchdog sees of this thread; once it is abandoned, the shard stops at once
+    /// and writes nothing (a replacement thread owns its sessions now).
+    watch: Arc<ShardWatch>,
 }
 
-/// The shard's thread body.
+/// The shard's thread body. `loaded` hears once the stored sessions are back; without it this
+/// thread replaces an abandoned one (see [`crate::watchdog`]).
 pub(super) fn run(
     index: usize,
     router: Arc<Router>,
-    commands: mpsc::UnboundedReceiver<Command>,
-    loaded: std::sync::mpsc::Sender<()>,
+    commands: CommandQueue,
+    watch: Arc<ShardWatch>,
+    loaded: Option<std::sync::mpsc::Sender<()>>,
 ) {
     let mut builder = tokio::runtime::Builder::new_current_thread();
     builder.enable_all();
@@ -221,11 +230,16 @@ pub(super) fn run(
         document_keys: HashMap::new(),
         next_sweep: Instant::now() + SWEEP_INTERVAL,
         live: HashSet::new(),
+        watch,
     };
     runtime.block_on(async move {
         shard.load_from_store();
-        let _ = loaded.send(());
-        drop(loaded);
+        match loaded {
+            Some(loaded) => {
+                let _ = loaded.send(());
+            }
+            None => shard.forget_lost_sessions(),
+        }
         shard.run(commands, completions_rx).await
     });
     // The sessions are gone; what they left for the next ones goes before the thread does.
@@ -235,15 +249,17 @@ pub(super) fn run(
 impl Shard {
     pub(super) async fn run(
         mut self,
-        mut commands: mpsc::UnboundedReceiver<Command>,
+        commands: CommandQueue,
         mut completions: mpsc::UnboundedReceiver<Completion>,
     ) {
         let mut stopping = false;
         while !stopping {
             let wake = self.next_wakeup();
+            // The queue is locked only while waiting on it, never while a command runs, so
+            // a replacement thread can take it over from one stuck in a macrostep.
             tokio::select! {
                 biased;
-                command = commands.recv() => match command {
+                command = async { commands.lock().await.recv().await } => match command {
                     None | Some(Command::Shutdown) => stopping = true,
                     Some(command) => self.handle(command),
                 },
@@ -252,16 +268,25 @@ impl Shard {
             }
             // Take everything already waiting, so one commit covers the burst.
             for _ in 0..BATCH {
-                if stopping {
+                if stopping || self.watch.abandoned() {
                     break;
                 }
-                match commands.try_recv() {
-                    Ok(Command::Shutdown) => stopping = true,
-                    Ok(command) => self.handle(command),
-                    Err(_) => break,
+                let next = commands.try_lock().ok().and_then(|mut q| q.try_recv().ok());
+                match next {
+                    Some(Command::Shutdown) => stopping = true,
+                    Some(command) => self.handle(command),
+                    None => break,
                 }
             }
-            self.drain_ready();
+            if !self.watch.abandoned() {
+                self.drain_ready();
+            }
+            if self.watch.abandoned() {
+                // Its sessions belong to the replacement now; what this thread did since
+                // the last commit is dropped unanswered (nothing of it was acknowledged).
+                self.deferred.clear();
+                return;
+            }
             self.commit();
             if Instant::now() >= self.next_sweep
                 || self.live.len() > self.router.config.hibernation.max_live_per_shard
@@ -407,6 +432,38 @@ impl Shard {
     pub(super) fn drain_ready(&mut self) {
         while let Some((id, event)) = self.ready.pop_front() {
             self.run_session(&id, Some(event));
+            if self.watch.abandoned() {
+                return;
+            }
+        }
+    }
+
+    /// After a replacement: sessions of this shard that the router still knows but the
+    /// store did not bring back (live ones of a store that does not outlive the process, or a
+    /// runaway that never committed) are gone; commands for them get "unknown session".
+    fn forget_lost_sessions(&mut self) {
+        let lost: Vec<String> = self
+            .router
+            .directory
+            .read()
+            .map(|d| {
+                d.iter()
+                    .filter(|id| {
+                        self.router.shard_of(id) == self.index && !self.sessions.contains_key(*id)
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in &lost {
+            self.router.unregister(id);
+        }
+        if !lost.is_empty() {
+            tracing::warn!(
+                shard = self.index,
+                sessions = lost.len(),
+                "sessions lost with an abandoned worker"
+            );
         }
     }
 

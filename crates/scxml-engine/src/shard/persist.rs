@@ -23,7 +23,16 @@ impl Shard {
                     if let Some(slot) = self.sessions.get_mut(&id) {
                         slot.blocked = None;
                     }
-                    self.unsaved.insert(id);
+                    if self.unsaved.insert(id.clone()) {
+                        // A record from an earlier hibernation is behind now: it goes, so
+                        // that only current records are ever brought back (by a
+                        // replacement worker, see `watchdog`).
+                        batch.push(Write {
+                            table: Table::SESSIONS,
+                            key: id,
+                            value: None,
+                        });
+                    }
                     continue;
                 }
                 self.unsaved.remove(&id);
@@ -260,6 +269,7 @@ impl Shard {
                 );
             }
             let running = record.snapshot.running;
+            let failure = record.snapshot.failure.clone();
             let configuration = record
                 .snapshot
                 .configuration
@@ -300,6 +310,7 @@ impl Shard {
                     last_active: now,
                     last_configuration: configuration,
                     running,
+                    failure,
                     blocked: None,
                 },
             );

@@ -47,6 +47,7 @@ impl Shard {
                 last_active: Instant::now(),
                 last_configuration: Vec::new(),
                 running: true,
+                failure: None,
                 blocked: None,
             },
         );
@@ -70,12 +71,20 @@ impl Shard {
         let started = std::time::Instant::now();
         let event_name = event.as_ref().map(|e| e.name.clone());
         let mut host = ShardHost::new(id, &mut slot.links, &self.router);
-        match event {
-            None => interpreter.start(&mut host),
-            Some(e) => {
-                slot.events_processed += 1;
-                interpreter.process_event(e, &mut host);
+        {
+            let _busy = self.watch.busy(self.router.epoch, id);
+            match event {
+                None => interpreter.start(&mut host),
+                Some(e) => {
+                    slot.events_processed += 1;
+                    interpreter.process_event(e, &mut host);
+                }
             }
+        }
+        if self.watch.abandoned() {
+            // Given up on while this ran: the replacement owns the session; nothing of this
+            // macrostep leaves the thread.
+            return;
         }
         let ShardHost { effects, logs, .. } = host;
         // The sink sees them once the slot is let go (it needs the invocation tree).
@@ -88,6 +97,12 @@ impl Shard {
         }
         slot.last_configuration = interpreter.configuration();
         slot.running = interpreter.is_running();
+        if let Some(failure) = interpreter.failure() {
+            if slot.failure.is_none() {
+                tracing::warn!(session = id, %failure, "session failed");
+                slot.failure = Some(failure.clone());
+            }
+        }
         slot.last_active = Instant::now();
         if let Some(trace) = &slot.trace {
             if trace.receiver_count() > 0 {
@@ -169,7 +184,8 @@ impl Shard {
                 Interpreter::restore(doc, &record.snapshot).map_err(|e| e.to_string())
             });
         match restored {
-            Ok(interpreter) => {
+            Ok(mut interpreter) => {
+                interpreter.set_limits(self.router.config.limits);
                 if let Some(slot) = self.sessions.get_mut(id) {
                     slot.interpreter = Some(Box::new(interpreter));
                     slot.hibernated = false;

@@ -38,6 +38,7 @@ impl Shard {
                 .map(str::to_string)
                 .collect(),
             final_state: interpreter.final_state().map(str::to_string),
+            failure: slot.failure.as_ref().map(ToString::to_string),
             datamodel: interpreter
                 .datamodel_mut()
                 .export()
