@@ -464,7 +464,8 @@ fn errors_wrong_device_unknown_service_and_cancel() {
     ] {
         let (status, body) = h.call(method, &path, Some("someone-else"), None);
         assert_error(status, &body, 403);
-        let (status, body) = h.call(method, &path, None, None);
+        // Neither a device nor credentials.
+        let (status, body) = common::anonymous_request(&h.http, method, &h.url(&path), None);
         assert_error(status, &body, 403);
     }
     let (status, record) = h.get(&format!("service/{id}"), Some(DEVICE));

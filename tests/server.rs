@@ -243,7 +243,8 @@ fn trace_streams_macrosteps_as_server_sent_events() {
     let mut stream = std::net::TcpStream::connect(h.running().api_addr).unwrap();
     write!(
         stream,
-        "GET /sessions/{id}/trace HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /sessions/{id}/trace HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        common::ADMIN_TOKEN
     )
     .unwrap();
     stream

@@ -8,6 +8,7 @@ mod bench;
 mod load;
 mod run;
 mod serve;
+mod token;
 mod validate;
 mod w3c;
 
@@ -34,6 +35,8 @@ enum Command {
     W3c(w3c::W3cArgs),
     /// Measure a chart: state entries per second, or external events per second.
     Bench(bench::BenchArgs),
+    /// Make an API token, and print it with the configuration that accepts it.
+    Token(token::TokenArgs),
 }
 
 /// Why a command-line value was refused; clap prints it as a usage error (exit code 2),
@@ -79,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         Command::W3c(args) => w3c::w3c(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Token(args) => token::token(args),
     }
 }
 

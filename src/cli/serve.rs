@@ -6,8 +6,8 @@
 
 use scxml_callback::GmsSection;
 use scxml_server::{
-    ConfigError, DocumentsSection, EngineSection, FileConfig, HibernationSection, Mount,
-    ServerSection,
+    AuthSection, ConfigError, DocumentsSection, EngineSection, FileConfig, HibernationSection,
+    Mount, ServerSection,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -29,6 +29,8 @@ pub struct ServeConfig {
     pub hibernation: HibernationSection,
     #[serde(default)]
     pub documents: DocumentsSection,
+    #[serde(default)]
+    pub auth: AuthSection,
     #[serde(default)]
     pub gms: GmsSection,
 }
@@ -55,6 +57,7 @@ impl ServeConfig {
             engine: self.engine,
             hibernation: self.hibernation,
             documents: self.documents,
+            auth: self.auth,
         }
     }
 }
@@ -140,6 +143,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let admin_token = options.admin_token.clone();
     let code = runtime.block_on(async move {
         let running = match scxml_server::start_with(options, mounts).await {
             Ok(r) => r,
@@ -152,6 +156,13 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         println!("listening on http://{}", running.api_addr);
         if let Some(addr) = running.test_protocol_addr {
             println!("test protocol on http://{addr}");
+        }
+        if let Some(token) = &admin_token {
+            println!(
+                "administrator token {} {} (Authorization: Bearer <token>)",
+                if token.created { "created in" } else { "in" },
+                token.path.display()
+            );
         }
         tracing::info!(addr = %running.api_addr, "serving");
         wait_for_shutdown_signal().await;

@@ -12,7 +12,9 @@
 use scxml_callback::{GmsApp, GmsConfig};
 use scxml_engine::store::RedbStore;
 use scxml_engine::{EngineConfig, HibernationPolicy};
-use scxml_server::{Mount, RunningServer, ServerConfig, StartOptions};
+use scxml_server::{
+    Authenticator, Credential, Mount, Role, RunningServer, ServerConfig, StartOptions,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,9 +28,31 @@ pub fn http_agent() -> ureq::Agent {
         .into()
 }
 
+/// The administrator token of every server the harness starts (in process, or as a child
+/// process through `SCXML_ADMIN_TOKEN`); [`request`] and the keep-alive connection send it,
+/// except on a device's requests.
+pub const ADMIN_TOKEN: &str = "scxml_test-administrator-token";
+
+/// The token of the harness's operator credential `test-ops`.
+pub const OPERATOR_TOKEN: &str = "scxml_test-operator-token";
+
+/// The token of the harness's agent credential `agent1`, for the agent `agent1`.
+pub const AGENT1_TOKEN: &str = "scxml_test-agent1-token";
+
+/// The credentials of the harness's in-process servers: an administrator, an operator and
+/// the agent `agent1`.
+pub fn test_auth() -> Authenticator {
+    Authenticator::new(vec![
+        Credential::new("test-admin", Role::Administrator, None, ADMIN_TOKEN),
+        Credential::new("test-ops", Role::Operator, None, OPERATOR_TOKEN),
+        Credential::new("agent1", Role::Agent, Some("agent1"), AGENT1_TOKEN),
+    ])
+}
+
 /// Server options for loopback: the API on an ephemeral port of 127.0.0.1, no test-protocol
-/// listener, no public URL, default limits, no document allowed by URL; change what a test
-/// needs with `StartOptions { .., ..loopback_options(engine) }`.
+/// listener, no public URL, default limits, no document allowed by URL, the harness's
+/// administrator credential; change what a test needs with
+/// `StartOptions { .., ..loopback_options(engine) }`.
 pub fn loopback_options(engine: EngineConfig) -> StartOptions {
     StartOptions {
         listen: ([127, 0, 0, 1], 0).into(),
@@ -37,6 +61,8 @@ pub fn loopback_options(engine: EngineConfig) -> StartOptions {
         engine,
         server: ServerConfig::default(),
         allow_documents: Vec::new(),
+        auth: test_auth(),
+        admin_token: None,
     }
 }
 
@@ -243,8 +269,9 @@ pub fn start_gms_server_allowing(
     (rt, server)
 }
 
-/// One request as a device (`user` is its `gms_user` header) or an agent desktop (`None`):
-/// GET, DELETE, or POST or PUT with an optional body (content type, text). Answers the status and
+/// One request as a device (`user` is its `gms_user` header, and it carries no credentials)
+/// or with the harness's administrator token (`None`: the sessions API, an agent desktop, an
+/// operator): GET, DELETE, or POST or PUT with an optional body (content type, text). Answers the status and
 /// the body as JSON (or as a JSON string when it is not JSON).
 pub fn request(
     http: &ureq::Agent,
@@ -274,10 +301,35 @@ pub fn request(
     )
 }
 
+/// One request with neither a `gms_user` nor credentials: what anyone on the network can send.
+pub fn anonymous_request(
+    http: &ureq::Agent,
+    method: &str,
+    url: &str,
+    body: Option<(&str, String)>,
+) -> (u16, serde_json::Value) {
+    let mut response = match (method, body) {
+        ("GET", _) => http.get(url).call(),
+        ("DELETE", _) => http.delete(url).call(),
+        (_, Some((content_type, text))) => http
+            .post(url)
+            .header("content-type", content_type)
+            .send(text),
+        (_, None) => http.post(url).send_empty(),
+    }
+    .unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
 fn with_user<B>(request: ureq::RequestBuilder<B>, user: Option<&str>) -> ureq::RequestBuilder<B> {
     match user {
         Some(user) => request.header("gms_user", user),
-        None => request,
+        None => request.header("authorization", format!("Bearer {ADMIN_TOKEN}")),
     }
 }
 
@@ -372,6 +424,12 @@ pub mod keepalive {
             for (name, value) in headers {
                 request = request.header(*name, *value);
             }
+            if !headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("gms_user"))
+            {
+                request = request.header("authorization", format!("Bearer {}", super::ADMIN_TOKEN));
+            }
             let body = match body {
                 Some((content_type, bytes)) => {
                     request = request.header("content-type", content_type);
@@ -416,23 +474,35 @@ pub struct ServeProcess {
     pub child: std::process::Child,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// The rest of what it prints on stdout.
+    stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
 impl ServeProcess {
-    /// Starts `scxml serve --listen 127.0.0.1:0` with `args` after it, and waits for the line
-    /// that says where it listens.
+    /// Starts `scxml serve --listen 127.0.0.1:0` with `args` after it and the harness's
+    /// administrator token, and waits for the line that says where it listens.
     pub fn start(args: &[&std::ffi::OsStr]) -> ServeProcess {
+        ServeProcess::start_with_token(args, Some(ADMIN_TOKEN))
+    }
+
+    /// As [`ServeProcess::start`]; without a token the server makes its own, as on a first
+    /// start out of the box.
+    pub fn start_with_token(args: &[&std::ffi::OsStr], token: Option<&str>) -> ServeProcess {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scxml"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scxml"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("starting scxml serve");
-        let stdout = child.stdout.take().expect("the child's stdout");
+            .stderr(std::process::Stdio::null());
+        match token {
+            Some(token) => command.env(scxml_server::ADMIN_TOKEN_ENV, token),
+            None => command.env_remove(scxml_server::ADMIN_TOKEN_ENV),
+        };
+        let mut child = command.spawn().expect("starting scxml serve");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("the child's stdout"));
         let mut line = String::new();
-        std::io::BufReader::new(stdout)
+        stdout
             .read_line(&mut line)
             .expect("the first line of scxml serve");
         let base = line
@@ -440,7 +510,21 @@ impl ServeProcess {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
-        ServeProcess { child, base }
+        ServeProcess {
+            child,
+            base,
+            stdout,
+        }
+    }
+
+    /// The next line it prints on stdout.
+    pub fn next_line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("a line of scxml serve");
+        line
     }
 
     /// `base` + `path`.

@@ -40,6 +40,7 @@ use super::verb::Verb;
 use hyper::Method;
 use scxml::interpreter::Event;
 use scxml_engine::{CreateOptions, EngineError};
+use scxml_server::Role;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -48,9 +49,12 @@ pub(crate) async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str
     let method = &request.method;
     match rest {
         ["callback", name] if method == Method::POST => create(app, request, name).await,
-        ["callback"] if method == Method::GET => match request_fields(request) {
-            Ok(filters) => query::by_properties(&app.index, None, &filters),
+        ["callback"] if method == Method::GET => match property_query_allowed(request) {
             Err(answer) => answer,
+            Ok(()) => match request_fields(request) {
+                Ok(filters) => query::by_properties(&app.index, None, &filters),
+                Err(answer) => answer,
+            },
         },
         ["callback", name, rest @ ..] if method == Method::GET && rest.len() <= 1 => {
             let Some(service) = app.services.get(*name) else {
@@ -61,7 +65,10 @@ pub(crate) async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str
                 Err(answer) => return answer,
             };
             match rest {
-                [] => query::by_properties(&app.index, Some(name), &fields),
+                [] => match property_query_allowed(request) {
+                    Ok(()) => query::by_properties(&app.index, Some(name), &fields),
+                    Err(answer) => answer,
+                },
                 ["availability"] => {
                     availability::handle(&app.index, name, &service.options, &fields)
                 }
@@ -95,6 +102,18 @@ pub(crate) async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str
         },
         _ => GmsResponse::not_found(format!("no callback resource {method} {}", request.path)),
     }
+}
+
+/// Queries by properties list every matching callback with its customer's number, so they
+/// are an operator's, not any device's.
+fn property_query_allowed(request: &GmsRequest) -> Result<(), GmsResponse> {
+    request
+        .caller
+        .require(
+            &[Role::Operator],
+            "a query of callbacks by their properties",
+        )
+        .map_err(|denied| super::app::refused(&denied))
 }
 
 /// The request's fields, with the query string's for a GET or DELETE.
@@ -172,7 +191,7 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
         None,
     );
     add_queue_counts(app, name, &mut fields);
-    let answer = ask_flow(app, &id, Verb::Start, fields, request.gms_user.as_deref()).await;
+    let answer = ask_flow(app, &id, Verb::Start, fields, request).await;
     if answer.status >= 400 {
         // Refused: the service does not exist.
         GmsApp::lock(&app.callbacks).remove(&id);
@@ -203,14 +222,7 @@ async fn reschedule(app: &Arc<GmsApp>, request: &GmsRequest, name: &str, id: &st
         "_new_desired_time",
         Some(id),
     );
-    ask_flow(
-        app,
-        id,
-        Verb::Reschedule,
-        fields,
-        request.gms_user.as_deref(),
-    )
-    .await
+    ask_flow(app, id, Verb::Reschedule, fields, request).await
 }
 
 /// The request fields that hold date-times.
@@ -313,17 +325,20 @@ pub(crate) async fn deliver(
     } else {
         fields
     };
-    ask_flow(app, id, verb, fields, request.gms_user.as_deref()).await
+    ask_flow(app, id, verb, fields, request).await
 }
 
-/// Sends `gms.<verb>` with `fields` to the service `id` and waits for the answer.
+/// Sends `gms.<verb>` with `fields` to the service `id` and waits for the answer. The flow
+/// learns who asks: `_gms_user` (the device) and `_operator` (true for an operator's
+/// credentials, which may act on any callback).
 pub(crate) async fn ask_flow(
     app: &Arc<GmsApp>,
     id: &str,
     verb: Verb,
     mut fields: Map<String, Value>,
-    gms_user: Option<&str>,
+    request: &GmsRequest,
 ) -> GmsResponse {
+    let gms_user = request.gms_user.as_deref();
     if callback(app, id).await.is_none() {
         return unknown_service(id);
     }
@@ -335,6 +350,10 @@ pub(crate) async fn ask_flow(
         Value::from(gms_user.unwrap_or_default()),
     );
     fields.insert("_service_id".into(), Value::from(id));
+    fields.insert(
+        "_operator".into(),
+        Value::from(request.caller.has(Role::Operator)),
+    );
     let (exchange, answer) = app.exchanges.open();
     let event = Event {
         origin: Some(exchange.clone()),

@@ -36,6 +36,7 @@ use scxml::parse::Resolver;
 use scxml_engine::store::{Store, StoreError};
 use scxml_engine::Engine;
 use scxml_server::{full_response, Mount, MountError, MountFuture, MountRequest};
+use scxml_server::{Caller, Denied, Role};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -55,11 +56,18 @@ pub struct GmsRequest {
     pub content_type: Option<String>,
     /// The request body as received (empty for `GET`).
     pub body: Bytes,
+    /// Whose credentials it carries. The device API takes none (a device is its `gms_user`);
+    /// the agent routes take the agent's own, the admin queries an operator's.
+    pub caller: Caller,
 }
 
 impl GmsRequest {
     /// Reads what the application needs from a request's head and body.
-    pub fn from_parts(parts: &hyper::http::request::Parts, body: Bytes) -> GmsRequest {
+    pub fn from_parts(
+        parts: &hyper::http::request::Parts,
+        body: Bytes,
+        caller: Caller,
+    ) -> GmsRequest {
         let header = |name: &str| {
             parts
                 .headers
@@ -74,6 +82,7 @@ impl GmsRequest {
             gms_user: header("gms_user"),
             content_type: header("content-type"),
             body,
+            caller,
         }
     }
 }
@@ -289,19 +298,38 @@ impl GmsApp {
                 }
             }
             ["genesys", "1", "agents", agent, rest @ ..] => {
-                agents_api::handle(self, &request, agent, rest).await
+                match request.caller.require_agent(agent) {
+                    Ok(()) => agents_api::handle(self, &request, agent, rest).await,
+                    Err(denied) => refused(&denied),
+                }
             }
             ["genesys", "1", "service", rest @ ..] => api::handle(self, &request, rest).await,
-            ["genesys", "1", "admin", "flows"] if request.method == Method::GET => {
+            ["genesys", "1", "admin", rest @ ..] => {
+                match request
+                    .caller
+                    .require(&[Role::Operator], "the admin queries")
+                {
+                    Ok(()) => self.admin(&request, rest),
+                    Err(denied) => refused(&denied),
+                }
+            }
+            _ => GmsResponse::not_found(format!("no GMS resource {path}")),
+        }
+    }
+
+    /// The operator's queries, under `/genesys/1/admin/`.
+    fn admin(&self, request: &GmsRequest, rest: &[&str]) -> GmsResponse {
+        match rest {
+            ["flows"] if request.method == Method::GET => {
                 GmsResponse::json(200, &self.flows.status())
             }
-            ["genesys", "1", "admin", "callback", "queues"] if request.method == Method::GET => {
-                match api::request_fields(&request) {
+            ["callback", "queues"] if request.method == Method::GET => {
+                match api::request_fields(request) {
                     Ok(query) => query::queues(&self.index, &self.router, &query),
                     Err(answer) => answer,
                 }
             }
-            _ => GmsResponse::not_found(format!("no GMS resource {path}")),
+            _ => GmsResponse::not_found(format!("no GMS resource {}", request.path)),
         }
     }
 
@@ -320,6 +348,14 @@ impl GmsApp {
         // Every update of these maps is a single insert or remove: a panic elsewhere cannot
         // leave one half-done, so a poisoned lock is still consistent.
         mutex.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A request refused for its credentials: 401 or 403, in the API's error shape.
+pub(crate) fn refused(denied: &Denied) -> GmsResponse {
+    match denied {
+        Denied::Unauthenticated(m) => GmsResponse::error(401, "Unauthorized", m.clone()),
+        Denied::Forbidden(m) => GmsResponse::error(403, "Forbidden", m.clone()),
     }
 }
 
@@ -359,8 +395,8 @@ impl Mount for GmsApp {
 
     fn handle(self: Arc<Self>, request: MountRequest) -> MountFuture<'static> {
         Box::pin(async move {
-            let answer =
-                GmsApp::handle(&self, GmsRequest::from_parts(&request.parts, request.body)).await;
+            let request = GmsRequest::from_parts(&request.parts, request.body, request.caller);
+            let answer = GmsApp::handle(&self, request).await;
             let status =
                 StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             full_response(status, answer.content_type, answer.body)

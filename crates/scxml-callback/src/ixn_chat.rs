@@ -63,7 +63,7 @@ pub(crate) async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) ->
     let (summary, joined) = app.chat.request_chat(new_chat);
     let chat_id = summary.chat_id;
     fields.insert("_interaction".into(), Value::from(chat_id.clone()));
-    let answer = ask_flow(app, id, Verb::IxnChat, fields, request.gms_user.as_deref()).await;
+    let answer = ask_flow(app, id, Verb::IxnChat, fields, request).await;
     if !(200..300).contains(&answer.status) {
         let _ = app.chat.end(&chat_id);
         app.chat.remove(&chat_id);

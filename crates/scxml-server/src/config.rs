@@ -24,12 +24,21 @@
 //!
 //! [documents]
 //! allow = ["file:///srv/flows/", "https://flows.example/"]   # default: the working directory
+//!
+//! [auth]
+//! enabled = true             # false only on a loopback address
+//! token_file = "admin-token" # where the generated administrator token is kept (no credentials)
+//! [[auth.credentials]]
+//! name = "ops"
+//! role = "operator"          # administrator, operator, or agent (with `agent = "<id>"`)
+//! token_sha256 = "<64 hex digits>"   # or token_env = "OPS_TOKEN": the token itself, from the environment
 //! ```
 //!
 //! Applications add sections of their own: the `scxml` binary reads the file as these
 //! sections plus the callback application's `[gms]`.
 
 use super::{ServerConfig, StartOptions};
+use crate::auth::{AdminToken, Authenticator, Credential, Role};
 use scxml::Limits;
 use scxml_engine::store::{MemoryStore, RedbStore, Store, StoreError};
 use scxml_engine::{EngineConfig, HibernationPolicy};
@@ -55,6 +64,145 @@ pub struct FileConfig {
     /// `[documents]`: the allow-list.
     #[serde(default)]
     pub documents: DocumentsSection,
+    /// `[auth]`: who may call what.
+    #[serde(default)]
+    pub auth: AuthSection,
+}
+
+/// `[auth]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// Whether requests are checked (default true). Off, the server listens on loopback only.
+    pub enabled: bool,
+    /// Where the administrator token made at first start is kept when no credential is
+    /// configured and `SCXML_ADMIN_TOKEN` holds none; default `admin-token` in the data directory, or in the user's state
+    /// directory (`$XDG_STATE_HOME/scxml`, `~/.local/state/scxml`) without one.
+    pub token_file: Option<PathBuf>,
+    /// The credentials, each with a name, a role and its token's digest (or the token in an
+    /// environment variable).
+    pub credentials: Vec<CredentialSection>,
+}
+
+impl Default for AuthSection {
+    fn default() -> AuthSection {
+        AuthSection {
+            enabled: true,
+            token_file: None,
+            credentials: Vec::new(),
+        }
+    }
+}
+
+/// One `[[auth.credentials]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSection {
+    /// Its name: in logs, and the user of HTTP Basic.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// The agent an `agent` credential speaks for.
+    pub agent: Option<String>,
+    /// The SHA-256 of the token, in hexadecimal (`scxml token` makes a token and its digest).
+    pub token_sha256: Option<String>,
+    /// The environment variable that holds the token itself.
+    pub token_env: Option<String>,
+}
+
+impl CredentialSection {
+    fn credential(&self) -> Result<Credential, ConfigError> {
+        let problem = |problem: String| ConfigError::Credential {
+            name: self.name.clone(),
+            problem,
+        };
+        match (self.role, self.agent.as_deref()) {
+            (Role::Agent, None) => {
+                return Err(problem("an agent credential names its `agent`".into()))
+            }
+            (Role::Administrator | Role::Operator, Some(_)) => {
+                return Err(problem("only an agent credential names an `agent`".into()))
+            }
+            _ => {}
+        }
+        match (&self.token_sha256, &self.token_env) {
+            (Some(hex), None) => {
+                Credential::from_digest(&self.name, self.role, self.agent.as_deref(), hex)
+                    .map_err(problem)
+            }
+            (None, Some(var)) => match std::env::var(var) {
+                Ok(token) if !token.trim().is_empty() => Ok(Credential::new(
+                    &self.name,
+                    self.role,
+                    self.agent.as_deref(),
+                    token.trim(),
+                )),
+                _ => Err(problem(format!(
+                    "the environment variable {var} holds no token"
+                ))),
+            },
+            _ => Err(problem(
+                "give exactly one of `token_sha256` and `token_env`".into(),
+            )),
+        }
+    }
+}
+
+impl AuthSection {
+    /// The authenticator, and the administrator token made or read when no credential is
+    /// configured. `data_dir` is where the token is kept by default.
+    fn authenticator(
+        &self,
+        data_dir: Option<&Path>,
+    ) -> Result<(Authenticator, Option<AdminToken>), ConfigError> {
+        if !self.enabled {
+            return Ok((Authenticator::disabled(), None));
+        }
+        if !self.credentials.is_empty() {
+            let credentials = self
+                .credentials
+                .iter()
+                .map(CredentialSection::credential)
+                .collect::<Result<_, _>>()?;
+            return Ok((Authenticator::new(credentials), None));
+        }
+        if let Some(token) = std::env::var(ADMIN_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        {
+            let admin = Credential::new("admin", Role::Administrator, None, token.trim());
+            return Ok((Authenticator::new(vec![admin]), None));
+        }
+        let path = match (&self.token_file, data_dir) {
+            (Some(file), _) => file.clone(),
+            (None, Some(dir)) => dir.join("admin-token"),
+            (None, None) => state_dir().join("admin-token"),
+        };
+        let token =
+            AdminToken::load_or_create(&path).map_err(|source| ConfigError::AdminToken {
+                path: path.clone(),
+                source,
+            })?;
+        Ok((
+            Authenticator::new(vec![token.credential.clone()]),
+            Some(token),
+        ))
+    }
+}
+
+/// The environment variable that, with no credential configured, holds the administrator
+/// token (instead of the file made at first start).
+pub const ADMIN_TOKEN_ENV: &str = "SCXML_ADMIN_TOKEN";
+
+/// The user's state directory for the server's own files (XDG base directories).
+fn state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("scxml");
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/state/scxml"),
+        None => PathBuf::from(".scxml"),
+    }
 }
 
 /// `[server]`.
@@ -194,6 +342,22 @@ pub enum ConfigError {
     /// `[documents] allow` is empty, and the working directory has no `file:` URL.
     #[error("{} is not a usable directory", .0.display())]
     UnusableDirectory(PathBuf),
+    /// An `[[auth.credentials]]` entry is not usable.
+    #[error("[[auth.credentials]] `{name}`: {problem}")]
+    Credential {
+        /// The credential's name.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The generated administrator token cannot be read or written.
+    #[error("the administrator token {}: {source}", .path.display())]
+    AdminToken {
+        /// Where it is kept.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
 }
 
 impl ConfigError {
@@ -233,6 +397,7 @@ impl FileConfig {
 
     /// Builds the server's options; opens the store when a data directory is given.
     pub fn into_options(self) -> Result<StartOptions, ConfigError> {
+        let (auth, admin_token) = self.auth.authenticator(self.engine.data_dir.as_deref())?;
         let store: Arc<dyn Store> = match &self.engine.data_dir {
             Some(dir) => Arc::new(RedbStore::open(dir)?),
             None => Arc::new(MemoryStore::new()),
@@ -287,6 +452,8 @@ impl FileConfig {
                 request_timeout: Duration::from_secs(self.server.request_timeout_secs.max(1)),
             },
             allow_documents,
+            auth,
+            admin_token,
         })
     }
 }
@@ -299,8 +466,10 @@ mod tests {
     fn every_field_has_a_default_and_unknown_fields_are_refused() {
         let c = FileConfig::parse("").unwrap();
         assert_eq!(c.server.listen.port(), 8080);
-        let c = FileConfig::parse("[engine]\nshards = 3\n[hibernation]\nidle_after_secs = 0.5\n")
-            .unwrap();
+        let c = FileConfig::parse(
+            "[engine]\nshards = 3\n[hibernation]\nidle_after_secs = 0.5\n[auth]\nenabled = false\n",
+        )
+        .unwrap();
         assert_eq!(c.engine.shards, Some(3));
         let options = c.into_options().unwrap();
         assert_eq!(

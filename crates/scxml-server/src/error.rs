@@ -55,6 +55,15 @@ impl ApiError {
     }
 }
 
+impl From<crate::auth::Denied> for ApiError {
+    fn from(e: crate::auth::Denied) -> ApiError {
+        match e {
+            crate::auth::Denied::Unauthenticated(m) => ApiError::new(401, "unauthorized", m),
+            crate::auth::Denied::Forbidden(m) => ApiError::new(403, "forbidden", m),
+        }
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
         match e {

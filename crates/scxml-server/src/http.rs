@@ -67,5 +67,15 @@ pub(crate) fn empty(status: StatusCode) -> Response<Body> {
 
 pub(crate) fn error(e: &ApiError) -> Response<Body> {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json(status, &e.body())
+    let mut response = json(status, &e.body());
+    if status == StatusCode::UNAUTHORIZED {
+        // What a client should answer with (RFC 9110 11.6.1).
+        response.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static(
+                "Bearer realm=\"scxml\", Basic realm=\"scxml\"",
+            ),
+        );
+    }
+    response
 }

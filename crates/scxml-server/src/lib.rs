@@ -6,6 +6,7 @@
 //! caught by the connection task without taking the process down.
 #![warn(missing_docs, unreachable_pub)]
 
+mod auth;
 mod basichttp;
 mod config;
 mod documents;
@@ -17,8 +18,12 @@ mod openapi;
 mod sessions;
 mod test_protocol;
 
+pub use auth::{
+    new_token, token_sha256_hex, AdminToken, Authenticator, Caller, Credential, Denied, Role,
+};
 pub use config::{
-    ConfigError, DocumentsSection, EngineSection, FileConfig, HibernationSection, ServerSection,
+    AuthSection, ConfigError, CredentialSection, DocumentsSection, EngineSection, FileConfig,
+    HibernationSection, ServerSection, ADMIN_TOKEN_ENV,
 };
 pub use documents::Documents;
 pub use error::ApiError;
@@ -71,17 +76,20 @@ pub struct App {
     pub metrics: metrics::HttpMetrics,
     /// The applications, each serving the requests under its path prefix.
     pub mounts: Vec<Arc<dyn Mount>>,
+    /// Checks every request's credentials.
+    pub auth: Authenticator,
     tokens: test_protocol::Tokens,
 }
 
 impl App {
-    /// What the handlers reach: the engine, the documents, the limits and the mounted
-    /// applications.
+    /// What the handlers reach: the engine, the documents, the limits, the mounted
+    /// applications and the credentials.
     pub fn new(
         engine: Engine,
         documents: Arc<Documents>,
         config: ServerConfig,
         mounts: Vec<Arc<dyn Mount>>,
+        auth: Authenticator,
     ) -> Arc<App> {
         Arc::new(App {
             engine,
@@ -89,6 +97,7 @@ impl App {
             config,
             metrics: metrics::HttpMetrics::default(),
             mounts,
+            auth,
             tokens: test_protocol::Tokens::default(),
         })
     }
@@ -203,6 +212,10 @@ async fn route(
         .await;
         return ("test_protocol", result);
     }
+    let caller = match app.auth.authenticate(req.headers()) {
+        Ok(caller) => caller,
+        Err(denied) => return ("unauthorized", Err(denied.into())),
+    };
     if let Some(mount) = app
         .mounts
         .iter()
@@ -212,11 +225,19 @@ async fn route(
             let (parts, body) = http::read_body(req, app.config.max_body_bytes).await?;
             Ok(mount
                 .clone()
-                .handle(MountRequest { parts, body, peer })
+                .handle(MountRequest {
+                    parts,
+                    body,
+                    peer,
+                    caller,
+                })
                 .await)
         }
         .await;
         return (mount.name(), result);
+    }
+    if let Err(denied) = require_owner(&caller, req.uri().path()) {
+        return ("unauthorized", Err(denied.into()));
     }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -277,6 +298,18 @@ async fn route(
     }
 }
 
+/// The owner of each of the server's own routes: health and the API description are public;
+/// Basic HTTP is public as SCXML defines it (the unguessable session id in the URL names the
+/// target); metrics are the operator's; the sessions API is the administrator's.
+fn require_owner(caller: &Caller, path: &str) -> Result<(), Denied> {
+    let first = path.trim_matches('/').split('/').next().unwrap_or_default();
+    match first {
+        "sessions" => caller.require(&[Role::Administrator], "the sessions API"),
+        "metrics" => caller.require(&[Role::Operator], "/metrics"),
+        _ => Ok(()),
+    }
+}
+
 /// `/healthz`: 200 while every worker thread is healthy; 503 "degraded" once the watchdog
 /// gave up on one (a runaway script holds it), so that an orchestrator restarts the process.
 fn health(app: &App) -> Response<Body> {
@@ -315,6 +348,11 @@ pub struct StartOptions {
     pub server: ServerConfig,
     /// URL prefixes documents may be loaded from.
     pub allow_documents: Vec<String>,
+    /// The credentials every request is checked against.
+    pub auth: Authenticator,
+    /// The administrator token the server made (or found) for itself, when no credential is
+    /// configured: where it is, for the line `serve` prints.
+    pub admin_token: Option<AdminToken>,
 }
 
 /// A server that is accepting connections.
@@ -341,6 +379,15 @@ pub async fn start_with(
     options: StartOptions,
     mounts: Vec<Arc<dyn Mount>>,
 ) -> std::io::Result<RunningServer> {
+    if !options.auth.enabled() && !options.listen.ip().is_loopback() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "refusing to listen on {} with authentication off: anyone who reaches it could run documents and read every session (listen on loopback, or configure credentials)",
+                options.listen
+            ),
+        ));
+    }
     let listener = TcpListener::bind(options.listen).await?;
     let api_addr = listener.local_addr()?;
     let test_listener = match options.test_protocol {
@@ -370,7 +417,13 @@ pub async fn start_with(
     for mount in &mounts {
         mount.clone().attach(engine.clone(), &public);
     }
-    let app = App::new(engine, documents, options.server.clone(), mounts);
+    let app = App::new(
+        engine,
+        documents,
+        options.server.clone(),
+        mounts,
+        options.auth.clone(),
+    );
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(serve(
         listener,

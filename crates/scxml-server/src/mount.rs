@@ -6,9 +6,11 @@
 //! add its custom `<send>`/`<invoke>` types to the engine's registry and to open its records
 //! in the engine's store; once the engine runs, it hands each the engine and the public URL.
 //! Then every request under a mount's prefix goes to that mount, whole: its head and its body
-//! (read within the server's body limit). When the server stops, each mount is closed after
+//! (read within the server's body limit), with the [`Caller`] its credentials name: the mount
+//! decides which of its routes need which role. When the server stops, each mount is closed after
 //! the engine.
 
+use crate::auth::Caller;
 use crate::http::Body;
 use bytes::Bytes;
 use hyper::Response;
@@ -30,6 +32,8 @@ pub struct MountRequest {
     pub body: Bytes,
     /// Who sent it.
     pub peer: SocketAddr,
+    /// Whose credentials it carries (the mount decides what each of its routes needs).
+    pub caller: Caller,
 }
 
 /// What a mount's handler returns.

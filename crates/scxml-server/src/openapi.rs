@@ -3,6 +3,44 @@
 use serde_json::{json, Value};
 
 pub(crate) fn document() -> Value {
+    let mut doc = described();
+    // Who may call what: the administrator's token everywhere unless a path says otherwise
+    // (see `crate::auth`); the public routes need none.
+    doc["components"]["securitySchemes"] = json!({
+        "bearer": {"type": "http", "scheme": "bearer", "description": "an API token (`scxml token`, or the administrator token made at first start)"},
+        "basic": {"type": "http", "scheme": "basic", "description": "the credential's name as user, its token as password"}
+    });
+    doc["security"] = json!([{"bearer": []}, {"basic": []}]);
+    for public in ["/healthz", "/openapi.json", "/basichttp/{id}"] {
+        if let Some(path) = doc["paths"].get_mut(public).and_then(Value::as_object_mut) {
+            for operation in path.values_mut() {
+                operation["security"] = json!([]);
+            }
+        }
+    }
+    if let Some(get) = doc["paths"]["/metrics"].get_mut("get") {
+        get["description"] = json!("An operator's or administrator's credentials.");
+    }
+    for path in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        for operation in path
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|o| o.values_mut())
+        {
+            if operation.get("security") != Some(&json!([])) {
+                operation["responses"]["401"] = json!({"description": "no credentials, or credentials that match none", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+            }
+        }
+    }
+    doc
+}
+
+/// The routes, their bodies and answers.
+fn described() -> Value {
     let error = json!({"$ref": "#/components/schemas/Error"});
     let session = json!({"$ref": "#/components/schemas/Session"});
     let id_param =
