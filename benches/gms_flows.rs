@@ -40,7 +40,7 @@ mod common;
 use bytes::Bytes;
 use common::keepalive::Connection;
 use hyper::Method;
-use scxml_callback::{GmsApp, GmsConfig};
+use scxml_callback::{GmsApp, GmsConfig, LimitsConfig};
 use scxml_engine::{EngineConfig, HibernationPolicy};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -112,7 +112,11 @@ fn config(agents: usize) -> GmsConfig {
             "[[routing.agents]]\nid = \"agent{i}\"\nname = \"Agent {i}\"\ngroups = [\"Chat\"]\n"
         ));
     }
-    GmsConfig::parse(&text).expect("the bench's GMS configuration")
+    let mut config = GmsConfig::parse(&text).expect("the bench's GMS configuration");
+    // Every device polls 1 ms apart from one address: what it measures is the flows, not
+    // the bounds a public deployment puts on its devices.
+    config.limits = LimitsConfig::unbounded();
+    config
 }
 
 /// One keep-alive connection, as one device and its agent's desktop; records the latency of

@@ -136,6 +136,21 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
     let Some(attached) = app.attached() else {
         return GmsResponse::error(503, "NotReady", "the callback service is starting");
     };
+    let device = request
+        .gms_user
+        .as_deref()
+        .filter(|u| !u.is_empty() && !request.caller.has(Role::Operator));
+    if let Some(device) = device {
+        let open = app.open_callbacks_of(device);
+        let most = app.limits.callbacks_per_device;
+        if most > 0 && open >= most {
+            return GmsResponse::too_many(
+                "TooManyCallbacks",
+                format!("device {device} has {open} callbacks open, the most it may have"),
+                60,
+            );
+        }
+    }
     let fields = match request_fields(request) {
         Ok(f) => f,
         Err(answer) => return answer,
@@ -196,6 +211,11 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
         // Refused: the service does not exist.
         GmsApp::lock(&app.callbacks).remove(&id);
         let _ = attached.engine.delete(&id).await;
+    } else if let Some(device) = device {
+        GmsApp::lock(&app.device_callbacks)
+            .entry(device.to_string())
+            .or_default()
+            .push(id);
     }
     answer
 }

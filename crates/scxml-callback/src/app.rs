@@ -25,6 +25,7 @@ use super::config::{ConfigError, GmsConfig, Service};
 use super::documents::{built_in_url, FlowError, Flows, CALLBACK_CHAT, INBOUND_CHAT};
 use super::exchange::{Exchanges, GmsResponseSendType};
 use super::index::{GmsIndexSendType, ServiceIndex};
+use super::limits::DeviceLimits;
 use super::push::{PushSendType, Pusher};
 use super::response::GmsResponse;
 use super::routing::{Router, RoutingError, RoutingInvokeType};
@@ -38,6 +39,7 @@ use scxml_engine::Engine;
 use scxml_server::{full_response, Mount, MountError, MountFuture, MountRequest};
 use scxml_server::{Caller, Denied, Role};
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -59,6 +61,8 @@ pub struct GmsRequest {
     /// Whose credentials it carries. The device API takes none (a device is its `gms_user`);
     /// the agent routes take the agent's own, the admin queries an operator's.
     pub caller: Caller,
+    /// The client's address (the key of the per-address request rate).
+    pub peer: IpAddr,
 }
 
 impl GmsRequest {
@@ -67,6 +71,7 @@ impl GmsRequest {
         parts: &hyper::http::request::Parts,
         body: Bytes,
         caller: Caller,
+        peer: IpAddr,
     ) -> GmsRequest {
         let header = |name: &str| {
             parts
@@ -83,6 +88,7 @@ impl GmsRequest {
             content_type: header("content-type"),
             body,
             caller,
+            peer,
         }
     }
 }
@@ -158,6 +164,10 @@ pub struct GmsApp {
     pub(crate) customer_chats: Mutex<HashMap<String, CustomerChat>>,
     /// The participant id of each agent in each chat it accepted: (agent, chat) -> id.
     pub(crate) agent_seats: Mutex<HashMap<(String, String), String>>,
+    /// Bounds on the public device API.
+    pub(crate) limits: DeviceLimits,
+    /// The callbacks each device created (those still open count against its bound).
+    pub(crate) device_callbacks: Mutex<HashMap<String, Vec<String>>>,
     attached: OnceLock<Attached>,
 }
 
@@ -201,6 +211,8 @@ impl GmsApp {
             callbacks: Mutex::new(HashMap::new()),
             customer_chats: Mutex::new(HashMap::new()),
             agent_seats: Mutex::new(HashMap::new()),
+            limits: DeviceLimits::new(&config.limits),
+            device_callbacks: Mutex::new(HashMap::new()),
             attached: OnceLock::new(),
         }))
     }
@@ -244,6 +256,16 @@ impl GmsApp {
                 interval.tick().await;
                 let Some(app) = app.upgrade() else { return };
                 app.forget_ended_chats(ENDED_CHAT_RETENTION);
+                app.limits.prune();
+                let open = |app: &GmsApp, ids: &mut Vec<String>| {
+                    ids.retain(|id| {
+                        app.index
+                            .get(id)
+                            .is_some_and(|r| r["_callback_state"] != "COMPLETED")
+                    });
+                    !ids.is_empty()
+                };
+                GmsApp::lock(&app.device_callbacks).retain(|_, ids| open(&app, ids));
             }
         });
         let attached = Attached {
@@ -271,6 +293,25 @@ impl GmsApp {
         gone.len()
     }
 
+    /// How many of the callbacks `device` created are still open (not completed); those that
+    /// are not are forgotten on the way.
+    pub(crate) fn open_callbacks_of(&self, device: &str) -> usize {
+        let mut by_device = Self::lock(&self.device_callbacks);
+        let Some(ids) = by_device.get_mut(device) else {
+            return 0;
+        };
+        ids.retain(|id| {
+            self.index
+                .get(id)
+                .is_some_and(|record| record["_callback_state"] != "COMPLETED")
+        });
+        let open = ids.len();
+        if open == 0 {
+            by_device.remove(device);
+        }
+        open
+    }
+
     pub(crate) fn attached(&self) -> Option<&Attached> {
         self.attached.get()
     }
@@ -284,6 +325,21 @@ impl GmsApp {
     pub async fn handle(self: &Arc<Self>, request: GmsRequest) -> GmsResponse {
         let path = request.path.clone();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // The public routes a device reaches without credentials are bounded by rate.
+        let public = matches!(
+            segments.as_slice(),
+            ["genesys", "cometd"] | ["genesys", "1", "service", ..]
+        );
+        if public && request.caller == Caller::Anonymous {
+            let address = request.peer.to_string();
+            if let Err(throttled) = self.limits.admit(&address, request.gms_user.as_deref()) {
+                return GmsResponse::too_many(
+                    "TooManyRequests",
+                    "too many requests from this device or address",
+                    throttled.retry_after_secs,
+                );
+            }
+        }
         match segments.as_slice() {
             ["genesys", "cometd"] if request.method == Method::POST => self.cometd(&request).await,
             ["genesys", "1", "document", "service_template", "callback", "src", file]
@@ -395,11 +451,23 @@ impl Mount for GmsApp {
 
     fn handle(self: Arc<Self>, request: MountRequest) -> MountFuture<'static> {
         Box::pin(async move {
-            let request = GmsRequest::from_parts(&request.parts, request.body, request.caller);
+            let request = GmsRequest::from_parts(
+                &request.parts,
+                request.body,
+                request.caller,
+                request.peer.ip(),
+            );
             let answer = GmsApp::handle(&self, request).await;
             let status =
                 StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            full_response(status, answer.content_type, answer.body)
+            let mut response = full_response(status, answer.content_type, answer.body);
+            if let Some(secs) = answer.retry_after_secs {
+                response.headers_mut().insert(
+                    hyper::header::RETRY_AFTER,
+                    hyper::header::HeaderValue::from(secs),
+                );
+            }
+            response
         })
     }
 

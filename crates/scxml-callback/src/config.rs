@@ -256,6 +256,10 @@ pub struct GmsConfig {
     /// CometD long-poll and session timeouts.
     #[serde(default)]
     pub comet: CometConfig,
+    /// `[gms.limits]`: request rates per device and per client address, callbacks per
+    /// device.
+    #[serde(default)]
+    pub limits: crate::limits::LimitsConfig,
 }
 
 fn default_exchange_timeout_ms() -> u64 {

@@ -13,6 +13,8 @@ pub struct GmsResponse {
     pub content_type: &'static str,
     /// The body bytes, already encoded.
     pub body: Vec<u8>,
+    /// `Retry-After`, in seconds, on a 429.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl GmsResponse {
@@ -22,6 +24,7 @@ impl GmsResponse {
             status,
             content_type: "application/json;charset=UTF-8",
             body: serde_json::to_vec(body).unwrap_or_default(),
+            retry_after_secs: None,
         }
     }
 
@@ -49,6 +52,19 @@ impl GmsResponse {
             status,
             content_type,
             body: body.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// A 429: the client asked too much, and may ask again after `retry_after_secs`.
+    pub fn too_many(
+        exception: &str,
+        message: impl Into<String>,
+        retry_after_secs: u64,
+    ) -> GmsResponse {
+        GmsResponse {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..GmsResponse::error(429, exception, message)
         }
     }
 }
