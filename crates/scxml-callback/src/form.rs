@@ -37,6 +37,10 @@ pub enum FormError {
     /// A media type other than multipart, form-urlencoded or JSON (here lowercased).
     #[error("unsupported content type {0}")]
     UnsupportedType(String),
+    /// A form-urlencoded body with bytes that are not UTF-8 (such a body is ASCII, with
+    /// anything else percent-encoded).
+    #[error("the form body is not UTF-8 text")]
+    NotUtf8,
 }
 
 /// Callers answer a [`FormError`] with its text.
@@ -73,6 +77,9 @@ pub fn parse_fields(
         "application/x-www-form-urlencoded" | "" => {
             if media.is_empty() && body.trim_ascii_start().starts_with(b"{") {
                 return json_object(body);
+            }
+            if std::str::from_utf8(body).is_err() {
+                return Err(FormError::NotUtf8);
             }
             Ok(urlencoded(body))
         }

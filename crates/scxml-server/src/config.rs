@@ -9,6 +9,8 @@
 //! max_body_bytes = 1048576
 //! max_document_bytes = 1048576
 //! request_timeout_secs = 30
+//! header_read_timeout_secs = 10   # slow or idle clients are closed after it
+//! max_connections = 10000
 //!
 //! [engine]
 //! shards = 2                 # worker threads; default: one per core
@@ -221,6 +223,11 @@ pub struct ServerSection {
     pub max_document_bytes: usize,
     /// Seconds a request may take before it is answered 503.
     pub request_timeout_secs: u64,
+    /// Seconds a client may take to send a request's head (an idle keep-alive connection is
+    /// closed after it too).
+    pub header_read_timeout_secs: f64,
+    /// The most connections open at once.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSection {
@@ -233,6 +240,8 @@ impl Default for ServerSection {
             max_body_bytes: d.max_body_bytes,
             max_document_bytes: d.max_document_bytes,
             request_timeout_secs: d.request_timeout.as_secs(),
+            header_read_timeout_secs: d.header_read_timeout.as_secs_f64(),
+            max_connections: d.max_connections,
         }
     }
 }
@@ -450,6 +459,10 @@ impl FileConfig {
                 max_body_bytes: self.server.max_body_bytes,
                 max_document_bytes: self.server.max_document_bytes,
                 request_timeout: Duration::from_secs(self.server.request_timeout_secs.max(1)),
+                header_read_timeout: Duration::from_secs_f64(
+                    self.server.header_read_timeout_secs.clamp(0.1, 3600.0),
+                ),
+                max_connections: self.server.max_connections.max(1),
             },
             allow_documents,
             auth,

@@ -52,6 +52,12 @@ pub struct ServerConfig {
     pub max_document_bytes: usize,
     /// How long a request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// How long a client may take to send a request's head, counted from when the
+    /// connection starts waiting for it (so an idle keep-alive connection is closed after it
+    /// too): a client that sends its headers a byte at a time holds nothing for long.
+    pub header_read_timeout: Duration,
+    /// The most connections open at once; past it a new connection is closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +66,8 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             max_document_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
         }
     }
 }
@@ -120,6 +128,9 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        app.config.max_connections.max(1),
+    ));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -128,20 +139,30 @@ pub async fn serve(
         let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
+                // Out of file descriptors, most likely: wait for connections to close.
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            app.metrics.connection_refused();
+            drop(stream);
+            continue;
+        };
         let app = app.clone();
         let mut stop = shutdown.clone();
         connections.spawn(async move {
+            let _slot = slot;
+            let header_read_timeout = app.config.header_read_timeout;
             let service = service_fn(move |req| {
                 let app = app.clone();
                 async move { Ok::<_, std::convert::Infallible>(dispatch(app, routes, req, peer).await) }
             });
             let connection = http1::Builder::new()
                 .keep_alive(true)
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             tokio::select! {

@@ -26,9 +26,17 @@ struct RouteStats {
 #[derive(Default)]
 pub struct HttpMetrics {
     routes: Mutex<BTreeMap<&'static str, RouteStats>>,
+    /// Connections closed at once because `max_connections` were open.
+    refused_connections: std::sync::atomic::AtomicU64,
 }
 
 impl HttpMetrics {
+    /// Counts a connection closed at once for want of a slot.
+    pub fn connection_refused(&self) {
+        self.refused_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn record(&self, route: &'static str, status: u16, elapsed: Duration) {
         let Ok(mut routes) = self.routes.lock() else {
             return;
@@ -91,6 +99,13 @@ pub(crate) fn render(app: &App) -> Response<Body> {
         "Macrosteps run.",
         "counter",
         stats.macrosteps.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
+        "scxml_http_connections_refused_total",
+        "Connections closed at once because the most connections allowed were open.",
+        "counter",
+        app.metrics.refused_connections.load(Ordering::Relaxed),
     );
     counter(
         &mut out,
