@@ -609,3 +609,25 @@ fn a_session_that_cannot_be_persisted_stays_live_and_says_why() {
     );
     assert_eq!(h.metric("scxml_sessions_hibernated"), 0);
 }
+
+#[test]
+fn past_its_memory_bound_the_server_refuses_new_sessions_with_503() {
+    // A bound below what any process holds: every new session is refused, nothing else.
+    let h = Harness::with(
+        temp_dir("low-memory"),
+        EngineConfig {
+            shards: 1,
+            max_memory_bytes: Some(1 << 20),
+            ..EngineConfig::default()
+        },
+    );
+    let (status, body) = h.post(
+        &format!("{}/sessions", h.base),
+        &json!({"document": COUNTER}),
+    );
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "low_memory");
+    assert!(body["message"].as_str().unwrap().contains("MB"), "{body}");
+    let (status, _) = h.get("/healthz");
+    assert_eq!(status, 200);
+}

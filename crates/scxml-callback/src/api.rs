@@ -494,7 +494,9 @@ fn engine_error(e: &EngineError) -> GmsResponse {
     let status = match e {
         EngineError::UnknownSession(_) => 404,
         EngineError::QueueFull(_) => 429,
-        EngineError::TooManySessions(_) | EngineError::ShuttingDown => 503,
+        EngineError::TooManySessions(_)
+        | EngineError::ShuttingDown
+        | EngineError::LowMemory { .. } => 503,
         EngineError::Runaway(_) => 500,
     };
     GmsResponse::error(status, "Unavailable", e.to_string())

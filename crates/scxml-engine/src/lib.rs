@@ -16,6 +16,7 @@
 
 mod basichttp_client;
 mod http_client;
+mod memory;
 mod record;
 mod resolver;
 mod shard;
@@ -27,6 +28,7 @@ mod watchdog;
 mod tests;
 
 pub use http_client::{HttpClient, HttpError, HttpLimits, HttpResponse};
+pub use memory::default_memory_bound_bytes;
 pub use resolver::UrlResolver;
 pub use shard::TraceRecord;
 use watchdog::ShardWatch;
@@ -76,6 +78,15 @@ pub struct EngineConfig {
     /// What one macrostep of a session may do before the session is ended as failed
     /// (counted in steps, the same on every machine).
     pub limits: Limits,
+    /// Past this resident set size (bytes) new sessions are refused with
+    /// [`EngineError::LowMemory`], so the process is not killed for want of memory with every
+    /// session in it; events to existing sessions are still taken. `None`: no bound.
+    pub max_memory_bytes: Option<u64>,
+    /// The largest record a session may keep (its datamodel, mostly), in bytes: a session
+    /// whose record grows past it is ended as failed, and its record is kept without its
+    /// datamodel. Checked whenever the record is written: after every burst with a durable
+    /// store, when the session hibernates with one that is not.
+    pub max_session_bytes: usize,
     /// How long one macrostep may run before the watchdog gives up on its worker thread: the
     /// session is ended as failed and the shard's other sessions move to a new thread (see
     /// the `watchdog` module). `None`: no watchdog.
@@ -154,6 +165,8 @@ impl Default for EngineConfig {
             gc_budget_mb: 128,
             limits: Limits::DEFAULT,
             macrostep_deadline: Some(Duration::from_secs(5)),
+            max_session_bytes: 8 << 20,
+            max_memory_bytes: None,
             #[cfg(test)]
             paused_clock: false,
         }
@@ -175,6 +188,15 @@ pub enum EngineError {
     /// The engine is stopping: nothing new is accepted.
     #[error("the engine is shutting down")]
     ShuttingDown,
+    /// The process holds more memory than [`EngineConfig::max_memory_bytes`]: no new session
+    /// is started until it holds less.
+    #[error("the server is low on memory ({rss_mb} MB in use, the bound is {limit_mb} MB): no new sessions for now")]
+    LowMemory {
+        /// Megabytes in use.
+        rss_mb: u64,
+        /// The bound, in megabytes.
+        limit_mb: u64,
+    },
     /// The macrostep this request started ran past
     /// [`EngineConfig::macrostep_deadline`]: the session was ended as failed.
     #[error("session {0} ran a macrostep past its deadline (a script that does not end) and was ended as failed")]
@@ -398,6 +420,8 @@ pub(crate) struct Router {
     epoch: std::time::Instant,
     /// Set by [`Engine::shutdown`]: the watchdog stops replacing workers.
     stopping: AtomicBool,
+    /// The process's resident set size, for [`EngineConfig::max_memory_bytes`].
+    memory: memory::MemoryGauge,
     /// Every session that exists (live or hibernated), for `#_scxml_<id>` targets.
     directory: RwLock<HashSet<String>>,
     /// External events sent to each session and not yet taken by its shard, by shard.
@@ -610,6 +634,7 @@ impl Engine {
             workers: std::sync::Mutex::new((0..shards).map(|_| None).collect()),
             epoch: std::time::Instant::now(),
             stopping: AtomicBool::new(false),
+            memory: memory::MemoryGauge::new(),
             directory: RwLock::new(HashSet::new()),
             config,
             stats: EngineStats::default(),
@@ -707,6 +732,14 @@ impl Engine {
             return Err(EngineError::TooManySessions(
                 self.router.config.max_sessions,
             ));
+        }
+        if let Some(limit) = self.router.config.max_memory_bytes {
+            if let Some(rss) = self.router.memory.rss_bytes().filter(|&rss| rss > limit) {
+                return Err(EngineError::LowMemory {
+                    rss_mb: rss >> 20,
+                    limit_mb: limit >> 20,
+                });
+            }
         }
         let shard = self.router.shard_of(&session_id);
         let options = SessionOptions {

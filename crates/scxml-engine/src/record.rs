@@ -42,6 +42,14 @@ pub(crate) enum NotPersisted {
     /// A record could not be encoded or decoded.
     #[error("session record: {0}")]
     Encoding(String),
+    /// The record is larger than a session may keep ([`crate::EngineConfig::max_session_bytes`]).
+    #[error("its record is {bytes} bytes, more than the {limit} a session may keep")]
+    TooLarge {
+        /// The record's size.
+        bytes: usize,
+        /// The bound.
+        limit: usize,
+    },
     /// A hibernated session's record is gone.
     #[error("the hibernated session's record is missing")]
     Missing,

@@ -310,3 +310,53 @@ fn a_custom_invocation_is_persisted_with_its_session_and_resumed_after_a_restart
     second.shutdown();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_session_whose_datamodel_outgrows_its_bound_fails_and_is_kept_without_it() {
+    let dir = temp_dir("too-large");
+    let config = || EngineConfig {
+        shards: 1,
+        store: Arc::new(RedbStore::open(&dir).unwrap()),
+        max_session_bytes: 64 << 10,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(config());
+    let rt = runtime();
+    let grow = doc(r#"<datamodel><data id="blob" expr="''"/></datamodel>
+        <state id="s">
+          <transition event="grow"><assign location="blob" expr="blob + new Array(20001).join('x')"/></transition>
+        </state>"#);
+    let id = rt
+        .block_on(engine.create(grow, CreateOptions::default()))
+        .unwrap()
+        .id;
+    // Under the bound: an answer like any other.
+    let view = rt
+        .block_on(engine.send_and_wait(&id, Event::external("grow")))
+        .unwrap();
+    assert_eq!(view.status, SessionStatus::Running);
+    // The fourth 20 kB pushes the record past 64 kB: answered as failed, with the reason.
+    let mut last = view;
+    for _ in 0..3 {
+        last = rt
+            .block_on(engine.send_and_wait(&id, Event::external("grow")))
+            .unwrap();
+    }
+    assert_eq!(last.status, SessionStatus::Failed, "{last:?}");
+    assert!(
+        last.failure
+            .as_deref()
+            .unwrap_or_default()
+            .contains("more than the 65536 bytes"),
+        "{last:?}"
+    );
+    engine.shutdown();
+    drop(engine);
+    // After a restart it is still failed, and its record did not keep the datamodel.
+    let engine = Engine::start(config());
+    let view = rt.block_on(engine.inspect(&id)).unwrap();
+    assert_eq!(view.status, SessionStatus::Failed);
+    assert_eq!(view.datamodel, serde_json::json!({}));
+    engine.shutdown();
+    std::fs::remove_dir_all(&dir).ok();
+}

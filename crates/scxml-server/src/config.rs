@@ -267,6 +267,12 @@ pub struct EngineSection {
     /// The most internal events one macrostep may queue before its session is ended as
     /// failed (0: no bound).
     pub max_internal_events_per_macrostep: u64,
+    /// Past this many megabytes of resident memory, new sessions are refused with 503;
+    /// absent: four fifths of the memory the process may use (its cgroup's, or the
+    /// machine's); 0: no bound.
+    pub max_memory_mb: Option<u64>,
+    /// The largest record a session may keep (its datamodel, mostly), in bytes.
+    pub max_session_bytes: usize,
     /// Milliseconds one macrostep may run before its session is ended as failed and the
     /// other sessions of its worker move to a new thread (0: no watchdog).
     pub macrostep_deadline_ms: u64,
@@ -283,6 +289,8 @@ impl Default for EngineSection {
             gc_budget_mb: d.gc_budget_mb,
             max_microsteps_per_macrostep: d.limits.microsteps_per_macrostep.unwrap_or(0),
             max_internal_events_per_macrostep: d.limits.internal_events_per_macrostep.unwrap_or(0),
+            max_memory_mb: None,
+            max_session_bytes: d.max_session_bytes,
             macrostep_deadline_ms: d.macrostep_deadline.map_or(0, |t| t.as_millis() as u64),
         }
     }
@@ -422,6 +430,12 @@ impl FileConfig {
                 internal_events_per_macrostep: Some(self.engine.max_internal_events_per_macrostep)
                     .filter(|&n| n > 0),
             },
+            max_memory_bytes: match self.engine.max_memory_mb {
+                Some(0) => None,
+                Some(mb) => Some(mb << 20),
+                None => scxml_engine::default_memory_bound_bytes(),
+            },
+            max_session_bytes: self.engine.max_session_bytes.max(1024),
             macrostep_deadline: Some(self.engine.macrostep_deadline_ms)
                 .filter(|&ms| ms > 0)
                 .map(Duration::from_millis),

@@ -74,6 +74,7 @@ impl From<EngineError> for ApiError {
             EngineError::QueueFull(_) => ApiError::new(429, "queue_full", e.to_string()),
             EngineError::ShuttingDown => ApiError::new(503, "shutting_down", e.to_string()),
             EngineError::Runaway(_) => ApiError::new(500, "session_failed", e.to_string()),
+            EngineError::LowMemory { .. } => ApiError::new(503, "low_memory", e.to_string()),
         }
     }
 }

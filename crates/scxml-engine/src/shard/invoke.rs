@@ -132,7 +132,7 @@ impl Shard {
             slot.links.start(invokeid, Child::Session(child.clone()));
         }
         self.dirty.insert(parent.to_string());
-        self.run_session(&child, None);
+        self.run_session(&child, Step::Start);
         for event in pending {
             self.route(child.clone(), event);
         }

@@ -97,6 +97,16 @@ enum Completion {
     },
 }
 
+/// What [`Shard::run_session`] does with a session.
+pub(super) enum Step {
+    /// `interpret`: its first macrostep.
+    Start,
+    /// One external event, and the macrostep it starts.
+    Event(Event),
+    /// Ends it as failed (exits its states, cancels its invocations).
+    Fail(Failure),
+}
+
 /// What a session asked for during a macrostep, applied by the shard afterwards in order.
 enum Effect {
     Deliver {
@@ -185,6 +195,9 @@ struct Shard {
     /// Running sessions not hibernated (what the sweep looks at); a session leaves it when
     /// it halts, since a done one never hibernates.
     live: HashSet<String>,
+    /// Sessions whose record came out larger than a session may keep, during this commit:
+    /// (id, size, bound).
+    oversized: Vec<(String, usize, usize)>,
     /// What the watchdog sees of this thread; once it is abandoned, the shard stops at once
     /// and writes nothing (a replacement thread owns its sessions now).
     watch: Arc<ShardWatch>,
@@ -230,6 +243,7 @@ pub(super) fn run(
         document_keys: HashMap::new(),
         next_sweep: Instant::now() + SWEEP_INTERVAL,
         live: HashSet::new(),
+        oversized: Vec::new(),
         watch,
     };
     runtime.block_on(async move {
@@ -345,7 +359,7 @@ impl Shard {
                 reply,
             } => {
                 let id = self.create_session(doc, options, create, None);
-                self.run_session(&id, None);
+                self.run_session(&id, Step::Start);
                 self.defer(move |shard| match reply {
                     Created::View(reply) => {
                         let _ = reply.send(shard.view(&id));
@@ -367,7 +381,7 @@ impl Shard {
                     }
                     return;
                 }
-                self.run_session(&session, Some(event));
+                self.run_session(&session, Step::Event(event));
                 if let Some(reply) = reply {
                     self.defer(move |shard| {
                         let _ = reply.send(shard.view(&session));
@@ -431,7 +445,7 @@ impl Shard {
 
     pub(super) fn drain_ready(&mut self) {
         while let Some((id, event)) = self.ready.pop_front() {
-            self.run_session(&id, Some(event));
+            self.run_session(&id, Step::Event(event));
             if self.watch.abandoned() {
                 return;
             }

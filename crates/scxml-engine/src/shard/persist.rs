@@ -8,7 +8,7 @@ impl Shard {
     /// Writes the records of every session changed since the last commit in one
     /// transaction, then sends the answers that waited for it.
     pub(super) fn commit(&mut self) {
-        if !self.dirty.is_empty() {
+        if !self.dirty.is_empty() || !self.oversized.is_empty() {
             let dirty = std::mem::take(&mut self.dirty);
             let durable = self.router.config.store.durable();
             let mut batch = Vec::with_capacity(dirty.len());
@@ -58,6 +58,18 @@ impl Shard {
                     });
                 }
             }
+            // Sessions that grew past what they may keep end now, before anything about
+            // them is answered; their (halted) records go in the same transaction.
+            for (id, bytes, limit) in std::mem::take(&mut self.oversized) {
+                let failure = Failure::Host {
+                    reason: format!(
+                        "its datamodel grew to a {bytes}-byte record, more than the {limit} bytes a session may keep"
+                    ),
+                };
+                self.run_session(&id, Step::Fail(failure));
+                self.dirty.remove(&id);
+                let _ = self.batch_record(&id, &mut batch, &mut new_documents);
+            }
             match self.router.config.store.apply(&batch) {
                 Ok(()) => self.stored_documents.extend(new_documents),
                 Err(e) => tracing::error!(shard = self.index, error = %e, "commit failed"),
@@ -91,6 +103,10 @@ impl Shard {
                 Ok(true)
             }
             Ok(None) => Ok(false),
+            Err(NotPersisted::TooLarge { bytes, limit }) => {
+                self.oversized.push((id.to_string(), bytes, limit));
+                Err(())
+            }
             Err(reason) => {
                 if let Some(slot) = self.sessions.get_mut(id) {
                     slot.blocked = Some(reason);
@@ -188,7 +204,21 @@ impl Shard {
             timers,
             events_processed: slot.events_processed,
         };
-        let bytes = serde_json::to_vec(&record)?;
+        let mut bytes = serde_json::to_vec(&record)?;
+        let limit = self.router.config.max_session_bytes;
+        if bytes.len() > limit {
+            if slot.running {
+                return Err(NotPersisted::TooLarge {
+                    bytes: bytes.len(),
+                    limit,
+                });
+            }
+            // Ended (for its size, or halted with a datamodel too large to keep): the
+            // record keeps everything but the datamodel.
+            let mut record = record;
+            record.snapshot.datamodel = Value::Object(Default::default());
+            bytes = serde_json::to_vec(&record)?;
+        }
         Ok(Some((bytes, doc_write)))
     }
 

@@ -54,31 +54,36 @@ impl Shard {
         id
     }
 
-    /// Starts a session (no event) or runs one event through it, then applies its effects.
-    pub(super) fn run_session(&mut self, id: &str, event: Option<Event>) {
+    /// Starts a session, runs one event through it, or ends it as failed, then applies its
+    /// effects.
+    pub(super) fn run_session(&mut self, id: &str, step: Step) {
         if !self.wake(id) {
             return;
         }
         let Some(slot) = self.sessions.get_mut(id) else {
             return;
         };
-        if event.as_ref().is_some_and(|e| !slot.links.accepts(e)) {
+        if matches!(&step, Step::Event(e) if !slot.links.accepts(e)) {
             return;
         }
         let Some(mut interpreter) = slot.interpreter.take() else {
             return;
         };
         let started = std::time::Instant::now();
-        let event_name = event.as_ref().map(|e| e.name.clone());
+        let event_name = match &step {
+            Step::Event(e) => Some(e.name.clone()),
+            Step::Start | Step::Fail(_) => None,
+        };
         let mut host = ShardHost::new(id, &mut slot.links, &self.router);
         {
             let _busy = self.watch.busy(self.router.epoch, id);
-            match event {
-                None => interpreter.start(&mut host),
-                Some(e) => {
+            match step {
+                Step::Start => interpreter.start(&mut host),
+                Step::Event(e) => {
                     slot.events_processed += 1;
                     interpreter.process_event(e, &mut host);
                 }
+                Step::Fail(failure) => interpreter.fail(failure, &mut host),
             }
         }
         if self.watch.abandoned() {
