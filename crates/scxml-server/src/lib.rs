@@ -29,6 +29,7 @@ pub use documents::Documents;
 pub use error::ApiError;
 pub use http::{full as full_response, Body};
 pub use mount::{Mount, MountError, MountFuture, MountRequest};
+pub use sessions::{CreateSession, DocumentSource, SendEvent};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;

@@ -13,24 +13,58 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-/// `POST /sessions`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRequest {
-    /// A document URL (path, `file:`, `http(s):`), checked against the allow-list.
-    url: Option<String>,
-    /// Or the document itself.
-    document: Option<String>,
+/// Where the document of a new session comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentSource {
+    /// A URL (path, `file:`, `http(s):`), checked against the allow-list.
+    Url(String),
+    /// The document itself.
+    Inline(String),
+}
+
+/// The body of `POST /sessions`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateSession {
+    /// The document.
+    pub source: DocumentSource,
     /// Initial values overriding the document's `<data>`.
-    #[serde(default)]
-    data: Map<String, Value>,
+    pub data: Map<String, Value>,
+}
+
+impl CreateSession {
+    /// Parses and checks a body: JSON with exactly one of `url` and `document`, and an
+    /// optional object `data`; anything else is a 400 saying what is wrong.
+    pub fn parse(body: &[u8]) -> Result<CreateSession, ApiError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Wire {
+            url: Option<String>,
+            document: Option<String>,
+            #[serde(default)]
+            data: Map<String, Value>,
+        }
+        let wire: Wire = http::parse_json(body)?;
+        let source = match (wire.url, wire.document) {
+            (Some(url), None) => DocumentSource::Url(url),
+            (None, Some(text)) => DocumentSource::Inline(text),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "give exactly one of `url` and `document`",
+                ))
+            }
+        };
+        Ok(CreateSession {
+            source,
+            data: wire.data,
+        })
+    }
 }
 
 pub(crate) async fn create(app: &Arc<App>, body: &[u8]) -> Result<Response<Body>, ApiError> {
-    let request: CreateRequest = http::parse_json(body)?;
-    let (doc, url) = match (request.url, request.document) {
-        (Some(url), None) => (app.documents.load(&url).await?, Some(url)),
-        (None, Some(text)) => {
+    let request = CreateSession::parse(body)?;
+    let (doc, url) = match request.source {
+        DocumentSource::Url(url) => (app.documents.load(&url).await?, Some(url)),
+        DocumentSource::Inline(text) => {
             if text.len() > app.config.max_document_bytes {
                 return Err(ApiError::new(
                     413,
@@ -42,11 +76,6 @@ pub(crate) async fn create(app: &Arc<App>, body: &[u8]) -> Result<Response<Body>
                 ));
             }
             (app.documents.parse_inline(text).await?, None)
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "give exactly one of `url` and `document`",
-            ))
         }
     };
     let view = app
@@ -62,15 +91,30 @@ pub(crate) async fn create(app: &Arc<App>, body: &[u8]) -> Result<Response<Body>
     Ok(http::json(StatusCode::CREATED, &view))
 }
 
-/// `POST /sessions/{id}/events`.
-#[derive(Deserialize)]
+/// The body of `POST /sessions/{id}/events`, checked.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EventRequest {
-    name: String,
-    data: Option<Value>,
+pub struct SendEvent {
+    /// The event's name: not empty, no whitespace.
+    pub name: String,
+    /// `_event.data`.
+    pub data: Option<Value>,
     /// Answer with the session once the event's macrostep is over.
     #[serde(default)]
-    wait: bool,
+    pub wait: bool,
+}
+
+impl SendEvent {
+    /// Parses and checks a body; anything else is a 400 saying what is wrong.
+    pub fn parse(body: &[u8]) -> Result<SendEvent, ApiError> {
+        let request: SendEvent = http::parse_json(body)?;
+        if request.name.trim().is_empty() || request.name.contains(char::is_whitespace) {
+            return Err(ApiError::bad_request(
+                "`name` must be a non-empty event name without spaces",
+            ));
+        }
+        Ok(request)
+    }
 }
 
 pub(crate) async fn send_event(
@@ -78,12 +122,7 @@ pub(crate) async fn send_event(
     id: &str,
     body: &[u8],
 ) -> Result<Response<Body>, ApiError> {
-    let request: EventRequest = http::parse_json(body)?;
-    if request.name.trim().is_empty() || request.name.contains(char::is_whitespace) {
-        return Err(ApiError::bad_request(
-            "`name` must be a non-empty event name without spaces",
-        ));
-    }
+    let request = SendEvent::parse(body)?;
     let mut event = Event::external(request.name);
     event.data = request.data;
     if request.wait {
