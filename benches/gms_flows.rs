@@ -29,6 +29,10 @@
 //! 8. `POST agents/{agent}/interactions/{ixn}/end`, then `POST agents/{agent}/not-ready` so
 //!    that the next callback waits for the agent again.
 //!
+//! For a soak, `SCXML_FLOW_RATE` paces the flows to that many per second in all (each device
+//! keeps its share; 0, the default: as fast as they go), and `SCXML_FLOW_RSS_EVERY_SECONDS`
+//! prints the process's resident memory at that interval (RELIABILITY.md has the hour's run).
+//!
 //! It prints complete flows per second and, for each request kind, the count, p50 and p99
 //! latency. Every answer's status (and the fields the next step needs) is checked; the first
 //! failing step is printed and the bench exits with 1. At the end the last callback of every
@@ -381,6 +385,7 @@ async fn worker(
     addr: SocketAddr,
     w: usize,
     (measure_from, deadline): (Instant, Instant),
+    pace: Option<Duration>,
     failed: Arc<AtomicBool>,
 ) -> Result<Done, String> {
     let mut client = Client::connect(addr, format!("bench-device-{w:04}"), measure_from).await?;
@@ -388,7 +393,13 @@ async fn worker(
     let mut done = 0;
     let mut measured = 0;
     let mut last = None;
+    let began = Instant::now();
     while Instant::now() < deadline && !failed.load(Ordering::Relaxed) {
+        if let Some(every) = pace {
+            // The flow's slot in this device's share of the rate.
+            let slot = began + every * done as u32;
+            tokio::time::sleep_until(slot.into()).await;
+        }
         match flow(&mut client, &agent, w * 1_000_000 + done).await {
             Ok(id) => last = Some(id),
             Err(e) => {
@@ -397,6 +408,7 @@ async fn worker(
             }
         }
         done += 1;
+        FLOWS_DONE.fetch_add(1, Ordering::Relaxed);
         if Instant::now() >= measure_from {
             measured += 1;
         }
@@ -406,6 +418,16 @@ async fn worker(
         last,
         client,
     })
+}
+
+/// Flows completed so far by every device (for the soak's memory lines).
+static FLOWS_DONE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The process's resident set size (VmRSS), in KB.
+fn rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// CPU time of this process (server and clients together), from `/proc/self/stat`.
@@ -439,6 +461,24 @@ async fn run(
     warmup: f64,
     seconds: f64,
 ) -> Result<(), String> {
+    let rate: f64 = env_or("SCXML_FLOW_RATE", 0.0);
+    let pace = (rate > 0.0).then(|| Duration::from_secs_f64(concurrency as f64 / rate));
+    let rss_every: f64 = env_or("SCXML_FLOW_RSS_EVERY_SECONDS", 0.0);
+    let sampler = (rss_every > 0.0).then(|| {
+        tokio::spawn(async move {
+            let began = Instant::now();
+            let mut interval = tokio::time::interval(Duration::from_secs_f64(rss_every));
+            loop {
+                interval.tick().await;
+                println!(
+                    "rss at {:>6.0} s: {:>7.1} MB after {} flows",
+                    began.elapsed().as_secs_f64(),
+                    rss_kb().unwrap_or(0) as f64 / 1024.0,
+                    FLOWS_DONE.load(Ordering::Relaxed)
+                );
+            }
+        })
+    });
     // Every agent logs in (not ready) before the clock starts.
     let mut setup = Client::connect(addr, "bench-setup".into(), Instant::now()).await?;
     for w in 0..concurrency {
@@ -458,7 +498,7 @@ async fn run(
         (cpu_time(), scxml::datamodel::ecmascript::context_counts())
     });
     let tasks: Vec<_> = (0..concurrency)
-        .map(|w| tokio::spawn(worker(addr, w, (started, deadline), failed.clone())))
+        .map(|w| tokio::spawn(worker(addr, w, (started, deadline), pace, failed.clone())))
         .collect();
     let mut flows = 0;
     let mut clients = Vec::new();
@@ -476,6 +516,9 @@ async fn run(
             Ok(Err(e)) => errors.push(e),
             Err(e) => errors.push(format!("a flow task panicked: {e}")),
         }
+    }
+    if let Some(sampler) = sampler {
+        sampler.abort();
     }
     let elapsed = started.elapsed();
     let (cpu_before, contexts_before) = cpu_before

@@ -153,7 +153,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             }
         };
         // One line on stdout that scripts (and the restart test) can wait for.
-        println!("listening on http://{}", running.api_addr);
+        println!("listening on {}://{}", running.scheme, running.api_addr);
         if let Some(addr) = running.test_protocol_addr {
             println!("test protocol on http://{addr}");
         }

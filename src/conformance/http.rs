@@ -117,6 +117,7 @@ pub fn run_all(paths: &[PathBuf], timeout: Duration) -> Vec<DocRun> {
             // On loopback, for this process alone: it drives the engine directly, and the
             // suite's documents post to Basic HTTP, which takes no credentials anyway.
             auth: scxml_server::Authenticator::disabled(),
+            tls: None,
             admin_token: None,
         };
         let server = match scxml_server::start(options).await {

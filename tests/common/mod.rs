@@ -62,6 +62,7 @@ pub fn loopback_options(engine: EngineConfig) -> StartOptions {
         server: ServerConfig::default(),
         allow_documents: Vec::new(),
         auth: test_auth(),
+        tls: None,
         admin_token: None,
     }
 }

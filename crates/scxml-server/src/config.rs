@@ -11,6 +11,8 @@
 //! request_timeout_secs = 30
 //! header_read_timeout_secs = 10   # slow or idle clients are closed after it
 //! max_connections = 10000
+//! tls_cert = "cert.pem"       # serve the API over TLS (rustls), with tls_key
+//! tls_key = "key.pem"
 //!
 //! [engine]
 //! shards = 2                 # worker threads; default: one per core
@@ -41,6 +43,7 @@
 
 use super::{ServerConfig, StartOptions};
 use crate::auth::{AdminToken, Authenticator, Credential, Role};
+use crate::tls::{Tls, TlsError};
 use scxml::Limits;
 use scxml_engine::store::{MemoryStore, RedbStore, Store, StoreError};
 use scxml_engine::{EngineConfig, HibernationPolicy};
@@ -228,6 +231,11 @@ pub struct ServerSection {
     pub header_read_timeout_secs: f64,
     /// The most connections open at once.
     pub max_connections: usize,
+    /// A PEM file with the certificate chain (leaf first) to serve the API over TLS; with
+    /// `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM file with that certificate's private key.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerSection {
@@ -242,6 +250,8 @@ impl Default for ServerSection {
             request_timeout_secs: d.request_timeout.as_secs(),
             header_read_timeout_secs: d.header_read_timeout.as_secs_f64(),
             max_connections: d.max_connections,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -359,6 +369,12 @@ pub enum ConfigError {
     /// `[documents] allow` is empty, and the working directory has no `file:` URL.
     #[error("{} is not a usable directory", .0.display())]
     UnusableDirectory(PathBuf),
+    /// `[server] tls_cert` without `tls_key`, or the other way round.
+    #[error("[server] tls_cert and tls_key go together")]
+    TlsPair,
+    /// The TLS certificate or key cannot be used.
+    #[error("{0}")]
+    Tls(#[from] TlsError),
     /// An `[[auth.credentials]]` entry is not usable.
     #[error("[[auth.credentials]] `{name}`: {problem}")]
     Credential {
@@ -415,6 +431,11 @@ impl FileConfig {
     /// Builds the server's options; opens the store when a data directory is given.
     pub fn into_options(self) -> Result<StartOptions, ConfigError> {
         let (auth, admin_token) = self.auth.authenticator(self.engine.data_dir.as_deref())?;
+        let tls = match (&self.server.tls_cert, &self.server.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::from_pem_files(cert, key)?),
+            (None, None) => None,
+            _ => return Err(ConfigError::TlsPair),
+        };
         let store: Arc<dyn Store> = match &self.engine.data_dir {
             Some(dir) => Arc::new(RedbStore::open(dir)?),
             None => Arc::new(MemoryStore::new()),
@@ -480,6 +501,7 @@ impl FileConfig {
             },
             allow_documents,
             auth,
+            tls,
             admin_token,
         })
     }

@@ -17,6 +17,7 @@ mod mount;
 mod openapi;
 mod sessions;
 mod test_protocol;
+mod tls;
 
 pub use auth::{
     new_token, token_sha256_hex, AdminToken, Authenticator, Caller, Credential, Denied, Role,
@@ -30,6 +31,7 @@ pub use error::ApiError;
 pub use http::{full as full_response, Body};
 pub use mount::{Mount, MountError, MountFuture, MountRequest};
 pub use sessions::{CreateSession, DocumentSource, SendEvent};
+pub use tls::{Tls, TlsError};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -121,11 +123,13 @@ pub enum Routes {
     TestProtocol,
 }
 
-/// Accepts connections until `shutdown` turns true, then lets open requests finish.
+/// Accepts connections until `shutdown` turns true, then lets open requests finish; with
+/// `tls`, each connection is a TLS one (its handshake within the header timeout).
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     routes: Routes,
+    tls: Option<Tls>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
@@ -152,35 +156,59 @@ pub async fn serve(
             continue;
         };
         let app = app.clone();
-        let mut stop = shutdown.clone();
+        let stop = shutdown.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
             let _slot = slot;
-            let header_read_timeout = app.config.header_read_timeout;
-            let service = service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, std::convert::Infallible>(dispatch(app, routes, req, peer).await) }
-            });
-            let connection = http1::Builder::new()
-                .keep_alive(true)
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_read_timeout)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "connection ended with an error");
+            match tls {
+                None => serve_connection(app, routes, peer, stream, stop).await,
+                Some(tls) => {
+                    let handshake = tls.acceptor.accept(stream);
+                    match tokio::time::timeout(app.config.header_read_timeout, handshake).await {
+                        Ok(Ok(stream)) => serve_connection(app, routes, peer, stream, stop).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
-                }
-                _ = stop.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
                 }
             }
         });
         while connections.try_join_next().is_some() {}
     }
     while connections.join_next().await.is_some() {}
+}
+
+/// Serves the requests of one connection (plain or TLS) until it ends or the server stops.
+async fn serve_connection<I>(
+    app: Arc<App>,
+    routes: Routes,
+    peer: SocketAddr,
+    io: I,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let header_read_timeout = app.config.header_read_timeout;
+    let service = service_fn(move |req| {
+        let app = app.clone();
+        async move { Ok::<_, std::convert::Infallible>(dispatch(app, routes, req, peer).await) }
+    });
+    let connection = http1::Builder::new()
+        .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        _ = stop.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }
 
 async fn dispatch(
@@ -372,6 +400,8 @@ pub struct StartOptions {
     pub allow_documents: Vec<String>,
     /// The credentials every request is checked against.
     pub auth: Authenticator,
+    /// TLS on the API listener (the test-runner protocol stays plain, on loopback).
+    pub tls: Option<Tls>,
     /// The administrator token the server made (or found) for itself, when no credential is
     /// configured: where it is, for the line `serve` prints.
     pub admin_token: Option<AdminToken>,
@@ -381,6 +411,8 @@ pub struct StartOptions {
 pub struct RunningServer {
     /// Where the API listens (the port chosen when 0 was asked).
     pub api_addr: SocketAddr,
+    /// `http` or `https`: how the API is reached.
+    pub scheme: &'static str,
     /// Where the test-runner protocol listens, when enabled.
     pub test_protocol_addr: Option<SocketAddr>,
     /// What the handlers reach.
@@ -417,10 +449,15 @@ pub async fn start_with(
         None => None,
     };
     let test_protocol_addr = test_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let public = options
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{api_addr}"));
+        .unwrap_or_else(|| format!("{scheme}://{api_addr}"));
     let documents = Arc::new(Documents::new(
         AllowList::prefixes(options.allow_documents.clone()),
         Duration::from_secs(2),
@@ -451,6 +488,7 @@ pub async fn start_with(
         listener,
         app.clone(),
         Routes::Api,
+        options.tls.clone(),
         rx.clone(),
     ))];
     if let Some(l) = test_listener {
@@ -458,11 +496,13 @@ pub async fn start_with(
             l,
             app.clone(),
             Routes::TestProtocol,
+            None,
             rx,
         )));
     }
     Ok(RunningServer {
         api_addr,
+        scheme,
         test_protocol_addr,
         app,
         shutdown,
