@@ -97,11 +97,7 @@ impl Drop for Server {
     }
 }
 
-fn scxml(body: &str) -> String {
-    format!(
-        r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript">{body}</scxml>"#
-    )
-}
+use common::ecmascript_doc as scxml;
 
 #[test]
 fn malformed_xml() {

@@ -53,11 +53,7 @@ impl Drop for Server {
     }
 }
 
-fn scxml(body: &str) -> String {
-    format!(
-        r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript">{body}</scxml>"#
-    )
-}
+use common::ecmascript_doc as scxml;
 
 #[test]
 fn an_inline_document_naming_a_local_file_is_refused_with_the_url() {

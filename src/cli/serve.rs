@@ -38,16 +38,13 @@ pub struct ServeConfig {
 impl ServeConfig {
     /// Reads a config file; a missing path is an error, bad TOML says where.
     pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        ServeConfig::parse(&text).map_err(|e| e.in_file(path))
+        Ok(scxml_server::load_toml(path)?)
     }
 
     /// Parses the text of a config file.
+    #[cfg(test)]
     pub fn parse(text: &str) -> Result<ServeConfig, ConfigError> {
-        toml::from_str(text).map_err(|source| ConfigError::Toml { path: None, source })
+        Ok(scxml_server::parse_toml(text)?)
     }
 
     /// The server's part.

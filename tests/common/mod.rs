@@ -67,6 +67,13 @@ pub fn loopback_options(engine: EngineConfig) -> StartOptions {
     }
 }
 
+/// An SCXML document on the ECMAScript datamodel whose `<scxml>` element holds `body`.
+pub fn ecmascript_doc(body: &str) -> String {
+    format!(
+        r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript">{body}</scxml>"#
+    )
+}
+
 /// The allow-list entry for a directory (`file:///.../dir/`).
 pub fn allow_dir(dir: &Path) -> String {
     url::Url::from_directory_path(dir)

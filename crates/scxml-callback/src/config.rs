@@ -34,6 +34,7 @@ use super::documents::{built_in_url, CALLBACK_CHAT, INBOUND_CHAT};
 use super::push::PushConfig;
 use super::routing::{DirectoryConfig, RoutingError, TargetSpec};
 use scxml::parse::location_to_url;
+use scxml_server::{load_toml, parse_toml, TomlFileError};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -82,23 +83,10 @@ impl GmsSection {
 /// the option, and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read (it does not exist, or is not readable).
-    #[error("{}: {source}", .path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
-    },
-    /// The text is not TOML, or does not fit: an unknown key, a value of the wrong type. The
-    /// TOML error names the key, with its line and column.
-    #[error("{}{source}", in_file(.path))]
-    Toml {
-        /// The file, when the text was read from one.
-        path: Option<PathBuf>,
-        /// What is wrong, and where.
-        source: toml::de::Error,
-    },
+    /// The file cannot be read, or its text does not fit (an unknown key, a value of the
+    /// wrong type: the TOML error names the key, its line and column).
+    #[error(transparent)]
+    File(#[from] TomlFileError),
     /// A configured service (`[services.<name>]`) is refused.
     #[error("service {service}: {problem}")]
     Service {
@@ -108,26 +96,6 @@ pub enum ConfigError {
         #[source]
         problem: ServiceError,
     },
-}
-
-impl ConfigError {
-    /// The same error, said of the file at `path`: a TOML error from text names the file.
-    pub fn in_file(self, path: &Path) -> ConfigError {
-        match self {
-            ConfigError::Toml { path: None, source } => ConfigError::Toml {
-                path: Some(path.to_path_buf()),
-                source,
-            },
-            other => other,
-        }
-    }
-}
-
-/// `path: `, before a message about a file's content, when there is a file.
-fn in_file(path: &Option<PathBuf>) -> String {
-    path.as_ref()
-        .map(|p| format!("{}: ", p.display()))
-        .unwrap_or_default()
 }
 
 /// What is wrong with a service's table: an option the flows cannot work with, or options
@@ -375,18 +343,14 @@ impl GmsConfig {
 
     /// Reads a configuration file; relative paths in it are then taken from its directory.
     pub fn load(path: &Path) -> Result<GmsConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut config = GmsConfig::parse(&text).map_err(|e| e.in_file(path))?;
+        let mut config: GmsConfig = load_toml(path)?;
         config.base_dir = path.parent().map(Path::to_path_buf);
         Ok(config)
     }
 
     /// Parses a configuration from TOML text; `base_dir` is left unset.
     pub fn parse(text: &str) -> Result<GmsConfig, ConfigError> {
-        toml::from_str(text).map_err(|source| ConfigError::Toml { path: None, source })
+        Ok(parse_toml(text)?)
     }
 
     /// Every configured service with its options resolved, or the first contradiction.

@@ -342,23 +342,10 @@ pub struct DocumentsSection {
 /// or what it names cannot be opened. The message names the file, or the key, and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read (it does not exist, or is not readable).
-    #[error("{}: {source}", .path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
-    },
-    /// The text is not TOML, or does not fit the sections: an unknown section or key, a
-    /// value of the wrong type. The TOML error names the key, with its line and column.
-    #[error("{}{source}", in_file(.path))]
-    Toml {
-        /// The file, when the text was read from one.
-        path: Option<PathBuf>,
-        /// What is wrong, and where.
-        source: toml::de::Error,
-    },
+    /// The file cannot be read, or its text does not fit the sections (an unknown section or
+    /// key, a value of the wrong type: the TOML error names the key, its line and column).
+    #[error(transparent)]
+    File(#[from] TomlFileError),
     /// `[engine] data_dir`: the store there cannot be created or opened.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -393,17 +380,26 @@ pub enum ConfigError {
     },
 }
 
-impl ConfigError {
-    /// The same error, said of the file at `path`: a TOML error from text names the file.
-    pub fn in_file(self, path: &Path) -> ConfigError {
-        match self {
-            ConfigError::Toml { path: None, source } => ConfigError::Toml {
-                path: Some(path.to_path_buf()),
-                source,
-            },
-            other => other,
-        }
-    }
+/// A TOML file that cannot be read, or whose text does not fit the type it is read as.
+#[derive(Debug, thiserror::Error)]
+pub enum TomlFileError {
+    /// The file could not be read (it does not exist, or is not readable).
+    #[error("{}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The text is not TOML, or does not fit: an unknown key, a value of the wrong type. The
+    /// TOML error names the key, with its line and column.
+    #[error("{}{source}", in_file(.path))]
+    Toml {
+        /// The file, when the text was read from one.
+        path: Option<PathBuf>,
+        /// What is wrong, and where.
+        source: toml::de::Error,
+    },
 }
 
 /// `path: `, before a message about a file's content, when there is a file.
@@ -413,19 +409,35 @@ fn in_file(path: &Option<PathBuf>) -> String {
         .unwrap_or_default()
 }
 
+/// Parses TOML text as a `T` (a configuration's sections).
+pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, TomlFileError> {
+    toml::from_str(text).map_err(|source| TomlFileError::Toml { path: None, source })
+}
+
+/// Reads a TOML file as a `T`; an error names the file.
+pub fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TomlFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TomlFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_toml(&text).map_err(|e| match e {
+        TomlFileError::Toml { path: None, source } => TomlFileError::Toml {
+            path: Some(path.to_path_buf()),
+            source,
+        },
+        other => other,
+    })
+}
+
 impl FileConfig {
     /// Reads a config file; a missing path is an error, bad TOML says where.
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        FileConfig::parse(&text).map_err(|e| e.in_file(path))
+        Ok(load_toml(path)?)
     }
 
     /// Parses the text of a config file.
     pub fn parse(text: &str) -> Result<FileConfig, ConfigError> {
-        toml::from_str(text).map_err(|source| ConfigError::Toml { path: None, source })
+        Ok(parse_toml(text)?)
     }
 
     /// Builds the server's options; opens the store when a data directory is given.

@@ -23,8 +23,8 @@ pub use auth::{
     new_token, token_sha256_hex, AdminToken, Authenticator, Caller, Credential, Denied, Role,
 };
 pub use config::{
-    AuthSection, ConfigError, CredentialSection, DocumentsSection, EngineSection, FileConfig,
-    HibernationSection, ServerSection, ADMIN_TOKEN_ENV,
+    load_toml, parse_toml, AuthSection, ConfigError, CredentialSection, DocumentsSection,
+    EngineSection, FileConfig, HibernationSection, ServerSection, TomlFileError, ADMIN_TOKEN_ENV,
 };
 pub use documents::Documents;
 pub use error::ApiError;
