@@ -30,8 +30,10 @@
 //!    that the next callback waits for the agent again.
 //!
 //! For a soak, `SCXML_FLOW_RATE` paces the flows to that many per second in all (each device
-//! keeps its share; 0, the default: as fast as they go), and `SCXML_FLOW_RSS_EVERY_SECONDS`
-//! prints the process's resident memory at that interval (RELIABILITY.md has the hour's run).
+//! keeps its share; 0, the default: as fast as they go), `SCXML_FLOW_RSS_EVERY_SECONDS`
+//! prints the process's resident memory at that interval, and `SCXML_FLOW_TTL_SECONDS` sets
+//! the service's `_ttl` (how long a completed callback's record and session are kept; GMS's
+//! default is a day, which no hour reaches the end of). RELIABILITY.md has the hour's run.
 //!
 //! It prints complete flows per second and, for each request kind, the count, p50 and p99
 //! latency. Every answer's status (and the fields the next step needs) is checked; the first
@@ -111,6 +113,11 @@ fn config(agents: usize) -> GmsConfig {
         _urs_virtual_queue = "chat_vq"
         "#,
     );
+    // How long a completed callback's record (and its session) is kept: GMS's day by
+    // default; a soak shortens it to reach a steady state within its hour.
+    if let Ok(ttl) = std::env::var("SCXML_FLOW_TTL_SECONDS") {
+        text.push_str(&format!("        _ttl = {ttl}\n"));
+    }
     for i in 0..agents {
         text.push_str(&format!(
             "[[routing.agents]]\nid = \"agent{i}\"\nname = \"Agent {i}\"\ngroups = [\"Chat\"]\n"
