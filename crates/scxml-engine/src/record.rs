@@ -110,14 +110,23 @@ pub(crate) struct TimerRecord {
 pub(crate) struct DocumentRecord {
     pub url: Option<String>,
     pub text: String,
+    /// What the document's `src`s read when it was loaded (URL, text): the document is
+    /// rebuilt with these, not with what the URLs hold at restore time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetched: Vec<(String, String)>,
 }
 
-/// The key under which a document's text is stored.
+/// The key under which a document's text (and what its `src`s read) is stored: two versions of
+/// a script a document names make two records.
 pub(crate) fn document_key(doc: &Document) -> Option<String> {
     let text = doc.source.as_deref()?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut h);
     doc.base_url.as_ref().map(|u| u.as_str()).hash(&mut h);
+    for (url, fetched) in &doc.fetched {
+        url.as_str().hash(&mut h);
+        fetched.hash(&mut h);
+    }
     Some(format!("{:016x}-{}", h.finish(), text.len()))
 }
 

@@ -360,3 +360,48 @@ fn a_session_whose_datamodel_outgrows_its_bound_fails_and_is_kept_without_it() {
     engine.shutdown();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_restored_session_keeps_the_script_its_document_read_at_the_start() {
+    let dir = temp_dir("pinned");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("lib.js");
+    std::fs::write(&script, "function version() { return 1; }").unwrap();
+    let base = url::Url::from_directory_path(&dir).unwrap();
+    let text = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript">
+        <datamodel><data id="v" expr="0"/></datamodel>
+        <script src="lib.js"/>
+        <state id="s"><transition event="ask"><assign location="v" expr="version()"/></transition></state>
+        </scxml>"#;
+    let document = scxml::parse::parse_with(
+        text,
+        "pinned.scxml",
+        Some(&base),
+        &scxml::parse::FileResolver::unrestricted(),
+    )
+    .expect("a valid document");
+    let config = || EngineConfig {
+        shards: 1,
+        store: Arc::new(RedbStore::open(&dir.join("store")).unwrap()),
+        ..EngineConfig::default()
+    };
+    let rt = runtime();
+    let first = Engine::start(config());
+    let id = rt
+        .block_on(first.create(Arc::new(document), CreateOptions::default()))
+        .unwrap()
+        .id;
+    first.shutdown();
+    drop(first);
+
+    // The file changes while the server is down; the session goes on with what it read.
+    std::fs::write(&script, "function version() { return 2; }").unwrap();
+    let second = Engine::start(config());
+    let view = rt
+        .block_on(second.send_and_wait(&id, Event::external("ask")))
+        .unwrap();
+    assert_eq!(view.datamodel["v"], 1, "{view:?}");
+    second.shutdown();
+    std::fs::remove_dir_all(&dir).ok();
+}
+

@@ -175,6 +175,12 @@ impl Shard {
             let doc = DocumentRecord {
                 url: slot.doc.base_url.as_ref().map(|u| u.to_string()),
                 text: slot.doc.source.as_deref().unwrap_or_default().to_string(),
+                fetched: slot
+                    .doc
+                    .fetched
+                    .iter()
+                    .map(|(url, text)| (url.to_string(), text.to_string()))
+                    .collect(),
             };
             let bytes = serde_json::to_vec(&doc)?;
             Some((
@@ -367,11 +373,17 @@ impl Shard {
             .ok_or_else(|| NotPersisted::DocumentMissing(key.to_string()))?;
         let record: DocumentRecord = serde_json::from_slice(&bytes)?;
         let base = record.url.as_deref().and_then(|u| url::Url::parse(u).ok());
+        // What its srcs read then, not what they hold now.
+        let pinned: Vec<(url::Url, Arc<str>)> = record
+            .fetched
+            .iter()
+            .filter_map(|(url, text)| Some((url::Url::parse(url).ok()?, Arc::from(text.as_str()))))
+            .collect();
         let doc = scxml::parse::parse_with(
             &record.text,
             record.url.as_deref().unwrap_or(key),
             base.as_ref(),
-            self.resolver(),
+            &scxml::parse::PinnedResolver::new(&pinned, self.resolver()),
         )
         .map(Arc::new)
         .map_err(|e| NotPersisted::DocumentInvalid(e.to_string()))?;

@@ -91,6 +91,11 @@ pub struct Document {
     /// The text the document was parsed from (for a document inlined in `<invoke>`, its
     /// `<scxml>` element): what a persisted session records to rebuild its document.
     pub source: Option<Arc<str>>,
+    /// What its `<script src>` and `<data src>` read when it was loaded, by URL: a host that
+    /// rebuilds the document from [`Document::source`] later reads them from here (see
+    /// [`crate::parse::PinnedResolver`]), so a restored session keeps the version it started
+    /// with even if a file changed meanwhile.
+    pub fetched: Vec<(url::Url, Arc<str>)>,
 }
 
 /// The index of the `<scxml>` root pseudo-state.

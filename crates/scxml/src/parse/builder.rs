@@ -46,6 +46,8 @@ pub(crate) struct Builder<'a> {
     state_ids: HashMap<String, StateId>,
     expr_count: u32,
     reads_event: bool,
+    /// What each `src` read, by URL (the document's `fetched`).
+    fetched: std::cell::RefCell<Vec<(Url, Arc<str>)>>,
 }
 
 /// The children each state-like element may have.
@@ -94,6 +96,7 @@ impl<'a> Builder<'a> {
             state_ids: HashMap::new(),
             expr_count: 0,
             reads_event: false,
+            fetched: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -103,7 +106,12 @@ impl<'a> Builder<'a> {
             url: reference.to_string(),
             reason,
         })?;
-        self.resolver.fetch(&url)
+        let text = self.resolver.fetch(&url)?;
+        let mut fetched = self.fetched.borrow_mut();
+        if !fetched.iter().any(|(known, _)| *known == url) {
+            fetched.push((url, Arc::from(text.as_str())));
+        }
+        Ok(text)
     }
 
     fn problem(&mut self, pos: Pos, message: impl Into<String>) {
@@ -228,6 +236,7 @@ impl<'a> Builder<'a> {
             reads_event: self.reads_event,
             state_ids: self.state_ids,
             source: self.source.get(root.outer.clone()).map(Arc::from),
+            fetched: self.fetched.take(),
         }
     }
 

@@ -16,8 +16,8 @@ mod xml;
 
 pub use duration::parse_duration;
 pub use resolve::{
-    location_to_url, read_file, resolve, AllowList, FetchError, FileResolver, Resolver,
-    MAX_RESOURCE_BYTES,
+    location_to_url, read_file, resolve, AllowList, FetchError, FileResolver, PinnedResolver,
+    Resolver, MAX_RESOURCE_BYTES,
 };
 
 use crate::model::{Document, Pos};

@@ -79,6 +79,44 @@ pub trait Resolver: Send + Sync {
     fn fetch(&self, url: &Url) -> Result<String, FetchError>;
 }
 
+/// Answers the URLs a document read when it was first loaded with what they held then, and
+/// every other URL through `inner`: how a host rebuilds a stored document exactly as its
+/// sessions started with it ([`crate::model::Document::fetched`]).
+pub struct PinnedResolver<'a> {
+    pinned: &'a [(Url, std::sync::Arc<str>)],
+    inner: &'a dyn Resolver,
+}
+
+impl<'a> PinnedResolver<'a> {
+    /// `pinned` in front of `inner`.
+    pub fn new(pinned: &'a [(Url, std::sync::Arc<str>)], inner: &'a dyn Resolver) -> Self {
+        PinnedResolver { pinned, inner }
+    }
+
+    fn pinned(&self, url: &Url) -> Option<&str> {
+        self.pinned
+            .iter()
+            .find(|(known, _)| known == url)
+            .map(|(_, text)| &**text)
+    }
+}
+
+impl Resolver for PinnedResolver<'_> {
+    fn permits(&self, url: &Url) -> Result<(), FetchError> {
+        match self.pinned(url) {
+            Some(_) => Ok(()),
+            None => self.inner.permits(url),
+        }
+    }
+
+    fn fetch(&self, url: &Url) -> Result<String, FetchError> {
+        match self.pinned(url) {
+            Some(text) => Ok(text.to_string()),
+            None => self.inner.fetch(url),
+        }
+    }
+}
+
 /// URL prefixes that may be read (`file:///srv/flows/`, `https://flows.example/`). URLs are
 /// compared after parsing, so `..` segments cannot climb out of a prefix; a local file is
 /// also checked under its canonical path, so a symbolic link cannot either.

@@ -49,6 +49,7 @@ fn document(reads_event: bool) -> Arc<Document> {
         reads_event,
         state_ids,
         source: None,
+        fetched: Vec::new(),
     })
 }
 
