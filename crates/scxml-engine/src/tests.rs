@@ -405,3 +405,38 @@ fn a_restored_session_keeps_the_script_its_document_read_at_the_start() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[test]
+fn a_finished_session_stays_inspectable_without_its_interpreter() {
+    let engine = Engine::start(EngineConfig {
+        shards: 1,
+        paused_clock: true,
+        ..EngineConfig::default()
+    });
+    let rt = runtime();
+    let finishing = doc(r#"<datamodel><data id="n" expr="41"/></datamodel>
+        <state id="s"><transition event="go" target="f"><assign location="n" expr="n + 1"/></transition></state>
+        <final id="f"/>"#);
+    let id = rt
+        .block_on(engine.create(finishing, CreateOptions::default()))
+        .unwrap()
+        .id;
+    let done = rt
+        .block_on(engine.send_and_wait(&id, Event::external("go")))
+        .unwrap();
+    assert_eq!(done.status, SessionStatus::Done);
+    // Sweeps pass (the clock is paused: a second of them in no time); the session is kept
+    // as its last view, the same one.
+    let deadline = WallInstant::now() + Duration::from_millis(300);
+    while WallInstant::now() < deadline {
+        let view = rt.block_on(engine.inspect(&id)).expect("still inspectable");
+        assert_eq!(view, done);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Events to it change nothing.
+    let after = rt
+        .block_on(engine.send_and_wait(&id, Event::external("go")))
+        .unwrap();
+    assert_eq!(after.datamodel["n"], 42);
+    assert_eq!(after.final_state.as_deref(), Some("f"));
+    engine.shutdown();
+}

@@ -98,6 +98,31 @@ impl Shard {
                 self.router.stats.hibernated.fetch_add(1, Ordering::Relaxed);
             }
         }
+        self.keep_final_views();
+    }
+
+    /// Halted top-level sessions whose last records are written give up their interpreter
+    /// (and JavaScript context) for their last view: they never run again, and a flow that
+    /// keeps its completed sessions for minutes would otherwise keep a context for each.
+    fn keep_final_views(&mut self) {
+        for id in std::mem::take(&mut self.finished) {
+            let Some(slot) = self.sessions.get(&id) else {
+                continue;
+            };
+            if slot.running || slot.interpreter.is_none() {
+                continue;
+            }
+            if !slot.outbox.is_empty() || slot.http_in_flight || self.dirty.contains(&id) {
+                self.finished.push(id);
+                continue;
+            }
+            if let Ok(view) = self.view(&id) {
+                if let Some(slot) = self.sessions.get_mut(&id) {
+                    slot.final_view = Some(Box::new(view));
+                    slot.interpreter = None;
+                }
+            }
+        }
     }
 }
 

@@ -152,6 +152,9 @@ struct Slot {
     failure: Option<Failure>,
     /// Why the session cannot be persisted or hibernated, when it cannot.
     blocked: Option<NotPersisted>,
+    /// A halted top-level session's last view, kept instead of its interpreter (and its
+    /// JavaScript context) for the [`DONE_RETENTION`] it stays inspectable.
+    final_view: Option<Box<SessionView>>,
 }
 
 impl Slot {
@@ -176,6 +179,9 @@ struct Shard {
     ready: VecDeque<(String, Event)>,
     /// Halted top-level sessions and when to forget them.
     expiries: VecDeque<(Instant, String)>,
+    /// Halted top-level sessions that still hold their interpreter: the next sweep keeps
+    /// their view instead.
+    finished: Vec<String>,
     /// Completions of Basic HTTP sends come back here.
     completions: mpsc::UnboundedSender<Completion>,
     /// Sessions changed since the last commit.
@@ -234,6 +240,7 @@ pub(super) fn run(
         timers: Timers::default(),
         ready: VecDeque::new(),
         expiries: VecDeque::new(),
+        finished: Vec::new(),
         completions,
         dirty: HashSet::new(),
         unsaved: HashSet::new(),
@@ -489,7 +496,6 @@ impl Shard {
     pub(super) fn base_url_of(&self, session: &str) -> Option<url::Url> {
         self.sessions
             .get(session)
-            .and_then(|s| s.interpreter.as_ref())
-            .and_then(|i| i.document().base_url.clone())
+            .and_then(|s| s.doc.base_url.clone())
     }
 }

@@ -348,6 +348,7 @@ impl Shard {
                     running,
                     failure,
                     blocked: None,
+                    final_view: None,
                 },
             );
             restored += 1;

@@ -49,6 +49,7 @@ impl Shard {
                 running: true,
                 failure: None,
                 blocked: None,
+                final_view: None,
             },
         );
         id
@@ -145,6 +146,7 @@ impl Shard {
             self.timers.remove_session(id);
             self.expiries
                 .push_back((Instant::now() + DONE_RETENTION, id.to_string()));
+            self.finished.push(id.to_string());
         }
         if let (Some(logs), Some(root)) = (sink_logs, root) {
             self.to_log_sink(id, &root, &logs);

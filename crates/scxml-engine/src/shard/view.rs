@@ -21,6 +21,12 @@ impl Shard {
             .collect();
         let slot = self.sessions.get_mut(id).ok_or_else(unknown)?;
         let status = slot.status();
+        if let Some(view) = &slot.final_view {
+            return Ok(SessionView {
+                status,
+                ..(**view).clone()
+            });
+        }
         let interpreter = slot.interpreter.as_mut().ok_or_else(unknown)?;
         Ok(SessionView {
             id: id.to_string(),
