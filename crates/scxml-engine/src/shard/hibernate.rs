@@ -118,7 +118,7 @@ impl Shard {
             }
             if let Ok(view) = self.view(&id) {
                 if let Some(slot) = self.sessions.get_mut(&id) {
-                    slot.final_view = Some(Box::new(view));
+                    slot.final_view = Some(Box::new(FinalView::new(view)));
                     slot.interpreter = None;
                 }
             }

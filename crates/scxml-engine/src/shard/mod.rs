@@ -154,7 +154,31 @@ struct Slot {
     blocked: Option<NotPersisted>,
     /// A halted top-level session's last view, kept instead of its interpreter (and its
     /// JavaScript context) for the [`DONE_RETENTION`] it stays inspectable.
-    final_view: Option<Box<SessionView>>,
+    final_view: Option<Box<FinalView>>,
+}
+
+/// What a halted session keeps of its last view: its datamodel as JSON text, a fraction of
+/// the memory of the parsed value, read back only when someone inspects it.
+struct FinalView {
+    /// The view, with a null datamodel.
+    view: SessionView,
+    datamodel: Box<str>,
+}
+
+impl FinalView {
+    fn new(mut view: SessionView) -> FinalView {
+        let datamodel = std::mem::take(&mut view.datamodel)
+            .to_string()
+            .into_boxed_str();
+        FinalView { view, datamodel }
+    }
+
+    fn view(&self) -> SessionView {
+        SessionView {
+            datamodel: serde_json::from_str(&self.datamodel).unwrap_or(serde_json::Value::Null),
+            ..self.view.clone()
+        }
+    }
 }
 
 impl Slot {

@@ -21,10 +21,10 @@ impl Shard {
             .collect();
         let slot = self.sessions.get_mut(id).ok_or_else(unknown)?;
         let status = slot.status();
-        if let Some(view) = &slot.final_view {
+        if let Some(kept) = &slot.final_view {
             return Ok(SessionView {
                 status,
-                ..(**view).clone()
+                ..kept.view()
             });
         }
         let interpreter = slot.interpreter.as_mut().ok_or_else(unknown)?;
