@@ -137,7 +137,47 @@ struct Client {
     user: String,
     /// Requests sent before this (the warm-up) are not recorded.
     measure_from: Instant,
-    latencies: HashMap<&'static str, Vec<Duration>>,
+    latencies: HashMap<&'static str, Latencies>,
+}
+
+/// The latencies of one request kind: every request counted, at most [`Latencies::KEPT`] of
+/// them kept (a uniform sample, by reservoir sampling), so that an hour's soak measures the
+/// server's memory and not the bench's.
+#[derive(Default)]
+struct Latencies {
+    count: usize,
+    kept: Vec<Duration>,
+    /// The sampler's xorshift state.
+    random: u64,
+}
+
+impl Latencies {
+    const KEPT: usize = 4096;
+
+    fn record(&mut self, latency: Duration) {
+        self.count += 1;
+        if self.kept.len() < Self::KEPT {
+            self.kept.push(latency);
+            return;
+        }
+        // Keep the n-th with probability KEPT / n, in the place of a random kept one.
+        let mut x = self.random.max(1) ^ self.count as u64;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.random = x;
+        let slot = (x % self.count as u64) as usize;
+        if slot < Self::KEPT {
+            self.kept[slot] = latency;
+        }
+    }
+
+    /// Another connection's sample joins this one (the connections make equal shares of
+    /// the flows, so the union stays a fair sample).
+    fn merge(&mut self, mut other: Latencies) {
+        self.count += other.count;
+        self.kept.append(&mut other.kept);
+    }
 }
 
 impl Client {
@@ -175,7 +215,10 @@ impl Client {
             .await
             .map_err(|e| format!("{kind}: {e}"))?;
         if answer.sent >= self.measure_from {
-            self.latencies.entry(kind).or_default().push(answer.elapsed);
+            self.latencies
+                .entry(kind)
+                .or_default()
+                .record(answer.elapsed);
         }
         let got = answer.status;
         let value = answer.json();
@@ -463,25 +506,30 @@ fn percentile(sorted: &[Duration], q: f64) -> f64 {
 }
 
 async fn run(
-    addr: SocketAddr,
+    server: &scxml_server::RunningServer,
     concurrency: usize,
     warmup: f64,
     seconds: f64,
 ) -> Result<(), String> {
     let rate: f64 = env_or("SCXML_FLOW_RATE", 0.0);
     let pace = (rate > 0.0).then(|| Duration::from_secs_f64(concurrency as f64 / rate));
+    let addr = server.api_addr;
     let rss_every: f64 = env_or("SCXML_FLOW_RSS_EVERY_SECONDS", 0.0);
+    let app = server.app.clone();
     let sampler = (rss_every > 0.0).then(|| {
         tokio::spawn(async move {
             let began = Instant::now();
             let mut interval = tokio::time::interval(Duration::from_secs_f64(rss_every));
             loop {
                 interval.tick().await;
+                let stats = app.engine.stats();
                 println!(
-                    "rss at {:>6.0} s: {:>7.1} MB after {} flows",
+                    "rss at {:>6.0} s: {:>7.1} MB after {} flows; {} sessions, {} hibernated",
                     began.elapsed().as_secs_f64(),
                     rss_kb().unwrap_or(0) as f64 / 1024.0,
-                    FLOWS_DONE.load(Ordering::Relaxed)
+                    FLOWS_DONE.load(Ordering::Relaxed),
+                    stats.sessions.load(Ordering::Relaxed),
+                    stats.hibernated.load(Ordering::Relaxed),
                 );
             }
         })
@@ -509,14 +557,14 @@ async fn run(
         .collect();
     let mut flows = 0;
     let mut clients = Vec::new();
-    let mut latencies: HashMap<&'static str, Vec<Duration>> = HashMap::new();
+    let mut latencies: HashMap<&'static str, Latencies> = HashMap::new();
     let mut errors = Vec::new();
     for t in tasks {
         match t.await {
             Ok(Ok(mut done)) => {
                 flows += done.flows;
-                for (kind, mut l) in done.client.latencies.drain() {
-                    latencies.entry(kind).or_default().append(&mut l);
+                for (kind, l) in done.client.latencies.drain() {
+                    latencies.entry(kind).or_default().merge(l);
                 }
                 clients.push((done.client, done.last));
             }
@@ -539,7 +587,7 @@ async fn run(
         return Err(format!("{first} ({} flow(s) failed in all)", errors.len()));
     }
 
-    let requests: usize = latencies.values().map(Vec::len).sum();
+    let requests: usize = latencies.values().map(|l| l.count).sum();
     println!(
         "gms chat-delay flows over HTTP: {concurrency} concurrent (one device, agent and connection each), {:.1} s after {warmup:.1} s of warm-up",
         elapsed.as_secs_f64()
@@ -572,14 +620,16 @@ async fn run(
         "request", "count", "per flow", "p50 ms", "p99 ms"
     );
     for kind in KINDS {
-        let mut l = latencies.remove(kind).unwrap_or_default();
-        l.sort();
+        let Latencies {
+            count, mut kept, ..
+        } = latencies.remove(kind).unwrap_or_default();
+        kept.sort();
         println!(
             "{kind:<34} {:>8} {:>9.2} {:>9.2} {:>9.2}",
-            l.len(),
-            l.len() as f64 / flows.max(1) as f64,
-            percentile(&l, 0.50),
-            percentile(&l, 0.99)
+            count,
+            count as f64 / flows.max(1) as f64,
+            percentile(&kept, 0.50),
+            percentile(&kept, 0.99)
         );
     }
 
@@ -656,7 +706,7 @@ fn main() {
         )
         .await
         .map_err(|e| format!("server: {e}"))?;
-        let outcome = run(running.api_addr, concurrency, warmup, seconds).await;
+        let outcome = run(&running, concurrency, warmup, seconds).await;
         running.stop().await;
         outcome
     });
