@@ -528,9 +528,10 @@ fn document_url(key: &str, location: &str, base_dir: Option<&Path>) -> Result<Ur
     match base_dir {
         Some(dir) if Url::parse(location).is_err() && Path::new(location).is_relative() => {
             let dir = std::path::absolute(dir).map_err(|e| unusable(e.to_string()))?;
-            location_to_url(&dir.join(location).to_string_lossy()).map_err(unusable)
+            location_to_url(&dir.join(location).to_string_lossy())
+                .map_err(|e| unusable(e.to_string()))
         }
-        _ => location_to_url(location).map_err(unusable),
+        _ => location_to_url(location).map_err(|e| unusable(e.to_string())),
     }
 }
 

@@ -104,7 +104,7 @@ impl<'a> Builder<'a> {
     fn fetch_src(&self, reference: &str) -> Result<String, FetchError> {
         let url = resolve::resolve(reference, self.base).map_err(|reason| FetchError::Failed {
             url: reference.to_string(),
-            reason,
+            reason: reason.to_string(),
         })?;
         let text = self.resolver.fetch(&url)?;
         let mut fetched = self.fetched.borrow_mut();
@@ -963,7 +963,7 @@ impl<'a> Builder<'a> {
             let checked = resolve::resolve(reference, self.base)
                 .map_err(|reason| FetchError::Failed {
                     url: reference.clone(),
-                    reason,
+                    reason: reason.to_string(),
                 })
                 .and_then(|url| self.resolver.permits(&url));
             if let Err(e) = checked {

@@ -16,8 +16,8 @@ mod xml;
 
 pub use duration::parse_duration;
 pub use resolve::{
-    location_to_url, read_file, resolve, AllowList, FetchError, FileResolver, PinnedResolver,
-    Resolver, MAX_RESOURCE_BYTES,
+    location_to_url, read_file, resolve, AllowList, BadReference, FetchError, FileResolver,
+    PinnedResolver, Resolver, MAX_RESOURCE_BYTES,
 };
 
 use crate::model::{Document, Pos};
@@ -69,7 +69,7 @@ pub enum LoadError {
         /// What was given.
         location: String,
         /// Why it is not usable.
-        reason: String,
+        reason: BadReference,
     },
     /// The document could not be read, or the resolver refused it.
     #[error("{0}")]

@@ -221,14 +221,40 @@ pub fn read_file(url: &Url, allow: &AllowList) -> Result<String, FetchError> {
     std::fs::read_to_string(&canonical).map_err(|e| FetchError::failed(url, e))
 }
 
+/// Why a location or a `src` reference names no URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadReference {
+    /// A URL of a scheme this crate does not read (only `file`, `http` and `https`).
+    #[error("unsupported URL scheme `{0}:`")]
+    UnsupportedScheme(String),
+    /// A relative path, and no working directory to resolve it against.
+    #[error("cannot resolve a relative path: {0}")]
+    NoWorkingDirectory(String),
+    /// A path that no `file:` URL can name.
+    #[error("`{0}` is not a usable path")]
+    UnusablePath(String),
+    /// A reference that does not parse as a URL reference.
+    #[error("`{reference}` is not a valid URL reference: {reason}")]
+    Invalid {
+        /// The reference.
+        reference: String,
+        /// What the URL parser said.
+        reason: String,
+    },
+    /// A relative reference in a document that has no URL.
+    #[error("`{0}` is relative, and the document has no URL to resolve it against")]
+    RelativeWithoutBase(String),
+}
+
 /// Turns what a user typed (a path, relative or absolute, or a URL) into a URL.
-pub fn location_to_url(location: &str) -> Result<Url, String> {
+pub fn location_to_url(location: &str) -> Result<Url, BadReference> {
     if let Ok(url) = Url::parse(location) {
         // A one-letter "scheme" is a Windows drive letter, not a URL.
         if url.scheme().len() > 1 {
             return match url.scheme() {
                 "file" | "http" | "https" => Ok(url),
-                other => Err(format!("unsupported URL scheme `{other}:`")),
+                other => Err(BadReference::UnsupportedScheme(other.to_string())),
             };
         }
     }
@@ -237,22 +263,22 @@ pub fn location_to_url(location: &str) -> Result<Url, String> {
         path.to_path_buf()
     } else {
         std::env::current_dir()
-            .map_err(|e| format!("cannot resolve a relative path: {e}"))?
+            .map_err(|e| BadReference::NoWorkingDirectory(e.to_string()))?
             .join(path)
     };
-    Url::from_file_path(&absolute).map_err(|()| format!("`{location}` is not a usable path"))
+    Url::from_file_path(&absolute).map_err(|()| BadReference::UnusablePath(location.to_string()))
 }
 
 /// Resolves a `src` reference against the URL of the document that holds it. Without a base,
 /// only absolute URLs are accepted.
-pub fn resolve(reference: &str, base: Option<&Url>) -> Result<Url, String> {
+pub fn resolve(reference: &str, base: Option<&Url>) -> Result<Url, BadReference> {
     match base {
-        Some(base) => base
-            .join(reference)
-            .map_err(|e| format!("`{reference}` is not a valid URL reference: {e}")),
-        None => Url::parse(reference).map_err(|_| {
-            format!("`{reference}` is relative, and the document has no URL to resolve it against")
+        Some(base) => base.join(reference).map_err(|e| BadReference::Invalid {
+            reference: reference.to_string(),
+            reason: e.to_string(),
         }),
+        None => Url::parse(reference)
+            .map_err(|_| BadReference::RelativeWithoutBase(reference.to_string())),
     }
 }
 
