@@ -370,6 +370,148 @@ fn chat_delay_end_to_end() {
     }
 }
 
+/// A GMS client follows what it is given: the `_action` of the agent-available push, then the
+/// dialog's `_start_chat_url`; it never names a step of its own.
+#[test]
+fn a_client_that_follows_the_pushed_action_completes_the_chat_delay_scenario() {
+    let h = Harness::new();
+    let (status, created) = h.post_json(
+        "service/callback/chat-delay",
+        Some(DEVICE),
+        json!({"_customer_number": "4082652649", "_device_notification_id": DEVICE}),
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["_id"].as_str().unwrap().to_string();
+    h.agent_ready("agent1");
+
+    // No push provider: the agent-available message is kept for the device's poll.
+    let pushed = common::poll_until(
+        "the agent-available notification",
+        Duration::from_secs(5),
+        || {
+            // Paced under the device's request rate.
+            std::thread::sleep(Duration::from_millis(80));
+            let (_, list) = h.post(
+                &format!("service/{id}/retrieve-notifications"),
+                Some(DEVICE),
+            );
+            match list.as_array() {
+                Some(l) if !l.is_empty() => Ok(list),
+                _ => Err(list.to_string()),
+            }
+        },
+    );
+    let action = pushed[0]["_action"].as_str().unwrap().to_string();
+    assert_eq!(pushed[0]["_id"], id.as_str());
+
+    // The pushed action, POSTed as it came: the start-chat dialog, as connect gives it.
+    let (status, dialog) = h.post(&format!("service/{id}/{action}"), Some(DEVICE));
+    assert_eq!(status, 200, "POST {action}: {dialog}");
+    assert_eq!(dialog["_action"], "StartChat");
+    assert_eq!(dialog["_id"], id.as_str());
+    let start_chat = dialog["_start_chat_url"].as_str().unwrap();
+    let start_chat = start_chat.strip_prefix(h.base.as_str()).unwrap();
+    let form = (
+        "application/x-www-form-urlencoded",
+        "firstName=Bob".to_string(),
+    );
+    let (status, chat) = h.call("POST", start_chat, Some(DEVICE), Some(form));
+    assert_eq!(status, 200, "{chat}");
+
+    let offer = h.offered("agent1");
+    assert_eq!(offer["service_id"], id.as_str());
+    let ixn = offer["interaction"].as_str().unwrap().to_string();
+    let (status, _) = h.post(&format!("agents/agent1/interactions/{ixn}/accept"), None);
+    assert_eq!(status, 200);
+    let (status, _) = h.post(&format!("agents/agent1/interactions/{ixn}/end"), None);
+    assert_eq!(status, 200);
+    let record = h.wait_get(&format!("service/{id}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "COMPLETED"
+    });
+    assert_eq!(record["_callback_reason"], "AGENT_CONNECTED");
+
+    // A dialog step this server does not offer (an access code) is still unknown.
+    let (status, body) = h.post(
+        &format!("service/{id}/get-dialog-user-confirmation-provide_code-true"),
+        Some(DEVICE),
+    );
+    assert_error(status, &body, 404);
+}
+
+/// Starts a chat-immediate service and its chat; returns the service id.
+fn immediate_chat(h: &Harness) -> String {
+    let (status, dialog) = h.post_json(
+        "service/callback/chat-immediate",
+        Some(DEVICE),
+        json!({"_customer_number": "5551234"}),
+    );
+    assert_eq!(status, 200, "{dialog}");
+    let id = dialog["_id"].as_str().unwrap().to_string();
+    let (status, chat) = h.post_form(
+        &format!("service/{id}/ixn/chat"),
+        Some(DEVICE),
+        "firstName=Ann",
+    );
+    assert_eq!(status, 200, "{chat}");
+    id
+}
+
+#[test]
+fn a_customer_who_leaves_the_chat_before_an_agent_has_it_ends_the_callback() {
+    let h = Harness::new();
+    let id = immediate_chat(&h);
+    let (status, transcript) = h.post(&format!("service/{id}/ixn/chat/disconnect"), Some(DEVICE));
+    assert_eq!(status, 200, "{transcript}");
+    let record = h.wait_get(&format!("service/{id}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "COMPLETED"
+    });
+    assert_eq!(record["_callback_reason"], "FAIL_INTERACTION_DELETED");
+
+    // Nobody routes the dead chat: an agent who gets ready now is neither held nor offered it.
+    h.agent_ready("agent2");
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, offers) = h.get("agents/agent2/interactions", None);
+    assert_eq!(offers, json!([]));
+    let (_, agent) = h.get("agents/agent2", None);
+    assert_eq!(agent["state"]["state"], "ready", "{agent}");
+}
+
+#[test]
+fn with_the_agent_a_cancel_is_refused_and_the_customer_leaving_completes_the_callback() {
+    let h = Harness::new();
+    let id = immediate_chat(&h);
+    h.agent_ready("agent2");
+    let ixn = h.offered("agent2")["interaction"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = h.post(&format!("agents/agent2/interactions/{ixn}/accept"), None);
+    assert_eq!(status, 200);
+    h.wait_get(&format!("service/{id}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "PROCESSING"
+    });
+
+    // The customer is connected: a cancel would write CANCELLED over that.
+    let path = format!("/genesys/1/service/{id}");
+    let (status, refused) = h.call("DELETE", &path, Some(DEVICE), None);
+    assert_error(status, &refused, 409);
+    let (_, record) = h.get(&format!("service/{id}"), Some(DEVICE));
+    assert_eq!(record["_callback_state"], "PROCESSING");
+
+    // The customer leaves: the callback is done, its customer was connected.
+    let (status, _) = h.post(&format!("service/{id}/ixn/chat/disconnect"), Some(DEVICE));
+    assert_eq!(status, 200);
+    let record = h.wait_get(&format!("service/{id}"), Some(DEVICE), |r| {
+        r["_callback_state"] == "COMPLETED"
+    });
+    assert_eq!(record["_callback_reason"], "AGENT_CONNECTED");
+    // The agent still holds the chat until ending it.
+    let (status, ended) = h.post(&format!("agents/agent2/interactions/{ixn}/end"), None);
+    assert_eq!(status, 200, "{ended}");
+    let (_, agent) = h.get("agents/agent2", None);
+    assert_eq!(agent["state"]["state"], "ready", "{agent}");
+}
+
 #[test]
 fn chat_immediate_starts_the_chat_at_once() {
     let h = Harness::new();

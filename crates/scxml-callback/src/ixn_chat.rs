@@ -12,7 +12,8 @@
 //! `refresh`, `startTyping`, `stopTyping` or `disconnect`, act on the chat server directly
 //! (they are transport, not flow logic): `send` takes `message`, typing takes an optional
 //! `message` preview, `refresh` takes `transcriptPosition`; each answers the transcript from
-//! that position (`{chatId, messages, nextPosition, chatEnded}`).
+//! that position (`{chatId, messages, nextPosition, chatEnded}`). A `disconnect` is also told
+//! to the flow (`chat.customer_left`), which ends the callback.
 
 use super::api::{ask_flow, flow_unavailable, request_fields, served_url, unknown_service};
 use super::app::{CustomerChat, GmsApp, GmsRequest};
@@ -20,6 +21,7 @@ use super::chat::{ChatServer, NewChat, Recipient, GENESYS_CHANNEL};
 use super::documents::Flow;
 use super::response::GmsResponse;
 use super::verb::Verb;
+use scxml::interpreter::Event;
 use scxml_engine::{CreateOptions, EngineError};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -177,7 +179,7 @@ pub(crate) fn operation(
         "disconnect" => app
             .chat
             .leave(&chat.chat_id, &chat.participant_id)
-            .map(|_| ()),
+            .map(|_| customer_left(app, id, &chat.chat_id)),
         other => return GmsResponse::not_found(format!("no chat operation {other}")),
     };
     if let Err(e) = done {
@@ -186,5 +188,22 @@ pub(crate) fn operation(
     match app.chat.transcript(&chat.chat_id, position) {
         Ok(transcript) => GmsResponse::json(200, &json!(transcript)),
         Err(e) => GmsResponse::error(404, "ChatError", e.to_string()),
+    }
+}
+
+/// The customer left the chat: the service's flow hears it (`chat.customer_left
+/// {interaction}`) and decides what that means for the callback (a chat not yet with an agent
+/// is dead; one with an agent has had its customer connected).
+fn customer_left(app: &Arc<GmsApp>, service_id: &str, chat_id: &str) {
+    let Some(attached) = app.attached() else {
+        return;
+    };
+    let event = Event {
+        data: Some(json!({ "interaction": chat_id })),
+        ..Event::external("chat.customer_left")
+    };
+    // The flow may have ended already (its record expired); nobody to tell then.
+    if let Err(e) = attached.engine.send(service_id, event) {
+        tracing::debug!(service = %service_id, error = %e, "the customer left a chat of an ended service");
     }
 }

@@ -83,8 +83,17 @@ impl Verb {
         format!("gms.{}", self.as_str().replace('-', "_"))
     }
 
+    /// The dialog step that the agent-available push names in its `_action`: a GMS client
+    /// continues the dialog by POSTing it to `service/{id}/`, and it means what `connect`
+    /// means (the customer confirms). Access codes (`_provide_code`) are not offered, so only
+    /// the `-false` form is a step of this server.
+    pub const CONFIRMATION_DIALOG: &'static str = "get-dialog-user-confirmation-provide_code-false";
+
     /// The verb of `POST service/{id}/{segment}`, if the segment names one.
     pub fn from_path(segment: &str) -> Option<Verb> {
+        if segment == Verb::CONFIRMATION_DIALOG {
+            return Some(Verb::Connect);
+        }
         Verb::POSTED.into_iter().find(|v| v.as_str() == segment)
     }
 }
@@ -110,6 +119,16 @@ mod tests {
             "start is not posted to an id"
         );
         assert_eq!(Verb::from_path("connect "), None);
+        assert_eq!(
+            Verb::from_path("get-dialog-user-confirmation-provide_code-false"),
+            Some(Verb::Connect),
+            "the pushed dialog step confirms like connect"
+        );
+        assert_eq!(
+            Verb::from_path("get-dialog-user-confirmation-provide_code-true"),
+            None,
+            "no access codes are offered"
+        );
         assert_eq!(
             Verb::CheckQueuePosition.event_name(),
             "gms.check_queue_position"
