@@ -17,10 +17,14 @@ pub fn target_string(data: &[u8]) {
     }
 }
 
-/// `?:English>=5&Loans>2`: parses or is refused with a reason.
+/// `?:English>=5&Loans>2`: parses or is refused with a reason; what parses evaluates and
+/// prints.
 pub fn skill_expression(data: &[u8]) {
     if let Some(t) = text(data) {
-        let _ = SkillExpr::parse(t);
+        if let Ok(expr) = SkillExpr::parse(t) {
+            let _ = expr.matches(&Default::default());
+            let _ = expr.to_string();
+        }
     }
 }
 

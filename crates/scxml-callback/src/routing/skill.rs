@@ -17,9 +17,19 @@
 //!
 //! A bare `SKILL` means "has the skill at any level". An agent without a skill fails every
 //! comparison on it, so `!(English=5)` also matches agents who lack English.
+//!
+//! The expression comes from a document or a request, so nothing in it may exhaust the stack:
+//! chains of `&` and `|` parse into flat lists (a thousand terms are one level deep), and
+//! parentheses and `!` may nest at most [`MAX_NESTING`] deep; deeper is a parse error at the
+//! position where the limit was crossed.
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// How deep parentheses and `!` may nest in one expression. Real routing expressions nest two
+/// or three deep; the bound keeps the parser, the evaluator and the drop of the tree (all
+/// recursive) far from the end of any thread's stack.
+pub(crate) const MAX_NESTING: usize = 64;
 
 /// A comparison operator, shared by skill expressions and multi-target statistic checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,10 +109,10 @@ pub enum SkillExpr {
     },
     /// `!expr`: the agent does not satisfy the expression.
     Not(Box<SkillExpr>),
-    /// `a & b`: the agent satisfies both.
-    And(Box<SkillExpr>, Box<SkillExpr>),
-    /// `a | b`: the agent satisfies either.
-    Or(Box<SkillExpr>, Box<SkillExpr>),
+    /// `a & b & ...`: the agent satisfies every term (two or more).
+    All(Vec<SkillExpr>),
+    /// `a | b | ...`: the agent satisfies at least one term (two or more).
+    Any(Vec<SkillExpr>),
 }
 
 impl SkillExpr {
@@ -113,6 +123,7 @@ impl SkillExpr {
             tokens,
             at: 0,
             end: text.chars().count(),
+            depth: 0,
         };
         let expr = parser.or()?;
         match parser.peek() {
@@ -132,8 +143,8 @@ impl SkillExpr {
                 .get(skill)
                 .is_some_and(|have| op.holds(*have, *level)),
             SkillExpr::Not(inner) => !inner.matches(skills),
-            SkillExpr::And(a, b) => a.matches(skills) && b.matches(skills),
-            SkillExpr::Or(a, b) => a.matches(skills) || b.matches(skills),
+            SkillExpr::All(terms) => terms.iter().all(|term| term.matches(skills)),
+            SkillExpr::Any(terms) => terms.iter().any(|term| term.matches(skills)),
         }
     }
 }
@@ -144,10 +155,22 @@ impl fmt::Display for SkillExpr {
             SkillExpr::Has(skill) => f.write_str(skill),
             SkillExpr::Compare { skill, op, level } => write!(f, "{skill}{op}{level}"),
             SkillExpr::Not(inner) => write!(f, "!({inner})"),
-            SkillExpr::And(a, b) => write!(f, "({a} & {b})"),
-            SkillExpr::Or(a, b) => write!(f, "({a} | {b})"),
+            SkillExpr::All(terms) => write_joined(f, terms, " & "),
+            SkillExpr::Any(terms) => write_joined(f, terms, " | "),
         }
     }
+}
+
+/// Writes `(t1 SEP t2 SEP ...)`.
+fn write_joined(f: &mut fmt::Formatter<'_>, terms: &[SkillExpr], separator: &str) -> fmt::Result {
+    f.write_str("(")?;
+    for (i, term) in terms.iter().enumerate() {
+        if i > 0 {
+            f.write_str(separator)?;
+        }
+        write!(f, "{term}")?;
+    }
+    f.write_str(")")
 }
 
 /// A syntax error in a skill expression; `position` counts characters from the start of the
@@ -294,6 +317,8 @@ struct Parser {
     at: usize,
     /// Position reported for "unexpected end".
     end: usize,
+    /// How many `(` and `!` enclose the token being parsed.
+    depth: usize,
 }
 
 impl Parser {
@@ -310,31 +335,52 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<SkillExpr, SkillError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while let Some((_, Token::Or)) = self.peek() {
             self.at += 1;
-            let right = self.and()?;
-            left = SkillExpr::Or(Box::new(left), Box::new(right));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            SkillExpr::Any(terms)
+        })
     }
 
     fn and(&mut self) -> Result<SkillExpr, SkillError> {
-        let mut left = self.unary()?;
+        let mut terms = vec![self.unary()?];
         while let Some((_, Token::And)) = self.peek() {
             self.at += 1;
-            let right = self.unary()?;
-            left = SkillExpr::And(Box::new(left), Box::new(right));
+            terms.push(self.unary()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            SkillExpr::All(terms)
+        })
     }
 
     fn unary(&mut self) -> Result<SkillExpr, SkillError> {
-        if let Some((_, Token::Not)) = self.peek() {
+        if let Some((at, Token::Not)) = self.peek() {
             self.at += 1;
-            return Ok(SkillExpr::Not(Box::new(self.unary()?)));
+            self.enter(at)?;
+            let inner = self.unary();
+            self.depth -= 1;
+            return Ok(SkillExpr::Not(Box::new(inner?)));
         }
         self.primary()
+    }
+
+    /// Counts one more enclosing `(` or `!` (at `position`), refusing past [`MAX_NESTING`].
+    fn enter(&mut self, position: usize) -> Result<(), SkillError> {
+        if self.depth == MAX_NESTING {
+            return Err(SkillError::new(
+                position,
+                format!("parentheses and '!' nest more than {MAX_NESTING} deep"),
+            ));
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     fn primary(&mut self) -> Result<SkillExpr, SkillError> {
@@ -344,7 +390,10 @@ impl Parser {
                 "expected a skill name or '(' but the expression ended",
             )),
             Some((open_at, Token::Open)) => {
-                let inner = self.or()?;
+                self.enter(open_at)?;
+                let inner = self.or();
+                self.depth -= 1;
+                let inner = inner?;
                 match self.next() {
                     Some((_, Token::Close)) => Ok(inner),
                     Some((pos, tok)) => Err(SkillError::new(
@@ -458,5 +507,27 @@ mod tests {
             err.to_string(),
             "at position 0: expected a skill name or '(', found operator '>='"
         );
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_long_chains_stay_flat() {
+        // The input the fuzzer found: thousands of '(' overflowed the parser's stack.
+        let err = SkillExpr::parse(&"(".repeat(5000)).unwrap_err();
+        assert_eq!(err.position, MAX_NESTING);
+        assert!(err.message.contains("nest more than 64 deep"), "{err}");
+        let err = SkillExpr::parse(&"!".repeat(5000)).unwrap_err();
+        assert_eq!(err.position, MAX_NESTING);
+        // At the limit it still parses.
+        let deep = format!("{}A{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert!(SkillExpr::parse(&deep)
+            .unwrap()
+            .matches(&skills(&[("A", 1)])));
+        // A hundred thousand terms are one flat list, evaluated and dropped without recursion.
+        let chain = vec!["A=1"; 100_000].join(" & ");
+        let e = SkillExpr::parse(&chain).unwrap();
+        assert!(matches!(&e, SkillExpr::All(terms) if terms.len() == 100_000));
+        assert!(e.matches(&skills(&[("A", 1)])));
+        let e = SkillExpr::parse("A | B & C | D").unwrap();
+        assert_eq!(e.to_string(), "(A | (B & C) | D)");
     }
 }
