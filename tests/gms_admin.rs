@@ -8,6 +8,7 @@ use scxml_callback::time::{format_iso, now_ms, parse_iso};
 use scxml_callback::GmsConfig;
 use scxml_engine::EngineConfig;
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const DEVICE: &str = "device-admin-1";
@@ -82,12 +83,21 @@ impl Harness {
         created["_id"].as_str().unwrap().to_string()
     }
 
+    /// Creates a callback; a form without `_customer_number` (mandatory) gets a fresh one,
+    /// so the per-number queue check never interferes.
     fn create(&self, service: &str, form: &str) -> (u16, Value) {
+        static NEXT_NUMBER: AtomicU64 = AtomicU64::new(5_550_000);
+        let form = if form.contains("_customer_number=") {
+            form.to_string()
+        } else {
+            let number = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
+            format!("_customer_number={number}&{form}")
+        };
         self.gms_form(
             "POST",
             &format!("service/callback/{service}"),
             Some(DEVICE),
-            Some(form),
+            Some(&form),
         )
     }
 

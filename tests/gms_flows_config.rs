@@ -83,7 +83,12 @@ fn a_minimal_flow_loaded_by_url_serves_a_second_service_beside_the_chat_services
     let h = common::GmsServer::launch_allowing(config, EngineConfig::default(), vec![base.clone()]);
 
     // The built-in chat flow still serves its services.
-    let (status, chat) = h.gms_form("POST", "service/callback/chat-delay", Some(DEVICE), None);
+    let (status, chat) = h.gms_form(
+        "POST",
+        "service/callback/chat-delay",
+        Some(DEVICE),
+        Some("_customer_number=5550100"),
+    );
     assert_eq!(status, 200, "{chat}");
     assert_eq!(chat["_text"], "We will notify you when agent is available");
     let chat_id = chat["_id"].as_str().unwrap().to_string();
@@ -210,7 +215,12 @@ fn an_empty_numeric_option_is_unset_and_takes_its_default() {
         .services
         .extend(GmsConfig::parse(service).unwrap().services);
     let h = common::GmsServer::launch(config, EngineConfig::default());
-    let (status, started) = h.gms_form("POST", "service/callback/empty-ttl", Some(DEVICE), None);
+    let (status, started) = h.gms_form(
+        "POST",
+        "service/callback/empty-ttl",
+        Some(DEVICE),
+        Some("_customer_number=5550100"),
+    );
     assert_eq!(status, 200, "{started}");
     let id = started["_id"].as_str().unwrap();
     let (status, record) = h.gms_form("GET", &format!("service/{id}"), Some(DEVICE), None);

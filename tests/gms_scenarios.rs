@@ -288,7 +288,7 @@ fn queue_positions_with_several_waiting_customers() {
     let record = h.wait_reserved(&ids[1], devices[1], Duration::from_secs(3));
     assert_eq!(record["_agent"], "agent1");
     let position = h.position(&ids[1], devices[1]);
-    assert_eq!(position["_position"], 0, "{position}");
+    assert_eq!(position["_position"], 1, "{position}");
     let position = h.position(&ids[2], devices[2]);
     assert_eq!(position["_position"], 1, "{position}");
     assert_eq!(position["_total_waiting"], 1, "{position}");
@@ -748,4 +748,124 @@ fn a_chat_nobody_takes_in_time_ends_the_service() {
     h.agent_ready("absent");
     assert_eq!(h.agent_state("backup1"), json!({"state": "ready"}));
     assert_eq!(h.agent_state("absent"), json!({"state": "ready"}));
+}
+
+#[test]
+fn a_create_without_a_mandatory_lookup_key_is_refused_with_fail_no_customer_number() {
+    let h = Harness::parse(
+        r#"
+        [services.by-number]
+        scenario = "chat-delayed"
+        _target = "Chat@StatServer.GA"
+        [services.by-account]
+        scenario = "chat-delayed"
+        _target = "Chat@StatServer.GA"
+        _mandatory_customer_lookup_keys = "_customer_number, usr_account"
+        [services.anonymous]
+        scenario = "chat-delayed"
+        _target = "Chat@StatServer.GA"
+        _mandatory_customer_lookup_keys = ""
+        "#,
+    );
+    let create = |service: &str, form: &str| {
+        h.gms_form(
+            "POST",
+            &format!("service/callback/{service}"),
+            Some(DEVICE),
+            Some(form),
+        )
+    };
+    // The default: _customer_number, absent or blank.
+    for form in ["", "_customer_number=", "_customer_number=%20%20&usr_x=1"] {
+        let (status, body) = create("by-number", form);
+        assert_eq!(status, 400, "{form}: {body}");
+        assert_eq!(body["_callback_reason"], "FAIL_NO_CUSTOMER_NUMBER");
+        assert_eq!(body["exception"], "CallbackExceptionMissingParameter");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("_customer_number"),
+            "{body}"
+        );
+    }
+    // Nothing was left behind: no record, no session waiting.
+    let (_, all) = h.get("service/callback/by-number", None);
+    assert_eq!(all, json!([]), "{all}");
+    assert_eq!(create("by-number", "_customer_number=5551234").0, 200);
+
+    // Every key of the list is needed.
+    let (status, body) = create("by-account", "_customer_number=5551234");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("usr_account"),
+        "{body}"
+    );
+    assert_eq!(
+        create("by-account", "_customer_number=5551234&usr_account=A-17").0,
+        200
+    );
+
+    // An empty list asks for none.
+    assert_eq!(create("anonymous", "").0, 200);
+}
+
+#[test]
+fn a_callback_queued_past_urs_queued_ttl_fails_queueing_not_ttl() {
+    let h = Harness::parse(
+        r#"
+        [services.short-queue]
+        scenario = "chat-delayed"
+        _target = "Idle@StatServer.GA"
+        _urs_queued_ttl = 1
+        [[routing.agents]]
+        id = "never-ready"
+        groups = ["Idle"]
+        "#,
+    );
+    let id = h.start("short-queue", DEVICE);
+    let record = h.wait_for(
+        "the queue to give up",
+        Duration::from_secs(5),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "COMPLETED",
+    );
+    assert_eq!(record["_callback_reason"], "FAIL_QUEUEING", "{record}");
+}
+
+#[test]
+fn a_flow_error_ends_the_service_with_fail_error_and_answers_the_waiting_request() {
+    // The shipped flow with a helper that throws when asked for the queue position.
+    let dir = TempDir::new("gms-scenarios-failing");
+    let script = format!(
+        "{}\nfunction position(d) {{ throw new Error('the position helper is broken'); }}\n",
+        flow_source("callback/chat.js")
+    );
+    std::fs::write(dir.0.join("callback/chat.js"), script).unwrap();
+    let mut config = GmsConfig::default_config();
+    config.documents_dir = Some(dir.0.clone());
+    let h = Harness::with(config);
+    let id = h.start("chat-delay", DEVICE);
+
+    let asked = Instant::now();
+    let (status, body) = h.post(&format!("service/{id}/check-queue-position"), Some(DEVICE));
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["_callback_reason"], "FAIL_ERROR", "{body}");
+    assert_eq!(body["exception"], "FlowError", "{body}");
+    // Answered at once, not after the exchange timeout.
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    let record = h.record(&id, DEVICE);
+    assert_eq!(
+        (&record["_callback_state"], &record["_callback_reason"]),
+        (&json!("COMPLETED"), &json!("FAIL_ERROR")),
+        "{record}"
+    );
+    // The dead service holds nothing: it is out of the queue.
+    let (status, queue) = h.get("admin/callback/queues", None);
+    assert_eq!(status, 200, "{queue}");
+    assert!(!queue.to_string().contains(&id), "{queue}");
 }

@@ -233,6 +233,26 @@ function bookingError(name, required) {
 
 // --- Queue management ------------------------------------------------------------------
 
+// The first key of _mandatory_customer_lookup_keys (a comma-separated list, default
+// _customer_number; empty: none) that the create request leaves out or empty, or null.
+function missingLookupKey() {
+  var list = option('_mandatory_customer_lookup_keys');
+  var keys = String(list === null ? '_customer_number' : list).split(',');
+  for (var i = 0; i < keys.length; i++) {
+    var key = keys[i].trim();
+    var v = _event.data[key];
+    if (key !== '' && (v === undefined || v === null || String(v).trim() === '')) { return key; }
+  }
+  return null;
+}
+// The 400 for a create without a mandatory key, with the reason GMS gives (for any key: the
+// lookup keys are what identifies the customer).
+function missingKeyAnswer() {
+  var body = error('CallbackExceptionMissingParameter', missingLookupKey() + ' is mandatory for service ' + service_name + ' (_mandatory_customer_lookup_keys)');
+  body._callback_reason = 'FAIL_NO_CUSTOMER_NUMBER';
+  return { status: 400, body: body };
+}
+
 // Why a new callback is refused (the answer), or null. The server counts the outstanding
 // callbacks: _queued_in_service, and _queued_for_customer for the request's
 // _customer_number.

@@ -439,6 +439,19 @@ async fn wait_for_answer(
                 return Some(Err(Gone));
             }
             Err(_) if tokio::time::Instant::now() >= deadline => return None,
+            Err(_) if failed(app, id) => {
+                return Some(Ok(FlowAnswer {
+                    status: 500,
+                    body: serde_json::json!({
+                        "exception": "FlowError",
+                        "message": format!(
+                            "service {id} ended with FAIL_ERROR: its flow failed \
+                             (the server logs the error under the label FAIL_ERROR)"
+                        ),
+                        "_callback_reason": "FAIL_ERROR",
+                    }),
+                }))
+            }
             Err(_) => {
                 let engine = &app.attached()?.engine;
                 match engine.inspect(id).await {
@@ -453,6 +466,14 @@ async fn wait_for_answer(
             }
         }
     }
+}
+
+/// Whether the service's flow failed (its record says FAIL_ERROR): nothing will answer a
+/// request waiting on the failed step.
+fn failed(app: &GmsApp, id: &str) -> bool {
+    app.index
+        .get(id)
+        .is_some_and(|record| record["_callback_reason"] == "FAIL_ERROR")
 }
 
 /// The callback service `id`: known to this process, or a stored session of the callback

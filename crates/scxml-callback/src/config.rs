@@ -32,7 +32,7 @@ use super::availability::Schedule;
 use super::chat::CometConfig;
 use super::documents::{built_in_url, CALLBACK_CHAT, INBOUND_CHAT};
 use super::push::PushConfig;
-use super::routing::{DirectoryConfig, RoutingError, TargetSpec};
+use super::routing::{DirectoryConfig, RoutingError, TargetSpec, DEFAULT_RESERVATION_TIMEOUT};
 use scxml::parse::location_to_url;
 use scxml_server::{load_toml, parse_toml, TomlFileError};
 use serde::Deserialize;
@@ -297,7 +297,10 @@ fn defaults() -> Vec<(&'static str, Value)> {
             Value::from(UPDATE_SUB_ROUTINE),
         ),
         ("_use_debug_push_certificate", Value::from(false)),
-        ("_agent_reserve_timeout", Value::from(300)),
+        (
+            "_agent_reserve_timeout",
+            Value::from(DEFAULT_RESERVATION_TIMEOUT.as_secs()),
+        ),
         ("_user_confirm_timeout", Value::from(30)),
         ("_on_user_confirm_timeout", Value::from("CONNECT-ANYWAY")),
         (

@@ -34,8 +34,10 @@ use std::time::{Duration, Instant};
 
 /// Default `_urs_queued_ttl`.
 pub const DEFAULT_QUEUED_TTL: Duration = Duration::from_secs(660);
-/// Default `_agent_reserve_timeout`.
-pub const DEFAULT_RESERVATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `_agent_reserve_timeout`, for the routing invoke and the callback services alike.
+/// GMS's is 30 s; a customer given three 30-second confirmation attempts would lose the held
+/// agent before the second push, so the default holds the agent for five minutes.
+pub const DEFAULT_RESERVATION_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How a waiting request's priority grows with its wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +181,8 @@ pub struct QueueStatus {
     pub virtual_queue: String,
     /// The agent reserved for it, if any.
     pub reserved_agent: Option<String>,
-    /// 1-based rank among waiting requests of the virtual queue; 0 once an agent is reserved.
+    /// 1-based rank among waiting requests of the virtual queue; 1 once an agent is reserved
+    /// (it is served next).
     pub position: usize,
     /// Estimated wait in seconds; `None` is "n/a". `Some(0)` once an agent is reserved.
     pub eta: Option<u64>,
@@ -597,7 +600,7 @@ impl Router {
         if let Some(res) = &r.reservation {
             return Ok(QueueStatus {
                 reserved_agent: Some(res.agent.clone()),
-                position: 0,
+                position: 1,
                 eta: Some(0),
                 reason: "agent reserved".into(),
                 ..base
@@ -869,7 +872,7 @@ fn rank(st: &State, request: &str, now: Instant) -> (usize, usize) {
         }
     }
     let position = if r.reservation.is_some() {
-        0
+        1
     } else {
         ahead + 1
     };

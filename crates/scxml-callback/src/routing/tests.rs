@@ -106,7 +106,7 @@ fn reserves_an_agent_when_it_becomes_ready() {
         }
     );
     let s = r.status("r1", c.at(0)).unwrap();
-    assert_eq!((s.position, s.reserved_agent.as_deref()), (0, Some("a1")));
+    assert_eq!((s.position, s.reserved_agent.as_deref()), (1, Some("a1")));
     assert_eq!(
         (s.total_waiting, s.eta, s.threshold_passed),
         (0, Some(0), true)
@@ -178,7 +178,7 @@ fn queue_positions_by_priority_then_arrival() {
     assert_eq!(pos("r5"), (1, 1));
     // r5 (priority 9) takes the first agent; then r3 moves out of vq1's waiting count.
     ready(&r, "a1", c.at(1));
-    assert_eq!(r.status("r5", c.at(0)).unwrap().position, 0);
+    assert_eq!(r.status("r5", c.at(0)).unwrap().position, 1);
     ready(&r, "a2", c.at(2));
     assert_eq!(pos("r4"), (1, 3));
     assert_eq!(pos("r2"), (3, 3));
