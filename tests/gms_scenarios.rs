@@ -869,3 +869,84 @@ fn a_flow_error_ends_the_service_with_fail_error_and_answers_the_waiting_request
     assert_eq!(status, 200, "{queue}");
     assert!(!queue.to_string().contains(&id), "{queue}");
 }
+
+#[test]
+fn the_customers_user_data_reaches_the_agent_with_the_chat() {
+    let h = Harness::parse(
+        r#"
+        [services.packed]
+        scenario = "chat-immediate"
+        _target = "Desk@StatServer.GA"
+        [services.separate]
+        scenario = "chat-immediate"
+        _target = "Desk@StatServer.GA"
+        _attach_udata = "separate_keys"
+        [services.private]
+        scenario = "chat-immediate"
+        _target = "Desk@StatServer.GA"
+        _attach_udata = "none"
+        [[routing.agents]]
+        id = "desk"
+        groups = ["Desk"]
+        "#,
+    );
+    h.agent_ready("desk");
+    let mut seen = Vec::new();
+    for service in ["packed", "separate", "private"] {
+        let (status, created) = h.gms_form(
+            "POST",
+            &format!("service/callback/{service}"),
+            Some(DEVICE),
+            Some("_customer_number=5551234&usr_customer_name=John%20Hill&usr_reason=loans"),
+        );
+        assert_eq!(status, 200, "{created}");
+        let id = created["_id"].as_str().unwrap().to_string();
+        let (status, chat) = h.gms_form(
+            "POST",
+            &format!("service/{id}/ixn/chat"),
+            Some(DEVICE),
+            Some("firstName=John"),
+        );
+        assert_eq!(status, 200, "{chat}");
+        let offers = h.wait_for(
+            "the chat offered to the agent",
+            Duration::from_secs(3),
+            || h.get("agents/desk/interactions", None).1,
+            |v| {
+                v.as_array()
+                    .is_some_and(|a| a.iter().any(|o| o["service_id"] == id.as_str()))
+            },
+        );
+        let offer = offers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["service_id"] == id.as_str())
+            .unwrap()
+            .clone();
+        seen.push(offer["chat"]["userData"].clone());
+        // Done with this one: the agent ends it and is free for the next.
+        let ixn = offer["interaction"].as_str().unwrap();
+        let (status, ended) = h.post(&format!("agents/desk/interactions/{ixn}/end"), None);
+        assert_eq!(status, 200, "{ended}");
+        h.wait_for(
+            "the agent free again",
+            Duration::from_secs(3),
+            || h.agent_state("desk"),
+            |s| s["state"] == "ready",
+        );
+    }
+    let packed = &seen[0];
+    let json: Value = serde_json::from_str(packed["GMS_UserData"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        json,
+        json!({"usr_customer_name": "John Hill", "usr_reason": "loans"}),
+        "{packed}"
+    );
+    assert_eq!(seen[1]["usr_customer_name"], "John Hill", "{}", seen[1]);
+    assert_eq!(seen[1]["usr_reason"], "loans");
+    assert!(seen[1].get("GMS_UserData").is_none());
+    // Whatever the option, the chat names its service; with "none" nothing else.
+    let keys: Vec<&String> = seen[2].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["_service_id"], "{}", seen[2]);
+}

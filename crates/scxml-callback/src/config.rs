@@ -169,6 +169,9 @@ pub enum ServiceError {
         /// The one strategy it may name.
         known: &'static str,
     },
+    /// `_attach_udata` is none of `single_json`, `separate_keys`, `none`.
+    #[error("_attach_udata = {0} must be single_json, separate_keys or none")]
+    UnknownAttachUserData(Value),
     /// `_type` is neither `ors` nor `builtin`.
     #[error("_type = {0} must be ors or builtin")]
     UnknownType(Value),
@@ -318,7 +321,63 @@ fn defaults() -> Vec<(&'static str, Value)> {
         ("_max_request_by_time_bucket", Value::from(100)),
         ("_request_execution_time_buffer", Value::from(120)),
         ("_reject_future_desired_time", Value::from("1M")),
+        (
+            "_attach_udata",
+            Value::from(AttachUserData::SingleJson.as_str()),
+        ),
     ]
+}
+
+/// `_attach_udata`: how the callback's user data (its `usr_*` fields) reaches the chat
+/// interaction, and so the agent who takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachUserData {
+    /// One key, [`AttachUserData::SINGLE_KEY`], whose value is the fields as JSON text (the
+    /// GMS default).
+    SingleJson,
+    /// Each field under its own key.
+    SeparateKeys,
+    /// Nothing is attached.
+    None,
+}
+
+impl AttachUserData {
+    /// The key `single_json` attaches the user data under.
+    pub const SINGLE_KEY: &'static str = "GMS_UserData";
+
+    /// Reads the option's value (case-insensitive); `None` for an unknown one.
+    pub fn parse(value: &Value) -> Option<AttachUserData> {
+        match value.as_str()?.trim().to_ascii_lowercase().as_str() {
+            "single_json" => Some(AttachUserData::SingleJson),
+            "separate_keys" => Some(AttachUserData::SeparateKeys),
+            "none" => Some(AttachUserData::None),
+            _ => None,
+        }
+    }
+
+    /// The option's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachUserData::SingleJson => "single_json",
+            AttachUserData::SeparateKeys => "separate_keys",
+            AttachUserData::None => "none",
+        }
+    }
+
+    /// What to attach for `user_data` (the callback's `usr_*` fields).
+    pub fn attach(self, user_data: Map<String, Value>) -> Map<String, Value> {
+        match self {
+            AttachUserData::None => Map::new(),
+            _ if user_data.is_empty() => Map::new(),
+            AttachUserData::SeparateKeys => user_data,
+            AttachUserData::SingleJson => [(
+                AttachUserData::SINGLE_KEY.to_string(),
+                Value::from(Value::Object(user_data).to_string()),
+            )]
+            .into_iter()
+            .collect(),
+        }
+    }
 }
 
 /// A configured service, validated: its name, its documents and every option as the flow
@@ -464,6 +523,11 @@ fn resolve(
                 known,
             });
         }
+    }
+    if AttachUserData::parse(&options["_attach_udata"]).is_none() {
+        return Err(ServiceError::UnknownAttachUserData(
+            options["_attach_udata"].clone(),
+        ));
     }
     if !["ors", "builtin"].contains(&text("_type")) {
         return Err(ServiceError::UnknownType(options["_type"].clone()));
@@ -641,6 +705,12 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("_target"));
+        let config = GmsConfig::parse(
+            "[services.x]\nscenario = \"chat-delayed\"\n_target = \"a@S.A\"\n_attach_udata = \"xml\"\n",
+        )
+        .unwrap();
+        let err = config.services().unwrap_err().to_string();
+        assert!(err.contains("single_json, separate_keys or none"), "{err}");
         assert!(
             GmsConfig::parse("[services.x]\nscenario = \"chat-delayed\"\nbogus = 1\n")
                 .unwrap()

@@ -6,7 +6,9 @@
 //! comet clients on `/_genesys`, and a session of `inbound_chat.scxml` is started with
 //! `interaction`, `service_id`, `app_find_agent_timeout` and `app_selected_agent_group`; it
 //! hands the interaction to the callback session (`chat.interaction`), which routes it.
-//! When the flow refuses, the chat is ended and forgotten.
+//! When the flow refuses, the chat is ended and forgotten. The chat carries the callback's
+//! `usr_*` fields for the agent as the service's `_attach_udata` says (`single_json`, the
+//! default: one `GMS_UserData` key with them as JSON; `separate_keys`; `none`).
 //!
 //! The customer's chat operations, `POST service/{id}/ixn/chat/{operation}` with `send`,
 //! `refresh`, `startTyping`, `stopTyping` or `disconnect`, act on the chat server directly
@@ -18,6 +20,7 @@
 use super::api::{ask_flow, flow_unavailable, request_fields, served_url, unknown_service};
 use super::app::{CustomerChat, GmsApp, GmsRequest};
 use super::chat::{ChatServer, NewChat, Recipient, GENESYS_CHANNEL};
+use super::config::AttachUserData;
 use super::documents::Flow;
 use super::response::GmsResponse;
 use super::verb::Verb;
@@ -58,9 +61,7 @@ pub(crate) async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) ->
         last_name: text("lastName"),
         nickname: text("nickname"),
         email: text("email"),
-        user_data: [("_service_id".to_string(), Value::from(id))]
-            .into_iter()
-            .collect(),
+        user_data: attached_user_data(app, id, &service.options),
     };
     let (summary, joined) = app.chat.request_chat(new_chat);
     let chat_id = summary.chat_id;
@@ -92,6 +93,25 @@ pub(crate) async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) ->
         return GmsResponse::error(500, "Internal", e.to_string());
     }
     answer
+}
+
+/// What the new chat carries for the agent: the service id, and the callback's `usr_*`
+/// fields as the service's `_attach_udata` says (from the record the flow published).
+fn attached_user_data(app: &GmsApp, id: &str, options: &Map<String, Value>) -> Map<String, Value> {
+    let user_data: Map<String, Value> = match app.index.get(id) {
+        Some(Value::Object(record)) => record
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("usr_"))
+            .collect(),
+        _ => Map::new(),
+    };
+    let how = options
+        .get("_attach_udata")
+        .and_then(AttachUserData::parse)
+        .unwrap_or(AttachUserData::SingleJson);
+    let mut attached = how.attach(user_data);
+    attached.insert("_service_id".into(), Value::from(id));
+    attached
 }
 
 /// Why the inbound chat script could not be started for a new chat (answered 500).
