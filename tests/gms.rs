@@ -997,3 +997,47 @@ fn malformed_multipart_is_a_400_naming_the_problem() {
         "{answer}"
     );
 }
+
+#[test]
+fn the_position_answers_a_get_and_no_answer_may_be_cached() {
+    let h = Harness::launch(GmsConfig::default_config(), EngineConfig::default());
+    let (status, created) = h.post_form(
+        "service/callback/chat-delay",
+        Some(DEVICE),
+        "_customer_number=5551234",
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["_id"].as_str().unwrap();
+    let (status, position) = h.get(&format!("service/{id}/check-queue-position"), Some(DEVICE));
+    assert_eq!(status, 200, "{position}");
+    assert_eq!(position["_position"], 1, "{position}");
+    assert_eq!(position["_eta"], "n/a", "{position}");
+
+    // The seed's headers, on answers and on errors alike.
+    let http = common::http_agent();
+    for path in [format!("service/{id}"), "service/no-such-id".to_string()] {
+        let response = http
+            .get(&h.url(&format!("/genesys/1/{path}")))
+            .header("gms_user", DEVICE)
+            .call()
+            .unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            header("cache-control").as_deref(),
+            Some("no-cache, no-store"),
+            "{path}"
+        );
+        assert_eq!(header("pragma").as_deref(), Some("no-cache"), "{path}");
+        assert_eq!(
+            header("expires").as_deref(),
+            Some("Thu, 01 Jan 1970 00:00:00 GMT"),
+            "{path}"
+        );
+    }
+}

@@ -94,6 +94,10 @@ pub(crate) async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str
         [id, "ixn", "chat", operation] if method == Method::POST => {
             ixn_chat::operation(app, request, id, operation)
         }
+        // GMS answers the position to a GET as well.
+        [id, "check-queue-position"] if method == Method::GET => {
+            deliver(app, request, id, Verb::CheckQueuePosition, Map::new()).await
+        }
         [id, verb] if method == Method::POST => match Verb::from_path(verb) {
             Some(verb) => deliver(app, request, id, verb, Map::new()).await,
             None => {

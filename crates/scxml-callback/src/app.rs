@@ -407,6 +407,13 @@ impl GmsApp {
     }
 }
 
+/// The headers GMS puts on every answer (the seed's captured responses carry them).
+const NO_CACHE_HEADERS: [(hyper::header::HeaderName, &str); 3] = [
+    (hyper::header::CACHE_CONTROL, "no-cache, no-store"),
+    (hyper::header::PRAGMA, "no-cache"),
+    (hyper::header::EXPIRES, "Thu, 01 Jan 1970 00:00:00 GMT"),
+];
+
 /// A request refused for its credentials: 401 or 403, in the API's error shape.
 pub(crate) fn refused(denied: &Denied) -> GmsResponse {
     match denied {
@@ -461,6 +468,11 @@ impl Mount for GmsApp {
             let status =
                 StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response = full_response(status, answer.content_type, answer.body);
+            // As GMS: no answer of this API may be cached (records and positions change).
+            let headers = response.headers_mut();
+            for (name, value) in NO_CACHE_HEADERS {
+                headers.insert(name, hyper::header::HeaderValue::from_static(value));
+            }
             if let Some(secs) = answer.retry_after_secs {
                 response.headers_mut().insert(
                     hyper::header::RETRY_AFTER,
