@@ -621,6 +621,18 @@ fn errors_wrong_device_unknown_service_and_cancel() {
         Some(DEVICE),
     );
     assert_error(status, &body, 404);
+    // A cancel under another service's name does not reach it.
+    let (status, body) = h.call(
+        "DELETE",
+        &format!("/genesys/1/service/callback/chat-immediate/{id}"),
+        Some(DEVICE),
+        None,
+    );
+    assert_error(status, &body, 404);
+    assert_eq!(
+        h.get(&format!("service/{id}"), Some(DEVICE)).1["_callback_state"],
+        "QUEUED"
+    );
 
     // Cancel: dequeued, so a ready agent is not reserved for it.
     let (status, record) = h.call(
@@ -873,7 +885,8 @@ fn waiting_callbacks_survive_a_restart_and_complete() {
             Duration::from_secs(5),
             |_, list| list.to_string().contains(&second),
         );
-        assert_eq!(position(&h, &second), (1, 1));
+        // Behind the first, which holds the agent.
+        assert_eq!(position(&h, &second), (2, 2));
         let (_, view) = h.call("GET", &format!("/sessions/{first}"), None, None);
         assert_eq!(view["not_persisted"], Value::Null, "{view}");
         (first, second)

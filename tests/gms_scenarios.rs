@@ -283,15 +283,29 @@ fn queue_positions_with_several_waiting_customers() {
         assert_eq!(position["_total_waiting"], 2, "{position}");
     }
 
-    // An agent: reserved for the new first; the last is now alone in line.
+    // An agent: reserved for the new first, which stays first in line (served next); the
+    // last is behind it, as the admin queue listing shows too.
     h.agent_ready("agent1");
     let record = h.wait_reserved(&ids[1], devices[1], Duration::from_secs(3));
     assert_eq!(record["_agent"], "agent1");
     let position = h.position(&ids[1], devices[1]);
     assert_eq!(position["_position"], 1, "{position}");
     let position = h.position(&ids[2], devices[2]);
-    assert_eq!(position["_position"], 1, "{position}");
-    assert_eq!(position["_total_waiting"], 1, "{position}");
+    assert_eq!(position["_position"], 2, "{position}");
+    assert_eq!(position["_total_waiting"], 2, "{position}");
+    let (status, queues) = h.get("admin/callback/queues", None);
+    assert_eq!(status, 200, "{queues}");
+    let listed: Vec<(Value, Value)> = queues["chat_vq"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["_id"].clone(), r["_position"].clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        [(json!(ids[1]), json!(1)), (json!(ids[2]), json!(2))],
+        "{queues}"
+    );
     assert_eq!(h.record(&ids[2], devices[2])["_callback_state"], "QUEUED");
 }
 
@@ -385,7 +399,7 @@ fn a_lapsed_reservation_goes_to_the_next_customer() {
     let record = h.wait_reserved(&first, "device-first", Duration::from_secs(2));
     assert_eq!(record["_agent"], "holder");
     let second = h.start("short-hold", "device-second");
-    assert_eq!(h.position(&second, "device-second")["_position"], 1);
+    assert_eq!(h.position(&second, "device-second")["_position"], 2);
 
     // The first never confirms: after 0.5 s the agent is released and goes to the second.
     let started = Instant::now();

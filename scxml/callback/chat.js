@@ -262,7 +262,8 @@ function queueRefusal() {
   if (Number(d._queued_in_service || 0) >= cap) {
     return { status: 429, body: error('CallbackExceptionThrottled', 'service ' + service_name + ' already has ' + cap + ' callbacks outstanding') };
   }
-  var checking = String(option('_enable_in_queue_checking')).toLowerCase();
+  var given = option('_enable_in_queue_checking');
+  var checking = (given === null ? 'true' : String(given)).toLowerCase();
   var most = checking === 'strict' ? 1 : checking === 'true' ? 2 : Infinity;
   if (Number(d._queued_for_customer || 0) >= most) {
     return { status: 400, body: error('CallbackExceptionInQueue', 'number ' + d._customer_number + ' already has ' + d._queued_for_customer + ' callback' + (most === 1 ? '' : 's') + ' outstanding') };

@@ -86,7 +86,18 @@ pub(crate) async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str
             }
         }
         ["callback", name, id] if method == Method::PUT => reschedule(app, request, name, id).await,
-        ["callback", _, id] | [id] if method == Method::DELETE => {
+        ["callback", name, id] if method == Method::DELETE => {
+            // Only a callback of the service the path names (as GET and PUT answer).
+            let elsewhere = app
+                .index
+                .get(id)
+                .is_some_and(|record| record["_service_name"] != *name);
+            if elsewhere {
+                return unknown_service(id);
+            }
+            deliver(app, request, id, Verb::Cancel, Map::new()).await
+        }
+        [id] if method == Method::DELETE => {
             deliver(app, request, id, Verb::Cancel, Map::new()).await
         }
         [id] if method == Method::GET => deliver(app, request, id, Verb::Get, Map::new()).await,

@@ -12,7 +12,7 @@
 //! `priority_interval`/`_urs_vq_priority_increment_interval` (seconds; priority aging),
 //! `media`/`_media_type` (`chat` or `voice`, default `chat`), `queued_ttl`/`_urs_queued_ttl`
 //! (seconds, default 660, 0 = no limit), `reservation_timeout`/`_agent_reserve_timeout`
-//! (seconds, default 30), `eta_pos_threshold`/`_eta_pos_threshold`, and `request` (the request
+//! (seconds, default 300), `eta_pos_threshold`/`_eta_pos_threshold`, and `request` (the request
 //! id, e.g. the callback service id; default the invoke id).
 //!
 //! **Events to the session** (all with a `request` field in `data`):

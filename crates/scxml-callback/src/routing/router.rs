@@ -119,9 +119,9 @@ pub enum Outcome {
         virtual_queue: String,
         /// The first target used (earlier ones may have been skipped by their statistic).
         target_index: usize,
-        /// Its 1-based rank among the waiting requests of the virtual queue.
+        /// Its 1-based place in the virtual queue's line ([`QueueStatus::position`]).
         position: usize,
-        /// Requests waiting in the virtual queue, this one included.
+        /// Requests in the virtual queue, this one included.
         total_waiting: usize,
     },
     /// An agent is reserved for the request.
@@ -181,12 +181,12 @@ pub struct QueueStatus {
     pub virtual_queue: String,
     /// The agent reserved for it, if any.
     pub reserved_agent: Option<String>,
-    /// 1-based rank among waiting requests of the virtual queue; 1 once an agent is reserved
-    /// (it is served next).
+    /// 1-based place in the virtual queue's line: requests holding an agent first (they are
+    /// served next), then the waiting ones, each in queue order.
     pub position: usize,
     /// Estimated wait in seconds; `None` is "n/a". `Some(0)` once an agent is reserved.
     pub eta: Option<u64>,
-    /// Requests waiting (not reserved) in the virtual queue.
+    /// Requests in the virtual queue (waiting, or holding an agent for the customer).
     pub total_waiting: usize,
     /// `_agent_ready_threshold_passed`: whether an agent is expected soon enough, by
     /// `_eta_pos_threshold`.
@@ -301,6 +301,12 @@ impl Request {
     /// Its place in line now: priority (aged) descending, then arrival.
     fn key(&self, now: Instant) -> (std::cmp::Reverse<i64>, u64) {
         queue_key(self.priority(now), self.arrival)
+    }
+
+    /// Its place in the line the customers are told about: requests holding an agent first
+    /// (they are served next), then the waiting ones, each in queue order.
+    fn line_key(&self, now: Instant) -> (bool, (std::cmp::Reverse<i64>, u64)) {
+        (self.reservation.is_none(), self.key(now))
     }
 
     fn last_step(&self) -> usize {
@@ -600,7 +606,6 @@ impl Router {
         if let Some(res) = &r.reservation {
             return Ok(QueueStatus {
                 reserved_agent: Some(res.agent.clone()),
-                position: 1,
                 eta: Some(0),
                 reason: "agent reserved".into(),
                 ..base
@@ -622,7 +627,8 @@ impl Router {
         })
     }
 
-    /// Waiting and reserved requests, optionally of one virtual queue, in queue order.
+    /// Waiting and reserved requests, optionally of one virtual queue, in the line the
+    /// customers are told about (holding an agent first, then waiting; each in queue order).
     pub fn requests(&self, virtual_queue: Option<&str>, now: Instant) -> Vec<RequestView> {
         let st = self.lock();
         let mut list: Vec<&Request> = st
@@ -630,7 +636,7 @@ impl Router {
             .values()
             .filter(|r| virtual_queue.is_none_or(|vq| r.spec.virtual_queue == vq))
             .collect();
-        list.sort_by_key(|r| r.key(now));
+        list.sort_by_key(|r| r.line_key(now));
         list.into_iter()
             .map(|r| RequestView {
                 request: r.spec.id.clone(),
@@ -859,24 +865,20 @@ fn rank(st: &State, request: &str, now: Instant) -> (usize, usize) {
     let Some(r) = st.requests.get(request) else {
         return (0, 0);
     };
-    let waiting = st
-        .requests
-        .values()
-        .filter(|o| o.spec.virtual_queue == r.spec.virtual_queue && o.reservation.is_none());
+    let mine = r.line_key(now);
     let mut total = 0;
     let mut ahead = 0;
-    for o in waiting {
+    for o in st
+        .requests
+        .values()
+        .filter(|o| o.spec.virtual_queue == r.spec.virtual_queue)
+    {
         total += 1;
-        if o.key(now) < r.key(now) {
+        if o.line_key(now) < mine {
             ahead += 1;
         }
     }
-    let position = if r.reservation.is_some() {
-        1
-    } else {
-        ahead + 1
-    };
-    (position, total)
+    (ahead + 1, total)
 }
 
 /// Reserves ready agents: requests in queue order (priority, then arrival, across virtual

@@ -109,7 +109,7 @@ fn reserves_an_agent_when_it_becomes_ready() {
     assert_eq!((s.position, s.reserved_agent.as_deref()), (1, Some("a1")));
     assert_eq!(
         (s.total_waiting, s.eta, s.threshold_passed),
-        (0, Some(0), true)
+        (1, Some(0), true)
     );
     // A reserved agent is not offered other work.
     let out = r
@@ -140,7 +140,8 @@ fn reservation_follows_priority_then_arrival_and_eligibility() {
     assert_eq!(ready(&r, "a1", c.at(2)), [reserved("high", "a1", "Alice")]);
     // Bob serves both Sales and Support: "low" arrived first.
     assert_eq!(ready(&r, "a2", c.at(3)), [reserved("low", "a2", "Bob")]);
-    assert_eq!(r.status("support", c.at(0)).unwrap().position, 1);
+    // The two holding agents are ahead of it in the line.
+    assert_eq!(r.status("support", c.at(0)).unwrap().position, 3);
 }
 
 #[test]
@@ -176,12 +177,14 @@ fn queue_positions_by_priority_then_arrival() {
     assert_eq!(pos("r1"), (3, 4));
     assert_eq!(pos("r2"), (4, 4));
     assert_eq!(pos("r5"), (1, 1));
-    // r5 (priority 9) takes the first agent; then r3 moves out of vq1's waiting count.
+    // r5 (priority 9) takes the first agent; then r3 takes the second.
     ready(&r, "a1", c.at(1));
     assert_eq!(r.status("r5", c.at(0)).unwrap().position, 1);
     ready(&r, "a2", c.at(2));
-    assert_eq!(pos("r4"), (1, 3));
-    assert_eq!(pos("r2"), (3, 3));
+    // r3 holds a2 now: first in line, ahead of everyone still waiting.
+    assert_eq!(pos("r3"), (1, 4));
+    assert_eq!(pos("r4"), (2, 4));
+    assert_eq!(pos("r2"), (4, 4));
     let listed: Vec<String> = r
         .requests(Some("vq1"), c.at(3))
         .into_iter()
@@ -400,7 +403,7 @@ fn a_lapsed_reservation_passes_the_agent_to_the_next_request() {
         r.tick(c.at(11)),
         [expired("r1"), reserved("r2", "a1", "Alice")]
     );
-    assert_eq!(r.status("r1", c.at(0)).unwrap().position, 1);
+    assert_eq!(r.status("r1", c.at(0)).unwrap().position, 2);
     // r2 lets it lapse too: both passed a1 over, so line order decides (r1 first).
     assert_eq!(
         r.tick(c.at(21)),
