@@ -251,14 +251,55 @@ fn a_callback_answers_its_device_and_an_operator_only() {
     let record = h.url(&format!("/genesys/1/service/{id}"));
     let (status, _, _) = call(&record, "GET", None, Some("device-1"), None);
     assert_eq!(status, 200);
-    for (auth, user) in [
-        (None, Some("device-2")),
-        (None, None),
-        (Some(bearer(AGENT1_TOKEN)), None),
+    // Another device, or an agent who does not hold it, is known and refused; a request
+    // naming nobody is asked who it is.
+    for (auth, user, expected) in [
+        (None, Some("device-2"), 403),
+        (None, None, 401),
+        (Some(bearer(AGENT1_TOKEN)), None, 403),
     ] {
         let (status, body, _) = call(&record, "GET", auth.as_deref(), user, None);
-        assert_eq!(status, 403, "{auth:?} {user:?}: {body}");
+        assert_eq!(status, expected, "{auth:?} {user:?}: {body}");
+        assert!(body["message"].is_string(), "{body}");
     }
+    // The agent desktop's verbs are for the agent holding the callback: nobody holds it yet.
+    let poll = h.url(&format!(
+        "/genesys/1/service/{id}/retrieve-agent-notifications"
+    ));
+    let (status, body, _) = call(&poll, "POST", Some(&bearer(AGENT1_TOKEN)), None, None);
+    assert_eq!(status, 403, "{body}");
+    let (status, body, _) = call(&poll, "POST", None, Some("device-1"), None);
+    assert_eq!(status, 401, "{body}");
+    // Once agent1 holds it, agent1 may: its own credential reaches this callback's desk verbs.
+    let agent1 = h.url("/genesys/1/agents/agent1");
+    for step in ["login", "ready"] {
+        let url = format!("{agent1}/{step}");
+        let (status, body, _) = call(&url, "POST", Some(&bearer(AGENT1_TOKEN)), None, None);
+        assert_eq!(status, 200, "{body}");
+    }
+    common::poll_until(
+        "agent1 holding the callback",
+        std::time::Duration::from_secs(3),
+        || {
+            let (_, record, _) = call(&record, "GET", None, Some("device-1"), None);
+            if record["_agent"] == "agent1" {
+                Ok(())
+            } else {
+                Err(record.to_string())
+            }
+        },
+    );
+    let (status, body, _) = call(&poll, "POST", Some(&bearer(AGENT1_TOKEN)), None, None);
+    assert_eq!((status, &body), (200, &json!([])), "{body}");
+    // A device that does not name itself creates nothing.
+    let (status, body, _) = call(
+        &h.url("/genesys/1/service/callback/chat-delay"),
+        "POST",
+        None,
+        None,
+        Some(json!({"_customer_number": "5551234"})),
+    );
+    assert_eq!(status, 401, "{body}");
     // Listing callbacks by their properties shows customers' numbers: an operator's query.
     let query = h.url("/genesys/1/service/callback/chat-delay?_customer_number=5551234");
     let (status, _, _) = call(&query, "GET", None, Some("device-1"), None);

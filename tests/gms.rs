@@ -606,9 +606,9 @@ fn errors_wrong_device_unknown_service_and_cancel() {
     ] {
         let (status, body) = h.call(method, &path, Some("someone-else"), None);
         assert_error(status, &body, 403);
-        // Neither a device nor credentials.
+        // Neither a device nor credentials: asked who it is.
         let (status, body) = common::anonymous_request(&h.http, method, &h.url(&path), None);
-        assert_error(status, &body, 403);
+        assert_error(status, &body, 401);
     }
     let (status, record) = h.get(&format!("service/{id}"), Some(DEVICE));
     assert_eq!(status, 200);

@@ -162,7 +162,7 @@ fn edited_flows() -> TempDir {
         "_total_waiting: d.total_waiting, _virtual_queue: d.virtual_queue,",
     );
     std::fs::write(dir.0.join("callback/chat.js"), script).unwrap();
-    let connect = r#"<transition event="gms.connect" cond="mine() &amp;&amp; waitForConfirm()">"#;
+    let connect = r#"<transition event="gms.connect" cond="waitForConfirm()">"#;
     let start = chat.find(connect).expect("the queued connect transition");
     let end = start + chat[start..].find("</transition>").unwrap() + "</transition>".len();
     let replacement = format!(

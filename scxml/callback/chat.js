@@ -82,16 +82,6 @@ function isToken(s) {
 
 // --- Requests and answers -------------------------------------------------------------
 
-// A request from the device that created the service, or from an operator (whose
-// credentials may act on any callback). The agent desktop's two verbs carry
-// no device identity.
-function mine() {
-  var n = _event.name;
-  if (n === 'gms.internal_notification' || n === 'gms.retrieve_agent_notifications') {
-    return true;
-  }
-  return !!_event.data && (_event.data._gms_user === gms_user || _event.data._operator === true);
-}
 // The verb of the current request, as in its URL (check-queue-position).
 function verb() { return _event.name.replace(/^gms\./, '').replace(/_/g, '-'); }
 function error(exception, message) { return { message: message, exception: exception }; }

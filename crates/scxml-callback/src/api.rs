@@ -28,7 +28,8 @@
 //! `GET service/callback/{service}/availability`) are answered from the service index
 //! ([`super::query`], [`super::availability`]).
 
-use super::app::{CallbackLink, GmsApp, GmsRequest};
+use super::access::{self, Holders};
+use super::app::{refused, CallbackLink, GmsApp, GmsRequest};
 use super::availability::{self, Schedule};
 use super::documents::{Flow, FlowError};
 use super::exchange::{FlowAnswer, RESPONSE_TYPE_URI};
@@ -103,7 +104,7 @@ pub(crate) async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str
         [id] if method == Method::GET => deliver(app, request, id, Verb::Get, Map::new()).await,
         [id, "ixn", "chat"] if method == Method::POST => ixn_chat::create(app, request, id).await,
         [id, "ixn", "chat", operation] if method == Method::POST => {
-            ixn_chat::operation(app, request, id, operation)
+            ixn_chat::operation(app, request, id, operation).await
         }
         // GMS answers the position to a GET as well.
         [id, "check-queue-position"] if method == Method::GET => {
@@ -122,13 +123,8 @@ pub(crate) async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str
 /// Queries by properties list every matching callback with its customer's number, so they
 /// are an operator's, not any device's.
 fn property_query_allowed(request: &GmsRequest) -> Result<(), GmsResponse> {
-    request
-        .caller
-        .require(
-            &[Role::Operator],
-            "a query of callbacks by their properties",
-        )
-        .map_err(|denied| super::app::refused(&denied))
+    access::operator(request, "a query of callbacks by their properties")
+        .map_err(|denied| refused(&denied))
 }
 
 /// The request's fields, with the query string's for a GET or DELETE.
@@ -145,6 +141,9 @@ pub(crate) fn request_fields(request: &GmsRequest) -> Result<Map<String, Value>,
 
 /// `POST service/callback/{service}`: a new callback service.
 async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsResponse {
+    if let Err(denied) = access::create(request) {
+        return refused(&denied);
+    }
     let Some(service) = app.services.get(name) else {
         return unknown_service_name(name);
     };
@@ -210,6 +209,7 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
         id.clone(),
         CallbackLink {
             service_name: name.to_string(),
+            owner: request.gms_user.clone().unwrap_or_default(),
         },
     );
     add_bookings(
@@ -374,8 +374,10 @@ pub(crate) async fn ask_flow(
     request: &GmsRequest,
 ) -> GmsResponse {
     let gms_user = request.gms_user.as_deref();
-    if callback(app, id).await.is_none() {
-        return unknown_service(id);
+    if verb != Verb::Start {
+        if let Err(answer) = admit(app, request, id, verb).await {
+            return answer;
+        }
     }
     let Some(attached) = app.attached() else {
         return GmsResponse::error(503, "NotReady", "the callback service is starting");
@@ -385,10 +387,6 @@ pub(crate) async fn ask_flow(
         Value::from(gms_user.unwrap_or_default()),
     );
     fields.insert("_service_id".into(), Value::from(id));
-    fields.insert(
-        "_operator".into(),
-        Value::from(request.caller.has(Role::Operator)),
-    );
     let (exchange, answer) = app.exchanges.open();
     let event = Event {
         origin: Some(exchange.clone()),
@@ -483,6 +481,26 @@ async fn wait_for_answer(
     }
 }
 
+/// The callback `id`, when it exists and `request` may use `verb` on it ([`access`]);
+/// else the answer (404, 401 or 403).
+pub(crate) async fn admit(
+    app: &Arc<GmsApp>,
+    request: &GmsRequest,
+    id: &str,
+    verb: Verb,
+) -> Result<CallbackLink, GmsResponse> {
+    let Some(link) = callback(app, id).await else {
+        return Err(unknown_service(id));
+    };
+    let record = app.index.get(id);
+    let holders = Holders {
+        owner: &link.owner,
+        agent: record.as_ref().and_then(|r| r["_agent"].as_str()),
+    };
+    access::callback(request, verb, id, holders).map_err(|denied| refused(&denied))?;
+    Ok(link)
+}
+
 /// Whether the service's flow failed (its record says FAIL_ERROR): nothing will answer a
 /// request waiting on the failed step.
 fn failed(app: &GmsApp, id: &str) -> bool {
@@ -509,7 +527,16 @@ pub(crate) async fn callback(app: &Arc<GmsApp>, id: &str) -> Option<CallbackLink
     if !same_flow || view.status.is_halted() {
         return None;
     }
-    let link = CallbackLink { service_name };
+    let owner = view
+        .datamodel
+        .get("gms_user")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let link = CallbackLink {
+        service_name,
+        owner,
+    };
     GmsApp::lock(&app.callbacks).insert(id.to_string(), link.clone());
     Some(link)
 }

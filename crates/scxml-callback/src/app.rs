@@ -37,7 +37,7 @@ use scxml::parse::Resolver;
 use scxml_engine::store::{Store, StoreError};
 use scxml_engine::Engine;
 use scxml_server::{full_response, Mount, MountError, MountFuture, MountRequest};
-use scxml_server::{Caller, Denied, Role};
+use scxml_server::{Caller, Denied};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -113,6 +113,8 @@ const JANITOR_INTERVAL: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub(crate) struct CallbackLink {
     pub service_name: String,
+    /// The `gms_user` of the device that created it (empty when an operator did without one).
+    pub owner: String,
 }
 
 /// The customer's side of a chat started by `ixn/chat`.
@@ -120,7 +122,6 @@ pub(crate) struct CallbackLink {
 pub(crate) struct CustomerChat {
     pub chat_id: String,
     pub participant_id: String,
-    pub gms_user: Option<String>,
 }
 
 /// Why the callback application cannot start; the server refuses to start with it.
@@ -354,17 +355,14 @@ impl GmsApp {
                 }
             }
             ["genesys", "1", "agents", agent, rest @ ..] => {
-                match request.caller.require_agent(agent) {
+                match super::access::agent_routes(&request, agent) {
                     Ok(()) => agents_api::handle(self, &request, agent, rest).await,
                     Err(denied) => refused(&denied),
                 }
             }
             ["genesys", "1", "service", rest @ ..] => api::handle(self, &request, rest).await,
             ["genesys", "1", "admin", rest @ ..] => {
-                match request
-                    .caller
-                    .require(&[Role::Operator], "the admin queries")
-                {
+                match super::access::operator(&request, "the admin queries") {
                     Ok(()) => self.admin(&request, rest),
                     Err(denied) => refused(&denied),
                 }
@@ -520,7 +518,6 @@ mod tests {
                 CustomerChat {
                     chat_id: chat.clone(),
                     participant_id: "1".into(),
-                    gms_user: None,
                 },
             );
             GmsApp::lock(&app.agent_seats).insert(("a1".into(), chat.clone()), "2".into());

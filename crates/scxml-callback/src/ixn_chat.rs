@@ -17,7 +17,7 @@
 //! that position (`{chatId, messages, nextPosition, chatEnded}`). A `disconnect` is also told
 //! to the flow (`chat.customer_left`), which ends the callback.
 
-use super::api::{ask_flow, flow_unavailable, request_fields, served_url, unknown_service};
+use super::api::{admit, ask_flow, flow_unavailable, request_fields, served_url, unknown_service};
 use super::app::{CustomerChat, GmsApp, GmsRequest};
 use super::chat::{ChatServer, NewChat, Recipient, GENESYS_CHANNEL};
 use super::config::AttachUserData;
@@ -31,8 +31,10 @@ use std::sync::Arc;
 
 /// `POST service/{id}/ixn/chat`.
 pub(crate) async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) -> GmsResponse {
-    let Some(link) = super::api::callback(app, id).await else {
-        return unknown_service(id);
+    // Who may ask is settled before a chat exists.
+    let link = match admit(app, request, id, Verb::IxnChat).await {
+        Ok(link) => link,
+        Err(answer) => return answer,
     };
     let Some(service) = app.services.get(&link.service_name) else {
         return unknown_service(id);
@@ -77,7 +79,6 @@ pub(crate) async fn create(app: &Arc<GmsApp>, request: &GmsRequest, id: &str) ->
         CustomerChat {
             chat_id: chat_id.clone(),
             participant_id: joined.participant.participant_id.clone(),
-            gms_user: request.gms_user.clone(),
         },
     );
     if let Some(user) = &request.gms_user {
@@ -162,18 +163,18 @@ async fn start_inbound(
 }
 
 /// `POST service/{id}/ixn/chat/{operation}`: the customer's side of the chat.
-pub(crate) fn operation(
+pub(crate) async fn operation(
     app: &Arc<GmsApp>,
     request: &GmsRequest,
     id: &str,
     operation: &str,
 ) -> GmsResponse {
+    if let Err(answer) = admit(app, request, id, Verb::IxnChat).await {
+        return answer;
+    }
     let Some(chat) = GmsApp::lock(&app.customer_chats).get(id).cloned() else {
         return GmsResponse::not_found(format!("service {id} has no chat"));
     };
-    if chat.gms_user.is_some() && chat.gms_user != request.gms_user {
-        return GmsResponse::error(403, "Forbidden", "this chat belongs to another device");
-    }
     let fields = match request_fields(request) {
         Ok(f) => f,
         Err(answer) => return answer,

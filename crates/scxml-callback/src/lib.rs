@@ -20,6 +20,7 @@
 //! - [`chat`], [`push`], [`routing`]: the adapters the flows use.
 #![warn(missing_docs, unreachable_pub)]
 
+mod access;
 mod agents_api;
 mod api;
 pub mod app;
