@@ -7,7 +7,7 @@ mod common;
 use scxml_callback::time::{format_iso, now_ms, parse_iso};
 use scxml_callback::GmsConfig;
 use scxml_engine::EngineConfig;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -604,4 +604,64 @@ fn queue_management_refuses_duplicate_numbers_and_a_full_service() {
         .as_str()
         .unwrap()
         .contains("2 callbacks outstanding"));
+}
+
+#[test]
+fn an_operator_cancels_many_callbacks_at_once() {
+    let h = Harness::new();
+    let waiting: Vec<String> = (0..3).map(|_| h.start("sched", "")).collect();
+    let done = h.start("sched", "");
+    h.cancel(&done);
+    let cancel = |body: Value, device: Option<&str>| {
+        h.request(
+            "POST",
+            "/genesys/1/admin/callback/cancel",
+            device,
+            Some(("application/json", body.to_string())),
+        )
+    };
+
+    // Devices do not cancel in bulk; bad bodies are refused whole.
+    let body = json!({"reason": "closing early", "ids": [waiting[0]]});
+    assert_eq!(cancel(body, Some(DEVICE)).0, 401);
+    for bad in [
+        json!({"ids": []}),
+        json!({"ids": "one"}),
+        json!({"ids": [1, 2]}),
+        json!({"reason": 7, "ids": [waiting[0]]}),
+        json!({"ids": vec!["x"; 1001]}),
+    ] {
+        let (status, body) = cancel(bad.clone(), None);
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    assert_eq!(h.record(&waiting[0])["_callback_state"], "QUEUED");
+
+    let mut ids = waiting.clone();
+    ids.push(done.clone());
+    ids.push("no-such-callback".into());
+    let (status, results) = cancel(json!({"reason": "site closed", "ids": ids}), None);
+    assert_eq!(status, 200, "{results}");
+    let outcome: Vec<(Value, Value)> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["_id"].clone(), r["status"].clone()))
+        .collect();
+    let expected: Vec<(Value, Value)> = ids
+        .iter()
+        .zip([200, 200, 200, 409, 404])
+        .map(|(id, status)| (json!(id), json!(status)))
+        .collect();
+    assert_eq!(outcome, expected, "{results}");
+    for id in &waiting {
+        let record = h.record(id);
+        assert_eq!(record["_callback_reason"], "CANCELLED", "{record}");
+        assert_eq!(record["_cancel_reason"], "site closed", "{record}");
+    }
+    assert_eq!(
+        results[3]["error"]["exception"], "InvalidState",
+        "{results}"
+    );
+    // The one cancelled by its device keeps its own story.
+    assert!(h.record(&done).get("_cancel_reason").is_none());
 }

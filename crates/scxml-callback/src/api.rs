@@ -481,6 +481,70 @@ async fn wait_for_answer(
     }
 }
 
+/// The most callbacks one bulk cancel names.
+const BULK_CANCEL_MOST: usize = 1000;
+
+/// How many of a bulk cancel's callbacks are asked at once.
+const BULK_CANCEL_AT_ONCE: usize = 16;
+
+/// `POST admin/callback/cancel` `{"reason": text, "ids": [id, ...]}` (an operator's): cancels
+/// each callback as a `DELETE` would, the reason kept in its record (`_cancel_reason`).
+/// Answers one result per id, in order: `{"_id", "status", "record" | "error"}`; a callback
+/// its flow refuses to cancel (already completed, with an agent) says so in its result.
+pub(crate) async fn bulk_cancel(app: &Arc<GmsApp>, request: &GmsRequest) -> GmsResponse {
+    let body: Value = match serde_json::from_slice(&request.body) {
+        Ok(body) => body,
+        Err(e) => return GmsResponse::bad_request(format!("the body is not JSON: {e}")),
+    };
+    let ids: Option<Vec<&str>> = body["ids"]
+        .as_array()
+        .map(|ids| ids.iter().map(Value::as_str).collect::<Option<_>>())
+        .unwrap_or(None);
+    let Some(ids) = ids.filter(|ids| !ids.is_empty()) else {
+        return GmsResponse::bad_request("ids must be a non-empty list of callback ids");
+    };
+    if ids.len() > BULK_CANCEL_MOST {
+        return GmsResponse::bad_request(format!(
+            "{} ids; one bulk cancel names at most {BULK_CANCEL_MOST}",
+            ids.len()
+        ));
+    }
+    let reason = match &body["reason"] {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        _ => return GmsResponse::bad_request("reason must be text"),
+    };
+    let mut results = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(BULK_CANCEL_AT_ONCE) {
+        let cancels = chunk
+            .iter()
+            .map(|id| cancel_one(app, request, id, reason.as_deref()));
+        results.extend(futures_util::future::join_all(cancels).await);
+    }
+    GmsResponse::json(200, &Value::Array(results))
+}
+
+/// One callback of a bulk cancel: its result.
+async fn cancel_one(
+    app: &Arc<GmsApp>,
+    request: &GmsRequest,
+    id: &str,
+    reason: Option<&str>,
+) -> Value {
+    let mut fields = Map::new();
+    if let Some(reason) = reason {
+        fields.insert("_cancel_reason".into(), Value::from(reason));
+    }
+    let answer = ask_flow(app, id, Verb::Cancel, fields, request).await;
+    let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    let part = if answer.status < 300 {
+        "record"
+    } else {
+        "error"
+    };
+    serde_json::json!({"_id": id, "status": answer.status, part: body})
+}
+
 /// The callback `id`, when it exists and `request` may use `verb` on it ([`access`]);
 /// else the answer (404, 401 or 403).
 pub(crate) async fn admit(

@@ -18,6 +18,7 @@
 //! - `/genesys/1/service/...`: the callback API (`api`), with the queries over services
 //!   (`query`, `availability`).
 //! - `GET /genesys/1/admin/callback/queues`: outstanding callbacks by queue (`query`).
+//! - `POST /genesys/1/admin/callback/cancel`: cancels many callbacks at once (`api`).
 //! - `/genesys/1/agents/{agent}/...`: the agent desktop API (`agents_api`).
 
 use super::chat::{handle_cometd_for_user, ChatSendType, ChatServer, CometServer};
@@ -363,7 +364,7 @@ impl GmsApp {
             ["genesys", "1", "service", rest @ ..] => api::handle(self, &request, rest).await,
             ["genesys", "1", "admin", rest @ ..] => {
                 match super::access::operator(&request, "the admin queries") {
-                    Ok(()) => self.admin(&request, rest),
+                    Ok(()) => self.admin(&request, rest).await,
                     Err(denied) => refused(&denied),
                 }
             }
@@ -372,8 +373,11 @@ impl GmsApp {
     }
 
     /// The operator's queries, under `/genesys/1/admin/`.
-    fn admin(&self, request: &GmsRequest, rest: &[&str]) -> GmsResponse {
+    async fn admin(self: &Arc<Self>, request: &GmsRequest, rest: &[&str]) -> GmsResponse {
         match rest {
+            ["callback", "cancel"] if request.method == Method::POST => {
+                api::bulk_cancel(self, request).await
+            }
             ["flows"] if request.method == Method::GET => {
                 GmsResponse::json(200, &self.flows.status())
             }
