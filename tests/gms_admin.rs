@@ -665,3 +665,103 @@ fn an_operator_cancels_many_callbacks_at_once() {
     // The one cancelled by its device keeps its own story.
     assert!(h.record(&done).get("_cancel_reason").is_none());
 }
+
+/// A centre open on one day only (2030-01-02, 09:00 to 17:00 in New York: 14:00 to 22:00
+/// UTC), so that it is closed now whenever the test runs.
+const OFFICE: &str = r#"
+    [office_hours.one-day]
+    timezone = "America/New_York"
+    special = ["2030-01-02 09:00-17:00"]
+    closed = ["2030-01-01"]
+
+    [services.open-day]
+    scenario = "chat-delayed"
+    _target = "agent1@StatServer.A"
+    _business_hours_service = "one-day"
+    _enable_reject_out_of_office_hours = true
+    _request_time_bucket = 60
+    _reject_future_desired_time = "5000d"
+
+    [services.lenient]
+    scenario = "chat-delayed"
+    _target = "agent1@StatServer.A"
+    _business_hours_service = "one-day"
+    _reject_future_desired_time = "5000d"
+
+    [[routing.agents]]
+    id = "agent1"
+"#;
+
+#[test]
+fn office_hours_refuse_closed_times_and_list_only_open_slots() {
+    let h = common::GmsServer::launch(GmsConfig::parse(OFFICE).unwrap(), EngineConfig::default());
+    let create = |service: &str, form: &str| {
+        h.gms_form(
+            "POST",
+            &format!("service/callback/{service}"),
+            Some(DEVICE),
+            Some(&format!("_customer_number=5551234&{form}")),
+        )
+    };
+    // Closed now: a callback for now is refused, naming the next opening.
+    let (status, body) = create("open-day", "");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["exception"], "CallbackExceptionAvailability");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("closed now"), "{message}");
+    assert!(message.contains("2030-01-02T14:00:00.000Z"), "{message}");
+    // Unless the service takes callbacks while closed.
+    assert_eq!(create("lenient", "").0, 200);
+
+    // A desired time: inside the hours it is booked; outside (the night before, a holiday)
+    // it is refused with the next opening.
+    let (status, body) = create("open-day", "_desired_time=2030-01-02T15:30:00.000Z");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["_desired_time"], "2030-01-02T15:30:00.000Z");
+    for closed in ["2030-01-02T13:59:00.000Z", "2030-01-01T15:00:00.000Z"] {
+        let (status, body) = create("lenient", &format!("_desired_time={closed}"));
+        assert_eq!(status, 400, "{closed}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("outside the office hours"), "{message}");
+        assert!(message.contains("2030-01-02T14:00:00.000Z"), "{message}");
+    }
+
+    // A reschedule into closed hours is refused the same way.
+    let id = body_id(&create(
+        "open-day",
+        "_desired_time=2030-01-02T16:00:00.000Z",
+    ));
+    let (status, body) = h.gms_form(
+        "PUT",
+        &format!("service/callback/open-day/{id}"),
+        Some(DEVICE),
+        Some("_new_desired_time=2030-01-03T16:00:00.000Z"),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the office hours"),
+        "{body}"
+    );
+
+    // Availability over two days lists the eight open hours only.
+    let (status, slots) = h.gms_form(
+        "GET",
+        "service/callback/open-day/availability?start=2030-01-01T00:00:00.000Z&number-of-days=2",
+        None,
+        None,
+    );
+    assert_eq!(status, 200, "{slots}");
+    let starts: Vec<&String> = slots.as_object().unwrap().keys().collect();
+    let expected: Vec<String> = (14..22)
+        .map(|hour| format!("2030-01-02T{hour}:00:00.000Z"))
+        .collect();
+    assert_eq!(starts, expected.iter().collect::<Vec<_>>(), "{slots}");
+}
+
+fn body_id((status, body): &(u16, Value)) -> String {
+    assert_eq!(*status, 200, "{body}");
+    body["_id"].as_str().unwrap().to_string()
+}

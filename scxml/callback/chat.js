@@ -216,13 +216,27 @@ function bookingError(name, required) {
   if (t - Date.now() > horizonMs()) {
     return { status: 400, body: error('CallbackExceptionAvailability', name + ' ' + value + ' is farther ahead than ' + (option('_reject_future_desired_time') || '1M') + ' allows') };
   }
+  // The server tells whether the office hours (_business_hours_service) are open then.
+  if (_event.data[name + '_open'] === false) {
+    return { status: 400, body: error('CallbackExceptionAvailability', name + ' ' + value + ' is outside the office hours of service ' + service_name + nextOpening(_event.data[name + '_next_opening'])) };
+  }
   if (Number(_event.data._bucket_booked || 0) >= numberOption('_max_request_by_time_bucket', 100)) {
     return { status: 400, body: error('CallbackExceptionAvailability', 'the time slot of ' + value + ' is full') };
   }
   return null;
 }
 
+// '; the next opening is <time>', or nothing when there is none ahead.
+function nextOpening(at) { return at ? '; the next opening is ' + at : ''; }
+
 // --- Queue management ------------------------------------------------------------------
+
+// Why a callback for now is refused while the office hours are closed
+// (_enable_reject_out_of_office_hours; the server tells _office_open), or null.
+function closedRefusal() {
+  if (!flag('_enable_reject_out_of_office_hours') || _event.data._office_open !== false) { return null; }
+  return { status: 400, body: error('CallbackExceptionAvailability', 'service ' + service_name + ' is closed now' + nextOpening(_event.data._office_next_opening)) };
+}
 
 // The first key of _mandatory_customer_lookup_keys (a comma-separated list, default
 // _customer_number; empty: none) that the create request leaves out or empty, or null.

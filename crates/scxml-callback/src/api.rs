@@ -31,12 +31,14 @@
 use super::access::{self, Holders};
 use super::app::{refused, CallbackLink, GmsApp, GmsRequest};
 use super::availability::{self, Schedule};
+use super::config::Service;
 use super::documents::{Flow, FlowError};
 use super::exchange::{FlowAnswer, RESPONSE_TYPE_URI};
 use super::form::parse_fields;
 use super::ixn_chat;
 use super::query;
 use super::response::GmsResponse;
+use super::time::now_ms;
 use super::verb::Verb;
 use hyper::Method;
 use scxml::interpreter::Event;
@@ -71,7 +73,7 @@ pub(crate) async fn handle(app: &Arc<GmsApp>, request: &GmsRequest, rest: &[&str
                     Err(answer) => answer,
                 },
                 ["availability"] => {
-                    availability::handle(&app.index, name, &service.options, &fields)
+                    availability::handle(&app.index, service, app.office_hours_of(service), &fields)
                 }
                 [id] => {
                     // The record, when the service is the one named in the path.
@@ -212,14 +214,8 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
             owner: request.gms_user.clone().unwrap_or_default(),
         },
     );
-    add_bookings(
-        app,
-        &service.options,
-        name,
-        &mut fields,
-        "_desired_time",
-        None,
-    );
+    add_bookings(app, service, &mut fields, "_desired_time", None);
+    add_office_hours(app, service, &mut fields, "_desired_time");
     add_queue_counts(app, name, &mut fields);
     let answer = ask_flow(app, &id, Verb::Start, fields, request).await;
     if answer.status >= 400 {
@@ -249,14 +245,8 @@ async fn reschedule(app: &Arc<GmsApp>, request: &GmsRequest, name: &str, id: &st
         Err(answer) => return answer,
     };
     add_times(&mut fields);
-    add_bookings(
-        app,
-        &service.options,
-        name,
-        &mut fields,
-        "_new_desired_time",
-        Some(id),
-    );
+    add_bookings(app, service, &mut fields, "_new_desired_time", Some(id));
+    add_office_hours(app, service, &mut fields, "_new_desired_time");
     ask_flow(app, id, Verb::Reschedule, fields, request).await
 }
 
@@ -306,8 +296,7 @@ pub(crate) fn flow_unavailable(service: &str, e: &FlowError) -> GmsResponse {
 /// (but `except`) already booked in its bucket.
 fn add_bookings(
     app: &GmsApp,
-    options: &Map<String, Value>,
-    service: &str,
+    service: &Service,
     fields: &mut Map<String, Value>,
     field: &str,
     except: Option<&str>,
@@ -318,9 +307,40 @@ fn add_bookings(
         .get(field)
         .and_then(Value::as_str)
         .and_then(super::time::parse_iso);
-    if let (Some(at), Ok(schedule)) = (at, Schedule::of(options)) {
-        let booked = availability::booked(&app.index, &schedule, service, at, except);
+    if let (Some(at), Ok(schedule)) = (at, Schedule::of(&service.options)) {
+        let booked = availability::booked(&app.index, &schedule, &service.name, at, except);
         fields.insert("_bucket_booked".into(), Value::from(booked));
+    }
+}
+
+/// With office hours (`_business_hours_service`), adds whether they are open now
+/// (`_office_open`, and `_office_next_opening` when closed) and at the desired time in
+/// `fields[field]` (`<field>_open`, `<field>_next_opening`), so the flow can refuse.
+fn add_office_hours(app: &GmsApp, service: &Service, fields: &mut Map<String, Value>, field: &str) {
+    // Only the server says when the service is open.
+    let open_key = format!("{field}_open");
+    let next_key = format!("{field}_next_opening");
+    for key in ["_office_open", "_office_next_opening", &open_key, &next_key] {
+        fields.remove(key);
+    }
+    let Some(hours) = app.office_hours_of(service) else {
+        return;
+    };
+    let tell = |fields: &mut Map<String, Value>, at: i64, open: &str, next: &str| {
+        let is_open = hours.is_open(at);
+        fields.insert(open.into(), Value::from(is_open));
+        if !is_open {
+            let opening = hours.next_opening(at).map(super::time::format_iso);
+            fields.insert(next.into(), opening.map_or(Value::Null, Value::from));
+        }
+    };
+    tell(fields, now_ms(), "_office_open", "_office_next_opening");
+    let at = fields
+        .get(field)
+        .and_then(Value::as_str)
+        .and_then(super::time::parse_iso);
+    if let Some(at) = at {
+        tell(fields, at, &open_key, &next_key);
     }
 }
 

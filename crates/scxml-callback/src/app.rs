@@ -27,6 +27,7 @@ use super::documents::{built_in_url, FlowError, Flows, CALLBACK_CHAT, INBOUND_CH
 use super::exchange::{Exchanges, GmsResponseSendType};
 use super::index::{GmsIndexSendType, ServiceIndex};
 use super::limits::DeviceLimits;
+use super::office_hours::OfficeHours;
 use super::push::{PushSendType, Pusher};
 use super::response::GmsResponse;
 use super::routing::{Router, RoutingError, RoutingInvokeType};
@@ -145,6 +146,8 @@ pub enum StartError {
 /// The callback application.
 pub struct GmsApp {
     pub(crate) services: BTreeMap<String, Service>,
+    /// Office hours by name (`[office_hours.<name>]`), for `_business_hours_service`.
+    pub(crate) office_hours: BTreeMap<String, OfficeHours>,
     pub(crate) flows: Flows,
     pub(crate) exchange_timeout: Duration,
     tick: Duration,
@@ -186,6 +189,7 @@ impl GmsApp {
     /// Builds the application; a bad service, directory or flow refuses it.
     pub fn new(config: GmsConfig) -> Result<Arc<GmsApp>, StartError> {
         let services = config.services()?;
+        let office_hours = config.office_hours()?;
         let flows = Flows::new(
             config.documents_dir.clone(),
             Duration::from_millis(config.flow_check_ms),
@@ -201,6 +205,7 @@ impl GmsApp {
         let pusher = Arc::new(Pusher::new(config.push.clone()).with_comet(comet.clone()));
         Ok(Arc::new(GmsApp {
             services,
+            office_hours,
             flows,
             exchange_timeout: Duration::from_millis(config.exchange_timeout_ms.max(1)),
             tick: Duration::from_millis(config.tick_ms.max(10)),
@@ -312,6 +317,12 @@ impl GmsApp {
             by_device.remove(device);
         }
         open
+    }
+
+    /// The office hours a service keeps (`_business_hours_service`), if it names some.
+    pub(crate) fn office_hours_of(&self, service: &Service) -> Option<&OfficeHours> {
+        let name = service.options.get("_business_hours_service")?.as_str()?;
+        self.office_hours.get(name)
     }
 
     pub(crate) fn attached(&self) -> Option<&Attached> {

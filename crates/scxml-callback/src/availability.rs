@@ -10,10 +10,12 @@
 //! its `_desired_time` until it is completed (also once it has been submitted to its queue).
 //! Bookings come from the service index, so no session is woken.
 //!
-//! Office hours (`_business_hours_service`) are not modelled: every bucket is open.
+//! With office hours (`_business_hours_service`, [`super::office_hours`]) only the slots
+//! that start while they are open are listed.
 
-use super::config::ServiceError;
+use super::config::{Service, ServiceError};
 use super::index::ServiceIndex;
+use super::office_hours::OfficeHours;
 use super::query::QueryError;
 use super::response::GmsResponse;
 use super::time::{format_iso, now_ms, parse_iso};
@@ -135,16 +137,16 @@ pub(crate) fn desired_time(record: &Value) -> Option<i64> {
 /// (default `start` plus `number-of-days`, default 1), at most `max-time-slots` of them.
 pub(crate) fn handle(
     index: &ServiceIndex,
-    service: &str,
-    options: &Map<String, Value>,
+    service: &Service,
+    office_hours: Option<&OfficeHours>,
     query: &Map<String, Value>,
 ) -> GmsResponse {
-    let schedule = match Schedule::of(options) {
+    let schedule = match Schedule::of(&service.options) {
         Ok(s) => s,
         Err(e) => return GmsResponse::error(500, "CallbackExceptionResource", e.to_string()),
     };
     let now = now_ms();
-    match slots(index, service, &schedule, query, now) {
+    match slots(index, &service.name, &schedule, office_hours, query, now) {
         Ok(free) => GmsResponse::json(200, &Value::Object(free)),
         Err(e) => GmsResponse::bad_request(e.to_string()),
     }
@@ -154,6 +156,7 @@ fn slots(
     index: &ServiceIndex,
     service: &str,
     schedule: &Schedule,
+    office_hours: Option<&OfficeHours>,
     query: &Map<String, Value>,
     now: i64,
 ) -> Result<Map<String, Value>, QueryError> {
@@ -217,7 +220,8 @@ fn slots(
     let mut slot = first;
     while slot < end && (free.len() as i64) < max {
         let left = schedule.capacity - taken.get(&slot).copied().unwrap_or(0);
-        if left > 0 {
+        let open = office_hours.is_none_or(|hours| hours.is_open(slot));
+        if left > 0 && open {
             free.insert(format_iso(slot), Value::from(left));
         }
         slot += schedule.bucket_ms;
@@ -278,6 +282,7 @@ mod tests {
             &index,
             "s",
             &schedule,
+            None,
             &query(&[("max-time-slots", "3")]),
             now,
         )
@@ -294,7 +299,7 @@ mod tests {
             ("start", "2030-01-01T11:00:00Z"),
             ("end", "2030-01-01T11:10:00Z"),
         ]);
-        let free = slots(&index, "s", &schedule, &q, now).unwrap();
+        let free = slots(&index, "s", &schedule, None, &q, now).unwrap();
         assert_eq!(free.len(), 2);
         for bad in [
             query(&[("start", "soon")]),
@@ -303,7 +308,10 @@ mod tests {
             query(&[("end", "2029-01-01T11:00:00Z")]),
             query(&[("days", "1")]),
         ] {
-            assert!(slots(&index, "s", &schedule, &bad, now).is_err(), "{bad:?}");
+            assert!(
+                slots(&index, "s", &schedule, None, &bad, now).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -31,6 +31,7 @@
 use super::availability::Schedule;
 use super::chat::CometConfig;
 use super::documents::{built_in_url, CALLBACK_CHAT, INBOUND_CHAT};
+use super::office_hours::{OfficeHours, OfficeHoursConfig, OfficeHoursError};
 use super::push::PushConfig;
 use super::routing::{DirectoryConfig, RoutingError, TargetSpec, DEFAULT_RESERVATION_TIMEOUT};
 use scxml::parse::location_to_url;
@@ -95,6 +96,15 @@ pub enum ConfigError {
         /// What is wrong with its table.
         #[source]
         problem: ServiceError,
+    },
+    /// An office-hours table (`[office_hours.<name>]`) is refused.
+    #[error("office_hours.{name}: {problem}")]
+    OfficeHours {
+        /// The table's name.
+        name: String,
+        /// What is wrong with it.
+        #[source]
+        problem: OfficeHoursError,
     },
 }
 
@@ -169,6 +179,12 @@ pub enum ServiceError {
         /// The one strategy it may name.
         known: &'static str,
     },
+    /// `_business_hours_service` names no `[office_hours.<name>]` table.
+    #[error("_business_hours_service = {0} names no [office_hours.{0}] table")]
+    UnknownOfficeHours(String),
+    /// `_enable_reject_out_of_office_hours` without office hours to reject by.
+    #[error("_enable_reject_out_of_office_hours needs _business_hours_service")]
+    RejectWithoutOfficeHours,
     /// `_attach_udata` is none of `single_json`, `separate_keys`, `none`.
     #[error("_attach_udata = {0} must be single_json, separate_keys or none")]
     UnknownAttachUserData(Value),
@@ -231,6 +247,9 @@ pub struct GmsConfig {
     /// device.
     #[serde(default)]
     pub limits: crate::limits::LimitsConfig,
+    /// Office hours by name, for the services' `_business_hours_service`.
+    #[serde(default)]
+    pub office_hours: BTreeMap<String, OfficeHoursConfig>,
 }
 
 fn default_exchange_timeout_ms() -> u64 {
@@ -420,14 +439,42 @@ impl GmsConfig {
         self.services
             .iter()
             .map(|(name, table)| {
-                let service =
-                    resolve(name, table, self.base_dir.as_deref()).map_err(|problem| {
-                        ConfigError::Service {
-                            service: name.clone(),
-                            problem,
-                        }
-                    })?;
+                let refused = |problem| ConfigError::Service {
+                    service: name.clone(),
+                    problem,
+                };
+                let service = resolve(name, table, self.base_dir.as_deref()).map_err(refused)?;
+                let hours = service.options.get("_business_hours_service");
+                match hours.and_then(Value::as_str).filter(|h| !h.is_empty()) {
+                    Some(h) if !self.office_hours.contains_key(h) => {
+                        return Err(refused(ServiceError::UnknownOfficeHours(h.to_string())))
+                    }
+                    None if service
+                        .options
+                        .get("_enable_reject_out_of_office_hours")
+                        .is_some_and(truthy) =>
+                    {
+                        return Err(refused(ServiceError::RejectWithoutOfficeHours))
+                    }
+                    _ => {}
+                }
                 Ok((name.clone(), service))
+            })
+            .collect()
+    }
+
+    /// Every office-hours table, read, or the first refused.
+    pub fn office_hours(&self) -> Result<BTreeMap<String, OfficeHours>, ConfigError> {
+        self.office_hours
+            .iter()
+            .map(|(name, table)| {
+                let hours = OfficeHours::from_config(table).map_err(|problem| {
+                    ConfigError::OfficeHours {
+                        name: name.clone(),
+                        problem,
+                    }
+                })?;
+                Ok((name.clone(), hours))
             })
             .collect()
     }
@@ -711,6 +758,28 @@ mod tests {
         .unwrap();
         let err = config.services().unwrap_err().to_string();
         assert!(err.contains("single_json, separate_keys or none"), "{err}");
+        // Office hours: named tables only, read at start.
+        let service = "[services.x]\nscenario = \"chat-delayed\"\n_target = \"a@S.A\"\n";
+        for (extra, expect) in [
+            (
+                "_business_hours_service = \"nope\"\n",
+                "names no [office_hours.nope]",
+            ),
+            (
+                "_enable_reject_out_of_office_hours = true\n",
+                "needs _business_hours_service",
+            ),
+        ] {
+            let config = GmsConfig::parse(&format!("{service}{extra}")).unwrap();
+            let err = config.services().unwrap_err().to_string();
+            assert!(err.contains(expect), "{err}");
+        }
+        let config = GmsConfig::parse(
+            "[office_hours.x]\ntimezone = \"Europe/Nowhere\"\nweekly = [\"Mon 09:00-17:00\"]\n",
+        )
+        .unwrap();
+        let err = config.office_hours().unwrap_err().to_string();
+        assert!(err.starts_with("office_hours.x: timezone"), "{err}");
         assert!(
             GmsConfig::parse("[services.x]\nscenario = \"chat-delayed\"\nbogus = 1\n")
                 .unwrap()

@@ -33,6 +33,7 @@ pub mod form;
 pub mod index;
 mod ixn_chat;
 mod limits;
+pub mod office_hours;
 pub mod push;
 mod query;
 pub mod response;
