@@ -111,6 +111,10 @@ fn config(agents: usize) -> GmsConfig {
         scenario = "chat-delayed"
         _target = "$agent_id$@StatServer.A"
         _urs_virtual_queue = "chat_vq"
+        # The bench drives thousands of callbacks a minute: no throttle.
+        _throttle_callbacks_per_service_1 = 0
+        _throttle_callbacks_per_service_2 = 0
+        _throttle_request_parameters_limit = 0
         "#,
     );
     // How long a completed callback's record (and its session) is kept: GMS's day by

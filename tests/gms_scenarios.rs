@@ -964,3 +964,72 @@ fn the_customers_user_data_reaches_the_agent_with_the_chat() {
     let keys: Vec<&String> = seen[2].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["_service_id"], "{}", seen[2]);
 }
+
+#[test]
+fn throttles_bound_new_callbacks_per_service_and_per_customer() {
+    let h = Harness::parse(
+        r#"
+        [services.busy]
+        scenario = "chat-delayed"
+        _target = "Chat@StatServer.GA"
+        _throttle_callbacks_per_service_1 = 3
+        _throttle_ttl_1 = 60
+        _throttle_request_parameters_limit = 1
+        [[routing.agents]]
+        id = "nobody-yet"
+        groups = ["Chat"]
+        "#,
+    );
+    let http = common::http_agent();
+    let create = |number: &str| {
+        let mut response = http
+            .post(&h.url("/genesys/1/service/callback/busy"))
+            .header("gms_user", DEVICE)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send(format!("_customer_number={number}"))
+            .unwrap();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body: Value =
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        (response.status().as_u16(), retry_after, body)
+    };
+    assert_eq!(create("5550001").0, 200);
+    // The same customer again within the hour.
+    let (status, retry_after, body) = create("5550001");
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["exception"], "CallbackExceptionThrottled");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("same _customer_number"),
+        "{body}"
+    );
+    assert!(
+        retry_after.is_some_and(|s| s > 3000 && s <= 3600),
+        "{retry_after:?}"
+    );
+    // Others, up to the service's three a minute.
+    assert_eq!(create("5550002").0, 200);
+    assert_eq!(create("5550003").0, 200);
+    let (status, retry_after, body) = create("5550004");
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 callbacks in the last 60 s"),
+        "{body}"
+    );
+    assert!(
+        retry_after.is_some_and(|s| (1..=60).contains(&s)),
+        "{retry_after:?}"
+    );
+    // Nothing was created for the refused ones.
+    let (_, all) = h.get("service/callback/busy", None);
+    assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
+}

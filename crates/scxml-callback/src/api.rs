@@ -171,6 +171,14 @@ async fn create(app: &Arc<GmsApp>, request: &GmsRequest, name: &str) -> GmsRespo
         Ok(f) => f,
         Err(answer) => return answer,
     };
+    let now = std::time::Instant::now();
+    if let Err(refusal) = app.throttles.admit(name, &service.throttle, &fields, now) {
+        return GmsResponse::too_many(
+            "CallbackExceptionThrottled",
+            refusal.message,
+            refusal.retry_after_secs,
+        );
+    }
     let flow = match app.flows.current(&service.document).await {
         Ok(flow) => flow,
         Err(e) => return flow_unavailable(name, &e),

@@ -31,6 +31,7 @@ use super::office_hours::OfficeHours;
 use super::push::{PushSendType, Pusher};
 use super::response::GmsResponse;
 use super::routing::{Router, RoutingError, RoutingInvokeType};
+use super::throttle::Throttles;
 use super::{agents_api, api, query};
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
@@ -171,6 +172,8 @@ pub struct GmsApp {
     pub(crate) agent_seats: Mutex<HashMap<(String, String), String>>,
     /// Bounds on the public device API.
     pub(crate) limits: DeviceLimits,
+    /// The services' `_throttle_*` windows.
+    pub(crate) throttles: Throttles,
     /// The callbacks each device created (those still open count against its bound).
     pub(crate) device_callbacks: Mutex<HashMap<String, Vec<String>>>,
     attached: OnceLock<Attached>,
@@ -219,6 +222,7 @@ impl GmsApp {
             customer_chats: Mutex::new(HashMap::new()),
             agent_seats: Mutex::new(HashMap::new()),
             limits: DeviceLimits::new(&config.limits),
+            throttles: Throttles::default(),
             device_callbacks: Mutex::new(HashMap::new()),
             attached: OnceLock::new(),
         }))

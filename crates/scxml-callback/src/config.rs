@@ -34,6 +34,7 @@ use super::documents::{built_in_url, CALLBACK_CHAT, INBOUND_CHAT};
 use super::office_hours::{OfficeHours, OfficeHoursConfig, OfficeHoursError};
 use super::push::PushConfig;
 use super::routing::{DirectoryConfig, RoutingError, TargetSpec, DEFAULT_RESERVATION_TIMEOUT};
+use super::throttle::ThrottleRules;
 use scxml::parse::location_to_url;
 use scxml_server::{load_toml, parse_toml, TomlFileError};
 use serde::Deserialize;
@@ -344,6 +345,16 @@ fn defaults() -> Vec<(&'static str, Value)> {
             "_attach_udata",
             Value::from(AttachUserData::SingleJson.as_str()),
         ),
+        // Throttles (0 turns one off): callbacks per service per window, and per caller.
+        ("_throttle_callbacks_per_service_1", Value::from(500)),
+        ("_throttle_ttl_1", Value::from(300)),
+        ("_throttle_callbacks_per_service_2", Value::from(1000)),
+        ("_throttle_ttl_2", Value::from(3600)),
+        (
+            "_throttle_request_parameters",
+            Value::from("_customer_number"),
+        ),
+        ("_throttle_request_parameters_limit", Value::from(6)),
     ]
 }
 
@@ -414,6 +425,8 @@ pub struct Service {
     /// The inbound chat script its chats start (`inbound_document`; default the built-in
     /// `inbound_chat.scxml`).
     pub inbound_document: Url,
+    /// Its `_throttle_*` options, read.
+    pub throttle: ThrottleRules,
 }
 
 impl GmsConfig {
@@ -621,11 +634,13 @@ fn resolve(
             return Err(ServiceError::NotOverwritable(bad.clone()));
         }
     }
+    let throttle = ThrottleRules::of(&options)?;
     Ok(Service {
         name: name.to_string(),
         options,
         document,
         inbound_document,
+        throttle,
     })
 }
 

@@ -38,6 +38,7 @@ pub mod push;
 mod query;
 pub mod response;
 pub mod routing;
+pub mod throttle;
 pub mod time;
 pub mod verb;
 
