@@ -1033,3 +1033,157 @@ fn throttles_bound_new_callbacks_per_service_and_per_customer() {
     let (_, all) = h.get("service/callback/busy", None);
     assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
 }
+
+const TWO_DESKS: &str = r#"
+    [services.desk]
+    scenario = "chat-immediate"
+    _target = "Desk@StatServer.GA"
+    [services.picky]
+    scenario = "chat-immediate"
+    _target = "Desk@StatServer.GA"
+    _max_transfer_to_agent_attempts = 1
+    [[routing.agents]]
+    id = "desk1"
+    groups = ["Desk"]
+    [[routing.agents]]
+    id = "desk2"
+    groups = ["Desk"]
+"#;
+
+/// Starts an immediate chat callback of `service` with its chat; returns the service id.
+fn start_desk_chat(h: &Harness, service: &str) -> String {
+    let (status, created) = h.gms_form(
+        "POST",
+        &format!("service/callback/{service}"),
+        Some(DEVICE),
+        Some("_customer_number=5551234"),
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["_id"].as_str().unwrap().to_string();
+    let (status, chat) = h.gms_form(
+        "POST",
+        &format!("service/{id}/ixn/chat"),
+        Some(DEVICE),
+        Some("firstName=Ann"),
+    );
+    assert_eq!(status, 200, "{chat}");
+    id
+}
+
+/// Waits until `agent` is offered an interaction; returns its id.
+fn offered_to(h: &Harness, agent: &str) -> String {
+    let offers = h.wait_for(
+        "an offer",
+        Duration::from_secs(3),
+        || h.get(&format!("agents/{agent}/interactions"), None).1,
+        |v| v.as_array().is_some_and(|a| !a.is_empty()),
+    );
+    offers[0]["interaction"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn an_agent_who_turns_a_chat_down_sends_it_to_the_next_agent() {
+    let h = Harness::parse(TWO_DESKS);
+    h.agent_ready("desk1");
+    let id = start_desk_chat(&h, "desk");
+    let ixn = offered_to(&h, "desk1");
+    let (status, view) = h.post(&format!("agents/desk1/interactions/{ixn}/reject"), None);
+    assert_eq!(status, 200, "{view}");
+    // The agent who said no is not offered the next one at once.
+    assert_eq!(view["state"], json!({"state": "not_ready"}), "{view}");
+    let record = h.wait_for(
+        "the callback queued again",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "QUEUED",
+    );
+    assert_eq!(record["_agent"], Value::Null, "{record}");
+    assert_eq!(record["_interaction"], ixn.as_str(), "{record}");
+
+    // The next agent gets the same chat, and may not turn it down once accepted.
+    h.agent_ready("desk2");
+    assert_eq!(offered_to(&h, "desk2"), ixn);
+    let record = h.wait_for(
+        "the chat with desk2",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "PROCESSING",
+    );
+    assert_eq!(record["_agent"], "desk2");
+    let (status, _) = h.post(&format!("agents/desk2/interactions/{ixn}/accept"), None);
+    assert_eq!(status, 200);
+    let (status, body) = h.post(&format!("agents/desk2/interactions/{ixn}/reject"), None);
+    assert_eq!(status, 409, "{body}");
+    // Nor turn down what it was never offered.
+    let (status, _) = h.post("agents/desk1/interactions/nope/reject", None);
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn past_max_transfer_attempts_the_service_gives_up_and_closes_the_chat() {
+    let h = Harness::parse(TWO_DESKS);
+    h.agent_ready("desk1");
+    let id = start_desk_chat(&h, "picky");
+    let ixn = offered_to(&h, "desk1");
+    let (status, _) = h.post(&format!("agents/desk1/interactions/{ixn}/reject"), None);
+    assert_eq!(status, 200);
+    let record = h.wait_for(
+        "the service to give up",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "COMPLETED",
+    );
+    assert_eq!(record["_callback_reason"], "FAIL_AGENT_CONNECT", "{record}");
+    // The customer's chat was closed with a word.
+    let transcript = h.wait_for(
+        "the chat closed",
+        Duration::from_secs(2),
+        || {
+            h.gms_form(
+                "POST",
+                &format!("service/{id}/ixn/chat/refresh"),
+                Some(DEVICE),
+                Some("transcriptPosition=1"),
+            )
+            .1
+        },
+        |t| t["chatEnded"] == true,
+    );
+    assert!(
+        transcript.to_string().contains("No agent is available now"),
+        "{transcript}"
+    );
+}
+
+#[test]
+fn a_chat_the_fallback_groups_agent_turns_down_goes_to_another_of_the_group() {
+    let config = format!("{FALLBACK}[[routing.agents]]\nid = \"backup2\"\ngroups = [\"Backup\"]\n");
+    let h = Harness::parse(&config);
+    h.agent_ready("backup1");
+    let id = start_immediate_chat(&h);
+    let ixn = offered_to(&h, "backup1");
+    h.wait_for(
+        "the service processing",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_agent"] == "backup1",
+    );
+    let (status, _) = h.post(&format!("agents/backup1/interactions/{ixn}/reject"), None);
+    assert_eq!(status, 200);
+    // Back to looking among the group (ROUTING, no agent) until backup2 comes.
+    h.wait_for(
+        "the service waiting for the group again",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "ROUTING" && r["_agent"].is_null(),
+    );
+    h.agent_ready("backup2");
+    assert_eq!(offered_to(&h, "backup2"), ixn);
+    let record = h.wait_for(
+        "the chat with backup2",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "PROCESSING",
+    );
+    assert_eq!(record["_agent"], "backup2", "{record}");
+}

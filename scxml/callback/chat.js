@@ -164,6 +164,8 @@ function deviceMessage(d) {
     _display_message: d._display_message || ''
   };
 }
+// How many agents may turn the chat down before the service gives up.
+function maxRouteAttempts() { return Math.max(1, Math.floor(numberOption('_max_transfer_to_agent_attempts', 5))); }
 // May the chat interaction start now?
 function chatMayStart() {
   return !waitForAgent() || confirmed || (agent !== null && !waitForConfirm());

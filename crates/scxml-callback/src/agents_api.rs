@@ -11,6 +11,9 @@
 //! - `GET interactions/{ixn}/transcript?from=N`: the chat from position N (default 1).
 //! - `POST interactions/{ixn}/end`: ends the chat, frees the agent, and tells the callback
 //!   flow (`chat.ended` {interaction, agent}).
+//! - `POST interactions/{ixn}/reject`: turns down an offered (not accepted) interaction: the
+//!   agent goes not-ready and the flow that routed it hears `chat.rejected` {interaction,
+//!   agent}, and routes it again.
 
 use super::app::{GmsApp, GmsRequest};
 use super::chat::{ChatError, ParticipantType};
@@ -18,7 +21,6 @@ use super::form::{parse_fields, urlencoded};
 use super::response::GmsResponse;
 use super::routing::RoutingError;
 use hyper::Method;
-use scxml::interpreter::Event;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,6 +52,9 @@ pub(crate) async fn handle(
             return transcript(app, request, ixn)
         }
         ["interactions", ixn, "end"] if method == Method::POST => return end(app, agent, ixn),
+        ["interactions", ixn, "reject"] if method == Method::POST => {
+            return reject(app, agent, ixn)
+        }
         _ => return GmsResponse::not_found(format!("no agent resource {method} {}", request.path)),
     };
     match changed.and_then(|_| {
@@ -175,15 +180,30 @@ fn end(app: &Arc<GmsApp>, agent: &str, ixn: &str) -> GmsResponse {
         return routing_error(&e);
     }
     GmsApp::lock(&app.agent_seats).remove(&(agent.to_string(), ixn.to_string()));
-    if let Some(attached) = app.attached() {
-        let event = Event {
-            data: Some(json!({"interaction": ixn, "agent": agent})),
-            ..Event::external("chat.ended")
-        };
-        // The flow may be gone already (cancelled); nothing to tell then.
-        let _ = attached.engine.send(&offer.request, event);
-    }
+    app.tell_flow(
+        &offer.request,
+        "chat.ended",
+        json!({"interaction": ixn, "agent": agent}),
+    );
     GmsResponse::json(200, &json!({"interaction": ixn, "ended": true}))
+}
+
+/// The agent turns down an offered interaction: the agent goes not-ready, and the flow that
+/// routed it hears `chat.rejected` {interaction, agent} and routes it again.
+fn reject(app: &Arc<GmsApp>, agent: &str, ixn: &str) -> GmsResponse {
+    let offer = match app.router.reject(agent, ixn, Instant::now()) {
+        Ok(offer) => offer,
+        Err(e) => return routing_error(&e),
+    };
+    app.tell_flow(
+        &offer.request,
+        "chat.rejected",
+        json!({"interaction": ixn, "agent": agent}),
+    );
+    match app.router.agent(agent) {
+        Some(view) => GmsResponse::json(200, &json!(view)),
+        None => routing_error(&RoutingError::UnknownAgent(agent.into())),
+    }
 }
 
 fn routing_error(e: &RoutingError) -> GmsResponse {

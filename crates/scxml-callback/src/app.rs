@@ -35,6 +35,7 @@ use super::throttle::Throttles;
 use super::{agents_api, api, query};
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
+use scxml::interpreter::Event;
 use scxml::io::Registry;
 use scxml::parse::Resolver;
 use scxml_engine::store::{Store, StoreError};
@@ -321,6 +322,22 @@ impl GmsApp {
             by_device.remove(device);
         }
         open
+    }
+
+    /// Tells a flow's session something happened outside it (the agent ended or turned down
+    /// a chat, the customer left): the external event `name` with `data`. A session that has
+    /// ended already has nobody to tell, which is no error.
+    pub(crate) fn tell_flow(&self, session: &str, name: &str, data: serde_json::Value) {
+        let Some(attached) = self.attached() else {
+            return;
+        };
+        let event = Event {
+            data: Some(data),
+            ..Event::external(name)
+        };
+        if let Err(e) = attached.engine.send(session, event) {
+            tracing::debug!(%session, event = name, error = %e, "an event for a session that has ended");
+        }
     }
 
     /// The office hours a service keeps (`_business_hours_service`), if it names some.

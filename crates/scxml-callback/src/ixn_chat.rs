@@ -24,7 +24,6 @@ use super::config::AttachUserData;
 use super::documents::Flow;
 use super::response::GmsResponse;
 use super::verb::Verb;
-use scxml::interpreter::Event;
 use scxml_engine::{CreateOptions, EngineError};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -216,15 +215,9 @@ pub(crate) async fn operation(
 /// {interaction}`) and decides what that means for the callback (a chat not yet with an agent
 /// is dead; one with an agent has had its customer connected).
 fn customer_left(app: &Arc<GmsApp>, service_id: &str, chat_id: &str) {
-    let Some(attached) = app.attached() else {
-        return;
-    };
-    let event = Event {
-        data: Some(json!({ "interaction": chat_id })),
-        ..Event::external("chat.customer_left")
-    };
-    // The flow may have ended already (its record expired); nobody to tell then.
-    if let Err(e) = attached.engine.send(service_id, event) {
-        tracing::debug!(service = %service_id, error = %e, "the customer left a chat of an ended service");
-    }
+    app.tell_flow(
+        service_id,
+        "chat.customer_left",
+        json!({ "interaction": chat_id }),
+    );
 }

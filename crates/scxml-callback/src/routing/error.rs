@@ -99,6 +99,14 @@ pub enum RoutingError {
         /// The interaction id the agent does not have.
         interaction: String,
     },
+    /// The agent accepted the interaction already: it can no longer reject it.
+    #[error("agent '{agent}' accepted '{interaction}' already")]
+    AlreadyAccepted {
+        /// The agent id.
+        agent: String,
+        /// The interaction.
+        interaction: String,
+    },
 }
 
 impl RoutingError {
@@ -119,6 +127,7 @@ impl RoutingError {
             RoutingError::DuplicateRequest(_) => "duplicate_request",
             RoutingError::NotReserved(_) => "not_reserved",
             RoutingError::NoSuchInteraction { .. } => "no_such_interaction",
+            RoutingError::AlreadyAccepted { .. } => "already_accepted",
         }
     }
 

@@ -732,6 +732,53 @@ impl Router {
         }
     }
 
+    /// The agent turns down an interaction offered to it (not yet accepted): it goes
+    /// not-ready, so it is not offered the next one at once, and the offer is answered so
+    /// its request's owner can route the interaction again.
+    pub fn reject(
+        &self,
+        agent: &str,
+        interaction: &str,
+        now: Instant,
+    ) -> Result<Offer, RoutingError> {
+        self.with_state(|st| {
+            let a = st.dir.agent_mut(agent)?;
+            let offer = match &a.state {
+                AgentState::Busy {
+                    interaction: current,
+                    accepted: true,
+                    ..
+                } if current == interaction => {
+                    return Err(RoutingError::AlreadyAccepted {
+                        agent: agent.into(),
+                        interaction: interaction.into(),
+                    })
+                }
+                AgentState::Busy {
+                    interaction: current,
+                    request,
+                    virtual_queue,
+                    accepted: false,
+                } if current == interaction => Offer {
+                    interaction: current.clone(),
+                    request: request.clone(),
+                    virtual_queue: virtual_queue.clone(),
+                    accepted: false,
+                },
+                _ => {
+                    return Err(RoutingError::NoSuchInteraction {
+                        agent: agent.into(),
+                        interaction: interaction.into(),
+                    })
+                }
+            };
+            a.busy_since = None;
+            set_state(a, AgentState::NotReady, now);
+            Ok((offer, Vec::new()))
+        })
+        .map(|(offer, _)| offer)
+    }
+
     /// The agent finishes an interaction: its handling time (since routing) is recorded for
     /// the ETA and the agent is ready again (and may be reserved at once).
     pub fn end_interaction(
