@@ -1187,3 +1187,68 @@ fn a_chat_the_fallback_groups_agent_turns_down_goes_to_another_of_the_group() {
     );
     assert_eq!(record["_agent"], "backup2", "{record}");
 }
+
+#[test]
+fn the_agent_ends_with_a_disposition_and_wraps_up_before_the_next_chat() {
+    // [routing] keys come before its [[routing.agents]] tables.
+    let config = TWO_DESKS.replacen(
+        "    [[routing.agents]]",
+        "    [routing]\n    wrap_up_secs = 30\n    [[routing.agents]]",
+        1,
+    );
+    let h = Harness::parse(&config);
+    h.agent_ready("desk1");
+    let id = start_desk_chat(&h, "desk");
+    let ixn = offered_to(&h, "desk1");
+    let (status, _) = h.post(&format!("agents/desk1/interactions/{ixn}/accept"), None);
+    assert_eq!(status, 200);
+    // A short wrap-up of its own, and how it went.
+    let (status, ended) = h.gms_form(
+        "POST",
+        &format!("agents/desk1/interactions/{ixn}/end"),
+        None,
+        Some("disposition=SALE&wrap_up_secs=0.4"),
+    );
+    assert_eq!(status, 200, "{ended}");
+    assert_eq!(
+        ended["agent_state"],
+        json!({"state": "wrap_up", "interaction": ixn})
+    );
+    let record = h.wait_for(
+        "the service completed",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "COMPLETED",
+    );
+    assert_eq!(record["_disposition"], "SALE", "{record}");
+    assert_eq!(record["_callback_reason"], "AGENT_CONNECTED");
+    // In wrap-up the agent takes no new chat; after it, the agent is ready and takes one.
+    let next = start_desk_chat(&h, "desk");
+    assert_eq!(h.record(&next, DEVICE)["_agent"], Value::Null);
+    let waited = Instant::now();
+    let second = offered_to(&h, "desk1");
+    assert_ne!(second, ixn);
+    assert!(
+        waited.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        waited.elapsed()
+    );
+
+    // The configured 30 s applies when the desktop names none; ready ends it early.
+    let ixn = second;
+    let (status, ended) = h.post(&format!("agents/desk1/interactions/{ixn}/end"), None);
+    assert_eq!(status, 200, "{ended}");
+    assert_eq!(ended["agent_state"]["state"], "wrap_up");
+    assert_eq!(h.agent_state("desk1")["state"], "wrap_up");
+    let (status, view) = h.post("agents/desk1/ready", None);
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["state"], json!({"state": "ready"}));
+    // Bad fields are refused, and nothing ends.
+    let (status, _) = h.gms_form(
+        "POST",
+        "agents/desk1/interactions/none/end",
+        None,
+        Some("wrap_up_secs=-1"),
+    );
+    assert_eq!(status, 400);
+}

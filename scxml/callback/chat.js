@@ -139,6 +139,7 @@ function record() {
     _interaction: interaction
   };
   if (cancel_reason !== null) { r._cancel_reason = cancel_reason; }
+  if (disposition !== null) { r._disposition = disposition; }
   var keys = Object.keys(fields);
   for (var i = 0; i < keys.length; i++) {
     if (keys[i].indexOf('usr_') === 0) { r[keys[i]] = fields[keys[i]]; }

@@ -9,8 +9,10 @@
 //! - `POST interactions/{ixn}/accept`: the agent joins the chat.
 //! - `POST interactions/{ixn}/messages` `{"text"}`: a message from the agent.
 //! - `GET interactions/{ixn}/transcript?from=N`: the chat from position N (default 1).
-//! - `POST interactions/{ixn}/end`: ends the chat, frees the agent, and tells the callback
-//!   flow (`chat.ended` {interaction, agent}).
+//! - `POST interactions/{ixn}/end` (optional `disposition`, a code for how it went, and
+//!   `wrap_up_secs`): ends the chat, tells the callback flow (`chat.ended` {interaction,
+//!   agent, disposition}), and puts the agent in wrap-up for `wrap_up_secs` (default the
+//!   routing's `wrap_up_secs`, 0: ready at once); `ready` ends a wrap-up early.
 //! - `POST interactions/{ixn}/reject`: turns down an offered (not accepted) interaction: the
 //!   agent goes not-ready and the flow that routed it hears `chat.rejected` {interaction,
 //!   agent}, and routes it again.
@@ -51,7 +53,9 @@ pub(crate) async fn handle(
         ["interactions", ixn, "transcript"] if method == Method::GET => {
             return transcript(app, request, ixn)
         }
-        ["interactions", ixn, "end"] if method == Method::POST => return end(app, agent, ixn),
+        ["interactions", ixn, "end"] if method == Method::POST => {
+            return end(app, request, agent, ixn)
+        }
         ["interactions", ixn, "reject"] if method == Method::POST => {
             return reject(app, agent, ixn)
         }
@@ -161,7 +165,42 @@ fn transcript(app: &Arc<GmsApp>, request: &GmsRequest, ixn: &str) -> GmsResponse
     }
 }
 
-fn end(app: &Arc<GmsApp>, agent: &str, ixn: &str) -> GmsResponse {
+/// The longest disposition code kept.
+const MAX_DISPOSITION: usize = 200;
+
+fn end(app: &Arc<GmsApp>, request: &GmsRequest, agent: &str, ixn: &str) -> GmsResponse {
+    let fields = match parse_fields(request.content_type.as_deref(), &request.body) {
+        Ok(f) => f,
+        Err(e) => return GmsResponse::bad_request(e),
+    };
+    let disposition = match fields.get("disposition") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(code)) if code.chars().count() <= MAX_DISPOSITION => {
+            Some(code.trim().to_string()).filter(|c| !c.is_empty())
+        }
+        Some(_) => {
+            return GmsResponse::bad_request(format!(
+                "disposition must be a code of at most {MAX_DISPOSITION} characters"
+            ))
+        }
+    };
+    let wrap_up = match fields.get("wrap_up_secs") {
+        None | Some(Value::Null) => None,
+        Some(value) => {
+            let seconds = value
+                .as_f64()
+                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+                .filter(|s| s.is_finite() && (0.0..=86_400.0).contains(s));
+            match seconds {
+                Some(s) => Some(std::time::Duration::from_secs_f64(s)),
+                None => {
+                    return GmsResponse::bad_request(
+                        "wrap_up_secs must be seconds between 0 and 86400",
+                    )
+                }
+            }
+        }
+    };
     let offer = match app.router.offered(agent) {
         Ok(offers) => offers.into_iter().find(|o| o.interaction == ixn),
         Err(e) => return routing_error(&e),
@@ -176,16 +215,23 @@ fn end(app: &Arc<GmsApp>, agent: &str, ixn: &str) -> GmsResponse {
         Ok(_) | Err(ChatError::Ended(_)) => {}
         Err(e) => return chat_error(&e),
     }
-    if let Err(e) = app.router.end_interaction(agent, ixn, Instant::now()) {
+    if let Err(e) = app
+        .router
+        .end_interaction(agent, ixn, wrap_up, Instant::now())
+    {
         return routing_error(&e);
     }
     GmsApp::lock(&app.agent_seats).remove(&(agent.to_string(), ixn.to_string()));
     app.tell_flow(
         &offer.request,
         "chat.ended",
-        json!({"interaction": ixn, "agent": agent}),
+        json!({"interaction": ixn, "agent": agent, "disposition": disposition}),
     );
-    GmsResponse::json(200, &json!({"interaction": ixn, "ended": true}))
+    let state = app.router.agent(agent).map(|a| a.state);
+    GmsResponse::json(
+        200,
+        &json!({"interaction": ixn, "ended": true, "agent_state": state}),
+    )
 }
 
 /// The agent turns down an offered interaction: the agent goes not-ready, and the flow that

@@ -9,7 +9,7 @@ use super::error::RoutingError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A media an agent can handle and a request needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -134,6 +134,11 @@ pub struct DirectoryConfig {
     /// Named sets of agents built from agent groups and agent ids.
     #[serde(default)]
     pub campaign_groups: Vec<CampaignGroupConfig>,
+    /// After-call work: seconds an agent spends in wrap-up after each interaction before it
+    /// is ready again (0: ready at once). The agent may end it early (ready) or the desktop
+    /// may give another time when it ends the interaction.
+    #[serde(default)]
+    pub wrap_up_secs: f64,
 }
 
 /// What an agent is doing.
@@ -162,6 +167,11 @@ pub enum AgentState {
         /// Whether the agent has accepted the interaction yet.
         accepted: bool,
     },
+    /// After-call work on an interaction just ended; ready again when it is over.
+    WrapUp {
+        /// The interaction the agent is wrapping up.
+        interaction: String,
+    },
 }
 
 impl AgentState {
@@ -170,6 +180,7 @@ impl AgentState {
         match self {
             AgentState::LoggedOut => "logged_out",
             AgentState::NotReady => "not_ready",
+            AgentState::WrapUp { .. } => "wrap_up",
             AgentState::Ready => "ready",
             AgentState::Reserved { .. } => "reserved",
             AgentState::Busy { .. } => "busy",
@@ -185,7 +196,10 @@ impl AgentState {
     pub fn working(&self) -> bool {
         matches!(
             self,
-            AgentState::Ready | AgentState::Reserved { .. } | AgentState::Busy { .. }
+            AgentState::Ready
+                | AgentState::Reserved { .. }
+                | AgentState::Busy { .. }
+                | AgentState::WrapUp { .. }
         )
     }
 }
@@ -213,6 +227,9 @@ pub struct Agent {
     /// When the current interaction was routed (for handling times).
     #[serde(skip)]
     pub(crate) busy_since: Option<Instant>,
+    /// When its wrap-up ends.
+    #[serde(skip)]
+    pub(crate) wrap_up_until: Option<Instant>,
 }
 
 impl Agent {
@@ -229,6 +246,8 @@ pub struct Directory {
     agent_groups: BTreeSet<String>,
     place_groups: BTreeMap<String, Vec<String>>,
     campaign_groups: BTreeMap<String, CampaignGroupConfig>,
+    /// The after-call work after each interaction ([`DirectoryConfig::wrap_up_secs`]).
+    pub(crate) wrap_up: Duration,
 }
 
 impl Directory {
@@ -236,6 +255,13 @@ impl Directory {
     /// campaign groups naming unknown agents.
     pub fn new(config: DirectoryConfig) -> Result<Directory, RoutingError> {
         let mut dir = Directory::default();
+        if !(config.wrap_up_secs.is_finite() && (0.0..=86_400.0).contains(&config.wrap_up_secs)) {
+            return Err(RoutingError::Config(format!(
+                "wrap_up_secs = {} must be seconds between 0 and 86400",
+                config.wrap_up_secs
+            )));
+        }
+        dir.wrap_up = Duration::from_secs_f64(config.wrap_up_secs);
         for a in config.agents {
             if dir.agents.contains_key(&a.id) {
                 return Err(RoutingError::Config(format!(
@@ -254,6 +280,7 @@ impl Directory {
                 state: AgentState::LoggedOut,
                 since: None,
                 busy_since: None,
+                wrap_up_until: None,
             };
             dir.agents.insert(a.id, agent);
         }

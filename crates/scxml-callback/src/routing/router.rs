@@ -448,7 +448,10 @@ impl Router {
                 AgentState::LoggedOut => return Err(RoutingError::AgentLoggedOut(agent.into())),
                 AgentState::Busy { .. } => return Err(RoutingError::AgentBusy(agent.into())),
                 AgentState::Reserved { .. } | AgentState::Ready => {}
-                AgentState::NotReady => set_state(a, AgentState::Ready, now),
+                AgentState::NotReady | AgentState::WrapUp { .. } => {
+                    a.wrap_up_until = None;
+                    set_state(a, AgentState::Ready, now)
+                }
             }
             dispatch(st, now, out);
             Ok(())
@@ -780,11 +783,13 @@ impl Router {
     }
 
     /// The agent finishes an interaction: its handling time (since routing) is recorded for
-    /// the ETA and the agent is ready again (and may be reserved at once).
+    /// the ETA, and the agent wraps up for `wrap_up` (default the configured
+    /// `wrap_up_secs`) or, with none, is ready again (and may be reserved at once).
     pub fn end_interaction(
         &self,
         agent: &str,
         interaction: &str,
+        wrap_up: Option<Duration>,
         now: Instant,
     ) -> Result<Vec<Outcome>, RoutingError> {
         self.outcomes(|st, out| {
@@ -806,7 +811,15 @@ impl Router {
                 .busy_since
                 .take()
                 .map(|since| now.saturating_duration_since(since));
-            set_state(a, AgentState::Ready, now);
+            let wrap_up = wrap_up.unwrap_or(st.dir.wrap_up);
+            let a = st.dir.agent_mut(agent)?;
+            if wrap_up.is_zero() {
+                set_state(a, AgentState::Ready, now);
+            } else {
+                a.wrap_up_until = Some(now + wrap_up);
+                let interaction = interaction.to_string();
+                set_state(a, AgentState::WrapUp { interaction }, now);
+            }
             if let Some(handled) = handled {
                 st.stats.record(&virtual_queue, handled);
             }
@@ -821,6 +834,7 @@ impl Router {
     /// ttl, moves requests past a target's timeout to the next target, then reserves agents.
     pub fn tick(&self, now: Instant) -> Vec<Outcome> {
         self.outcomes(|st, out| {
+            end_wrap_ups(st, now);
             expire_reservations(st, now, out);
             expire_ttl(st, now, out);
             advance_targets(st, now, out);
@@ -886,6 +900,18 @@ fn new_request(
         lapsed_agent: None,
         spec,
     })
+}
+
+/// Agents whose after-call work is over are ready again.
+fn end_wrap_ups(st: &mut State, now: Instant) {
+    for a in st.dir.agents.values_mut() {
+        if a.wrap_up_until.is_some_and(|until| until <= now) {
+            a.wrap_up_until = None;
+            if matches!(a.state, AgentState::WrapUp { .. }) {
+                set_state(a, AgentState::Ready, now);
+            }
+        }
+    }
 }
 
 fn set_state(agent: &mut Agent, state: AgentState, now: Instant) {

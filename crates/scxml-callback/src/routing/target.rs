@@ -240,6 +240,7 @@ mod tests {
                 agent_groups: vec!["Support".into()],
                 agents: vec!["a1".into()],
             }],
+            wrap_up_secs: 0.0,
         })
         .unwrap()
     }

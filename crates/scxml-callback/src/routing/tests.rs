@@ -260,7 +260,7 @@ fn handle(r: &Router, id: &str, agent: &str, start: Instant, secs: u64) {
     r.enqueue(spec(id, "vq", "Sales@SS.GA"), start, None)
         .unwrap();
     assert_eq!(r.route(id, None, start).unwrap(), agent);
-    r.end_interaction(agent, id, start + Duration::from_secs(secs))
+    r.end_interaction(agent, id, None, start + Duration::from_secs(secs))
         .unwrap();
 }
 
@@ -461,11 +461,11 @@ fn routing_to_the_reserved_agent_and_agent_side() {
     r.enqueue(spec("r2", "vq", "Sales@SS.GA"), c.at(4), None)
         .unwrap();
     assert_eq!(
-        r.end_interaction("a2", "chat-1", c.at(32)).unwrap(),
+        r.end_interaction("a2", "chat-1", None, c.at(32)).unwrap(),
         [reserved("r2", "a2", "Bob")]
     );
     assert!(r.offered("a2").unwrap().is_empty());
-    assert!(r.end_interaction("a2", "chat-1", c.at(33)).is_err());
+    assert!(r.end_interaction("a2", "chat-1", None, c.at(33)).is_err());
 }
 
 #[test]
