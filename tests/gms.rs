@@ -1054,3 +1054,37 @@ fn the_position_answers_a_get_and_no_answer_may_be_cached() {
         );
     }
 }
+
+#[test]
+fn a_device_that_names_no_push_provider_is_pushed_over_cometd_as_in_the_seed() {
+    let h = Harness::new();
+    let client = h.comet_subscribe();
+    // The seed's create: an APNs-like token and an empty _device_os.
+    let (content_type, body) = multipart(&[
+        ("_customer_number", "4082652649"),
+        (
+            "_device_notification_id",
+            "b16416334828b1d26ef14f329628b55b5a8c631d8928a371a5584722dd7fb673",
+        ),
+        ("_device_os", ""),
+    ]);
+    let (status, created) = h.call(
+        "POST",
+        "/genesys/1/service/callback/chat-delay",
+        Some(DEVICE),
+        Some((&content_type, body)),
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["_id"].as_str().unwrap().to_string();
+    h.agent_ready("agent1");
+    // The device's CometD client (known by its gms_user) gets the push; nothing is kept.
+    let pushed = h.comet_wait(&client, "agent available", |d| {
+        d["tag"] == format!("service.agentavailable.{id}")
+    });
+    assert_eq!(pushed["message"]["_id"], id.as_str());
+    let (_, kept) = h.post(
+        &format!("service/{id}/retrieve-notifications"),
+        Some(DEVICE),
+    );
+    assert_eq!(kept, json!([]));
+}

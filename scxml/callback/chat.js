@@ -158,6 +158,18 @@ function updateUserData(d) {
     if (k.indexOf('usr_') === 0) { fields[k] = d[k]; }
   }
 }
+// The push provider of the device: its _device_os, or CometD when it names none (GMS's
+// default provider; the seed's device sent an empty _device_os and was pushed over CometD).
+function deviceOs() {
+  var os = fields._device_os;
+  return (os === undefined || os === null || String(os).trim() === '') ? 'comet' : String(os);
+}
+// Where the provider delivers: a CometD client is known by its gms_user; other providers
+// by the _device_notification_id (the device token, the callback URL).
+function deviceId() {
+  if (deviceOs().trim().toLowerCase() === 'comet') { return gms_user; }
+  return fields._device_notification_id || gms_user;
+}
 function deviceMessage(d) {
   return {
     _internal_message: d._application_message || '',
