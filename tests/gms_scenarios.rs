@@ -1252,3 +1252,41 @@ fn the_agent_ends_with_a_disposition_and_wraps_up_before_the_next_chat() {
     );
     assert_eq!(status, 400);
 }
+
+#[test]
+fn a_flow_edit_that_breaks_the_record_contract_is_refused_with_the_field() {
+    // An edit of the shipped flow that writes its states in lower case: the queries by
+    // state would silently find nothing.
+    let dir = TempDir::new("gms-scenarios-contract");
+    let script = format!(
+        "{}\nfunction record() {{ return {{_id: service_id, _service_name: service_name, \
+         _callback_state: callback_state.toLowerCase(), _callback_reason: callback_reason}}; }}\n",
+        flow_source("callback/chat.js")
+    );
+    std::fs::write(dir.0.join("callback/chat.js"), script).unwrap();
+    let mut config = GmsConfig::default_config();
+    config.documents_dir = Some(dir.0.clone());
+    let h = Harness::with(config);
+    let asked = Instant::now();
+    let (status, body) = h.gms_form(
+        "POST",
+        "service/callback/chat-delay",
+        Some(DEVICE),
+        Some("_customer_number=5551234"),
+    );
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["exception"], "FlowError");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("_callback_state \"queued\" is not one of SCHEDULED, QUEUED"),
+        "{message}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    // Nothing half-made is left: no record, no session of the service.
+    let (_, all) = h.get("service/callback/chat-delay", None);
+    assert_eq!(all, json!([]), "{all}");
+}

@@ -435,6 +435,12 @@ pub(crate) async fn ask_flow(
         app.exchanges.close(&exchange);
     }
     match answer {
+        // An answer of a step whose record the index refused would describe a service the
+        // queries cannot see: the client hears why instead.
+        Some(Ok(_)) if app.index.refusal(id).is_some() => {
+            let message = failure(app, id).unwrap_or_default();
+            GmsResponse::error(500, "FlowError", message)
+        }
         Some(Ok(answer)) => GmsResponse::json(answer.status, &answer.body),
         Some(Err(Gone)) => {
             GmsApp::lock(&app.callbacks).remove(id);
@@ -480,20 +486,17 @@ async fn wait_for_answer(
                 return Some(Err(Gone));
             }
             Err(_) if tokio::time::Instant::now() >= deadline => return None,
-            Err(_) if failed(app, id) => {
-                return Some(Ok(FlowAnswer {
-                    status: 500,
-                    body: serde_json::json!({
-                        "exception": "FlowError",
-                        "message": format!(
-                            "service {id} ended with FAIL_ERROR: its flow failed \
-                             (the server logs the error under the label FAIL_ERROR)"
-                        ),
-                        "_callback_reason": "FAIL_ERROR",
-                    }),
-                }))
-            }
             Err(_) => {
+                if let Some(message) = failure(app, id) {
+                    return Some(Ok(FlowAnswer {
+                        status: 500,
+                        body: serde_json::json!({
+                            "exception": "FlowError",
+                            "message": message,
+                            "_callback_reason": "FAIL_ERROR",
+                        }),
+                    }));
+                }
                 let engine = &app.attached()?.engine;
                 match engine.inspect(id).await {
                     Err(EngineError::UnknownSession(_)) => return Some(Err(Gone)),
@@ -593,12 +596,24 @@ pub(crate) async fn admit(
     Ok(link)
 }
 
-/// Whether the service's flow failed (its record says FAIL_ERROR): nothing will answer a
-/// request waiting on the failed step.
-fn failed(app: &GmsApp, id: &str) -> bool {
-    app.index
+/// Why the service's flow failed, if it did: its record says FAIL_ERROR, or the record it
+/// published breaks the contract. Nothing will answer a request waiting on it then.
+fn failure(app: &GmsApp, id: &str) -> Option<String> {
+    if let Some(e) = app.index.refusal(id) {
+        return Some(format!(
+            "service {id}: its flow published a bad record: {e}"
+        ));
+    }
+    let failed = app
+        .index
         .get(id)
-        .is_some_and(|record| record["_callback_reason"] == "FAIL_ERROR")
+        .is_some_and(|record| record["_callback_reason"] == "FAIL_ERROR");
+    failed.then(|| {
+        format!(
+            "service {id} ended with FAIL_ERROR: its flow failed \
+             (the server logs the error under the label FAIL_ERROR)"
+        )
+    })
 }
 
 /// The callback service `id`: known to this process, or a stored session of the callback

@@ -266,7 +266,8 @@ mod tests {
         let book = |id: &str, at: &str, state: &str| {
             index
                 .put(json!({"_id": id, "_service_name": "s", "_desired_time": at,
-                    "_callback_state": state}))
+                    "_callback_state": state,
+                    "_callback_reason": (state == "COMPLETED").then_some("CANCELLED")}))
                 .unwrap();
         };
         book("a", "2030-01-01T10:05:00.000Z", "SCHEDULED");

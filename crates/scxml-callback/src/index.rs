@@ -3,7 +3,8 @@
 //! of waking every session.
 //!
 //! A flow publishes its record with `<send type="gms-index">` ([`GmsIndexSendType`]) whenever
-//! the record changes, with param `record` (an object with its `_id`), and withdraws it when
+//! the record changes, with param `record` (an object keeping the contract of
+//! [`ServiceRecord`]: a record that breaks it is refused), and withdraws it when
 //! the service ends with param `remove` (the id). The index holds the records in memory and
 //! writes them to the store's [`SERVICES`] (key: the id, value: the record as JSON),
 //! so they survive a restart: [`ServiceIndex::open`] loads them at start, dropping those whose
@@ -15,6 +16,7 @@
 //! stored copy, never the sessions' own state. A store that does not outlive the process
 //! (in memory) gets no copy: the map is all there is to keep.
 
+use super::record::{RecordError, ServiceRecord};
 use scxml::interpreter::{SendError, SendRequest};
 use scxml::io::{CustomSendType, EventSink, Registry};
 use scxml_engine::store::{Store, StoreError, Table, Write};
@@ -32,10 +34,9 @@ pub const INDEX_TYPE_NAMES: [&str; 2] = ["gms-index", "http://scxml-runtime/gms/
 /// Why a record was not put in the index; the sending flow gets it as an error event.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    /// The record has no `_id`, or it is not a non-empty string: the index could not tell
-    /// whose record it is.
-    #[error("an index record needs a string _id")]
-    NoId,
+    /// The record breaks the contract the queries read ([`ServiceRecord`]).
+    #[error(transparent)]
+    Contract(#[from] RecordError),
     /// The record could not be written as JSON for the store.
     #[error("the record cannot be stored as JSON: {0}")]
     Encode(#[from] serde_json::Error),
@@ -46,6 +47,9 @@ pub enum IndexError {
 pub struct ServiceIndex {
     records: RwLock<Records>,
     writer: Mutex<Option<Writer>>,
+    /// Why the latest record of a service was refused, until it publishes a good one (so a
+    /// request waiting on it is answered with the reason).
+    refused: Mutex<HashMap<String, RecordError>>,
 }
 
 /// The records, with counts of the outstanding (not `COMPLETED`) ones kept up to date on each
@@ -132,6 +136,15 @@ impl ServiceIndex {
         let mut loaded = BTreeMap::new();
         let mut stale = Vec::new();
         for (id, record) in decoded {
+            // A record stored by an older flow that no longer keeps the contract is dropped
+            // (its session publishes a new one on its next change).
+            let record = record.filter(|r| match ServiceRecord::check(r) {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(%id, error = %e, "dropping a stored service record");
+                    false
+                }
+            });
             match record {
                 Some(record) if store.get(Table::SESSIONS, &id)?.is_some() => {
                     loaded.insert(id, record);
@@ -175,14 +188,18 @@ impl ServiceIndex {
         }
     }
 
-    /// Adds or replaces a record; it must have a string `_id`.
+    /// Adds or replaces a record; it must keep the contract ([`ServiceRecord::check`]).
     pub fn put(&self, record: Value) -> Result<(), IndexError> {
-        let id = record
-            .get("_id")
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty())
-            .ok_or(IndexError::NoId)?
-            .to_string();
+        let id = match ServiceRecord::check(&record) {
+            Ok(checked) => checked.id,
+            Err(e) => {
+                if let Some(id) = record.get("_id").and_then(Value::as_str) {
+                    self.lock_refused().insert(id.to_string(), e.clone());
+                }
+                return Err(e.into());
+            }
+        };
+        self.lock_refused().remove(&id);
         let bytes = self.is_stored().then(|| serde_json::to_vec(&record));
         self.write_records().insert(id.clone(), record);
         if let Some(bytes) = bytes {
@@ -191,8 +208,18 @@ impl ServiceIndex {
         Ok(())
     }
 
+    /// Why the latest record the service `id` published was refused, if it was.
+    pub fn refusal(&self, id: &str) -> Option<RecordError> {
+        self.lock_refused().get(id).cloned()
+    }
+
+    fn lock_refused(&self) -> std::sync::MutexGuard<'_, HashMap<String, RecordError>> {
+        self.refused.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Removes a record (nothing when there is none).
     pub fn remove(&self, id: &str) {
+        self.lock_refused().remove(id);
         if self.write_records().remove(id) {
             self.to_store(id.to_string(), None);
         }
@@ -310,10 +337,11 @@ impl CustomSendType for GmsIndexSendType {
     fn send(&self, request: SendRequest, _reply: Arc<dyn EventSink>) -> Result<(), SendError> {
         let data = request.event.data.unwrap_or(Value::Null);
         if let Some(record) = data.get("record") {
-            return self
-                .index
-                .put(record.clone())
-                .map_err(|e| SendError::InvalidTarget(e.to_string()));
+            return self.index.put(record.clone()).map_err(|e| {
+                let id = record.get("_id").map_or_else(String::new, Value::to_string);
+                tracing::warn!(record = %id, error = %e, "a flow published a bad service record");
+                SendError::InvalidTarget(format!("gms-index: {e}"))
+            });
         }
         match data.get("remove").and_then(Value::as_str) {
             Some(id) => {
@@ -339,7 +367,8 @@ mod tests {
         let put = |id: &str, service: &str, number: &str, state: &str| {
             index
                 .put(json!({"_id": id, "_service_name": service,
-                            "_customer_number": number, "_callback_state": state}))
+                            "_customer_number": number, "_callback_state": state,
+                            "_callback_reason": (state == "COMPLETED").then_some("CANCELLED")}))
                 .unwrap();
         };
         put("a", "s", "1", "QUEUED");
@@ -378,12 +407,17 @@ mod tests {
         }
     }
 
+    /// A queued record of service `s`.
+    fn queued(id: &str) -> Value {
+        json!({"_id": id, "_service_name": "s", "_callback_state": "QUEUED"})
+    }
+
     #[test]
     fn a_store_that_does_not_outlive_the_process_gets_no_copy() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let index = ServiceIndex::new();
         index.open(store.clone()).unwrap();
-        index.put(json!({"_id": "a"})).unwrap();
+        index.put(queued("a")).unwrap();
         index.close();
         assert_eq!(index.get("a").unwrap()["_id"], "a");
         assert!(store.scan(SERVICES).unwrap().is_empty());
@@ -400,16 +434,21 @@ mod tests {
         store.apply(&[session("a"), session("b")]).unwrap();
         let index = ServiceIndex::new();
         assert_eq!(index.open(store.clone()).unwrap(), 0);
-        index
-            .put(json!({"_id": "a", "_callback_state": "QUEUED"}))
-            .unwrap();
-        index.put(json!({"_id": "b"})).unwrap();
-        index.put(json!({"_id": "c"})).unwrap();
-        index
-            .put(json!({"_id": "a", "_callback_state": "COMPLETED"}))
-            .unwrap();
+        index.put(queued("a")).unwrap();
+        index.put(queued("b")).unwrap();
+        index.put(queued("c")).unwrap();
+        let mut done = queued("a");
+        done["_callback_state"] = json!("COMPLETED");
+        done["_callback_reason"] = json!("AGENT_CONNECTED");
+        index.put(done).unwrap();
         index.remove("b");
-        assert!(index.put(json!({"no": "id"})).is_err());
+        // A record that breaks the contract is refused, and nothing changes.
+        let err = index.put(json!({"no": "id"})).unwrap_err().to_string();
+        assert!(err.contains("_id must be a non-empty string"), "{err}");
+        let mut renamed = queued("a");
+        renamed["_callback_state"] = json!("DONE");
+        assert!(index.put(renamed).is_err());
+        assert_eq!(index.get("a").unwrap()["_callback_state"], "COMPLETED");
         assert_eq!(index.len(), 2);
         index.close();
         assert!(store.get(SERVICES, "b").unwrap().is_none());

@@ -36,6 +36,7 @@ mod limits;
 pub mod office_hours;
 pub mod push;
 mod query;
+pub mod record;
 pub mod response;
 pub mod routing;
 pub mod throttle;

@@ -356,6 +356,7 @@ pub(crate) mod tests {
             index
                 .put(
                     json!({"_id": id, "_service_name": service, "_callback_state": state,
+                    "_callback_reason": (state == "COMPLETED").then_some("CANCELLED"),
                     "_urs_virtual_queue": vq, "_desired_time": at, "_customer_number": number,
                     "usr_tag": id}),
                 )
