@@ -1088,3 +1088,132 @@ fn a_device_that_names_no_push_provider_is_pushed_over_cometd_as_in_the_seed() {
     );
     assert_eq!(kept, json!([]));
 }
+
+#[test]
+fn a_chat_v2_customer_over_rest_reaches_an_agent_of_the_group() {
+    let h = Harness::new();
+    h.agent_ready("agent1");
+    let v2 = |path: &str, form: &str| {
+        h.call(
+            "POST",
+            &format!("/genesys/2/chat/{path}"),
+            None,
+            Some(("application/x-www-form-urlencoded", form.to_string())),
+        )
+    };
+    let (status, started) = v2(
+        "chat-delay",
+        "firstName=Ann&lastName=Lee&subject=loans&userData%5Baccount%5D=A-17",
+    );
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["statusCode"], 0);
+    let chat_id = started["chatId"].as_str().unwrap().to_string();
+    let key = started["secureKey"].as_str().unwrap().to_string();
+    assert!(
+        started["userId"].is_string() && started["alias"].is_string(),
+        "{started}"
+    );
+
+    // inbound_chat.scxml routes it to the service's group: agent1 is offered it.
+    let offer = h.offered("agent1");
+    assert_eq!(offer["interaction"], chat_id.as_str());
+    assert_eq!(offer["chat"]["userData"]["account"], "A-17", "{offer}");
+    let (status, _) = h.post(
+        &format!("agents/agent1/interactions/{chat_id}/accept"),
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, _) = h.post_json(
+        &format!("agents/agent1/interactions/{chat_id}/messages"),
+        None,
+        json!({"text": "Hello Ann"}),
+    );
+    assert_eq!(status, 200);
+
+    // The customer reads, writes and sends a custom notice with its key.
+    let op = |operation: &str, extra: &str| {
+        v2(
+            &format!("chat-delay/{chat_id}/{operation}"),
+            &format!("secureKey={key}&transcriptPosition=1&{extra}"),
+        )
+    };
+    let (status, refreshed) = op("refresh", "");
+    assert_eq!(status, 200, "{refreshed}");
+    let texts: Vec<&str> = refreshed["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] == "Message")
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["Hello Ann"], "{refreshed}");
+    assert_eq!(op("send", "message=Hi").0, 200);
+    assert_eq!(op("customNotice", "message=page%3Dpricing").0, 200);
+    let (_, transcript) = h.get(
+        &format!("agents/agent1/interactions/{chat_id}/transcript?from=1"),
+        None,
+    );
+    let kinds: Vec<(&str, Option<&str>)> = transcript["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] == "Message" || m["type"] == "CustomNotice")
+        .map(|m| (m["type"].as_str().unwrap(), m["text"].as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("Message", Some("Hello Ann")),
+            ("Message", Some("Hi")),
+            ("CustomNotice", Some("page=pricing"))
+        ],
+        "{transcript}"
+    );
+
+    // A wrong key or chat is refused in Chat v2's shape; unknown services are 404.
+    let (status, refused) = v2(
+        &format!("chat-delay/{chat_id}/send"),
+        "secureKey=nope&message=x",
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["statusCode"], 1);
+    assert_eq!(refused["errors"][0]["code"], 102);
+    assert_eq!(v2("no-such-service", "firstName=X").0, 404);
+
+    // The customer leaves: the chat ends for the agent too once the agent ends it.
+    let (status, left) = op("disconnect", "");
+    assert_eq!(status, 200, "{left}");
+    let (status, _) = h.post(&format!("agents/agent1/interactions/{chat_id}/end"), None);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn a_chat_v2_customer_over_cometd_is_routed_too() {
+    let h = Harness::new();
+    h.agent_ready("agent2");
+    let replies = h.comet(json!([{"channel": "/meta/handshake", "version": "1.0",
+        "supportedConnectionTypes": ["long-polling"]}]));
+    let client = replies[0]["clientId"].as_str().unwrap().to_string();
+    let channel = "/service/chatV2/chat-delay";
+    let replies = h.comet(json!([{"channel": "/meta/subscribe", "clientId": client,
+        "subscription": channel}]));
+    assert_eq!(replies[0]["successful"], true, "{replies:?}");
+    let published = h.comet(json!([{"channel": channel, "clientId": client,
+        "data": {"operation": "requestChat", "nickname": "Ann"}}]));
+    let answer_in = |replies: &[Value]| {
+        replies
+            .iter()
+            .find(|m| m["channel"] == channel && m["data"]["chatId"].is_string())
+            .map(|m| m["data"].clone())
+    };
+    // The answer comes with the publish's reply or with the next connect.
+    let answer = answer_in(&published).unwrap_or_else(|| {
+        common::poll_until("the requestChat answer", Duration::from_secs(3), || {
+            let replies = h.comet(json!([{"channel": "/meta/connect", "clientId": client,
+                "connectionType": "long-polling"}]));
+            answer_in(&replies).ok_or_else(|| format!("{published:?} {replies:?}"))
+        })
+    });
+    let offer = h.offered("agent2");
+    assert_eq!(offer["interaction"], answer["chatId"], "{offer}");
+}

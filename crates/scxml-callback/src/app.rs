@@ -169,6 +169,8 @@ pub struct GmsApp {
     pub(crate) callbacks: Mutex<HashMap<String, CallbackLink>>,
     /// Chats created by `ixn/chat`, by callback service id.
     pub(crate) customer_chats: Mutex<HashMap<String, CustomerChat>>,
+    /// The inbound chat session routing each Chat v2 chat, by chat id.
+    pub(crate) v2_chats: Mutex<HashMap<String, String>>,
     /// The participant id of each agent in each chat it accepted: (agent, chat) -> id.
     pub(crate) agent_seats: Mutex<HashMap<(String, String), String>>,
     /// Bounds on the public device API.
@@ -221,6 +223,7 @@ impl GmsApp {
             index: Arc::new(ServiceIndex::new()),
             callbacks: Mutex::new(HashMap::new()),
             customer_chats: Mutex::new(HashMap::new()),
+            v2_chats: Mutex::new(HashMap::new()),
             agent_seats: Mutex::new(HashMap::new()),
             limits: DeviceLimits::new(&config.limits),
             throttles: Throttles::default(),
@@ -260,6 +263,15 @@ impl GmsApp {
             return;
         }
         let ticker = self.router.clone().spawn_ticker(self.tick);
+        // Chats asked for over Chat v2 on CometD are routed as those of the REST API.
+        let app = Arc::downgrade(self);
+        let runtime = tokio::runtime::Handle::current();
+        self.comet
+            .on_chat_requested(Arc::new(move |chat_id: &str, service: &str| {
+                let Some(app) = app.upgrade() else { return };
+                let (chat_id, service) = (chat_id.to_string(), service.to_string());
+                runtime.spawn(async move { super::chat_v2::route(&app, &chat_id, &service).await });
+            }));
         let app = Arc::downgrade(self);
         let janitor = tokio::spawn(async move {
             let mut interval = tokio::time::interval(JANITOR_INTERVAL);
@@ -301,6 +313,7 @@ impl GmsApp {
         }
         let gone: std::collections::HashSet<String> = gone.into_iter().collect();
         Self::lock(&self.customer_chats).retain(|_, c| !gone.contains(&c.chat_id));
+        Self::lock(&self.v2_chats).retain(|chat, _| !gone.contains(chat));
         Self::lock(&self.agent_seats).retain(|(_, chat), _| !gone.contains(chat));
         gone.len()
     }
@@ -362,7 +375,7 @@ impl GmsApp {
         // The public routes a device reaches without credentials are bounded by rate.
         let public = matches!(
             segments.as_slice(),
-            ["genesys", "cometd"] | ["genesys", "1", "service", ..]
+            ["genesys", "cometd"] | ["genesys", "1", "service", ..] | ["genesys", "2", "chat", ..]
         );
         if public && request.caller == Caller::Anonymous {
             let address = request.peer.to_string();
@@ -394,6 +407,9 @@ impl GmsApp {
                 }
             }
             ["genesys", "1", "service", rest @ ..] => api::handle(self, &request, rest).await,
+            ["genesys", "2", "chat", service, rest @ ..] => {
+                super::chat_v2::rest(self, &request, service, rest).await
+            }
             ["genesys", "1", "admin", rest @ ..] => {
                 match super::access::operator(&request, "the admin queries") {
                     Ok(()) => self.admin(&request, rest).await,

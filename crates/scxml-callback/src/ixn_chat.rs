@@ -116,7 +116,7 @@ fn attached_user_data(app: &GmsApp, id: &str, options: &Map<String, Value>) -> M
 
 /// Why the inbound chat script could not be started for a new chat (answered 500).
 #[derive(Debug, thiserror::Error)]
-enum InboundError {
+pub(crate) enum InboundError {
     /// A request arrived before the server handed the application its engine.
     #[error("the callback service is starting")]
     Starting,
@@ -126,14 +126,15 @@ enum InboundError {
     Engine(#[from] EngineError),
 }
 
-/// Starts `inbound_chat.scxml` for a new interaction.
-async fn start_inbound(
+/// Starts `inbound_chat.scxml` for a new interaction (`service_id` empty: a chat no callback
+/// takes, routed to the service's `app_selected_agent_group`); answers its session id.
+pub(crate) async fn start_inbound(
     app: &Arc<GmsApp>,
     flow: &Flow,
     service_id: &str,
     chat_id: &str,
     options: &Map<String, Value>,
-) -> Result<(), InboundError> {
+) -> Result<String, InboundError> {
     let attached = app.attached().ok_or(InboundError::Starting)?;
     let option = |name: &str| options.get(name).cloned().unwrap_or(Value::Null);
     let initial_data = vec![
@@ -157,8 +158,8 @@ async fn start_inbound(
                 document_url: Some(served_url(&attached.base_url, flow)),
             },
         )
-        .await?;
-    Ok(())
+        .await
+        .map_err(InboundError::from)
 }
 
 /// `POST service/{id}/ixn/chat/{operation}`: the customer's side of the chat.

@@ -26,6 +26,7 @@ mod api;
 pub mod app;
 mod availability;
 pub mod chat;
+mod chat_v2;
 pub mod config;
 mod documents;
 pub mod exchange;

@@ -64,11 +64,16 @@ pub enum Recipient {
     Client(String),
 }
 
+/// Told of each chat a customer asks for over Chat v2 (its chat id and the service name of
+/// the channel), so the application can route it to an agent.
+pub type ChatRequested = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// The Bayeux server.
 pub struct CometServer {
     config: CometConfig,
     clients: Mutex<HashMap<String, Arc<CometClient>>>,
     chat: Option<Arc<ChatServer>>,
+    chat_requested: std::sync::OnceLock<ChatRequested>,
     /// Chat followers running, so a chat is not forwarded twice to the same recipient.
     followers: Mutex<HashSet<(Recipient, String)>>,
     last_sweep: Mutex<Instant>,
@@ -90,6 +95,7 @@ impl CometServer {
             config,
             clients: Mutex::new(HashMap::new()),
             chat: None,
+            chat_requested: std::sync::OnceLock::new(),
             followers: Mutex::new(HashSet::new()),
             last_sweep: Mutex::new(Instant::now()),
         }
@@ -100,6 +106,18 @@ impl CometServer {
         CometServer {
             chat: Some(chat),
             ..CometServer::new(config)
+        }
+    }
+
+    /// Sets who hears of the chats asked for over Chat v2 (once; later calls are ignored).
+    pub fn on_chat_requested(&self, hook: ChatRequested) {
+        let _ = self.chat_requested.set(hook);
+    }
+
+    /// Tells the hook, if one is set, of a new Chat v2 chat.
+    pub(crate) fn chat_requested(&self, chat_id: &str, service: &str) {
+        if let Some(hook) = self.chat_requested.get() {
+            hook(chat_id, service);
         }
     }
 

@@ -30,7 +30,7 @@ mod v2;
 pub use bayeux::{
     Advice, Delivery, Ext, Message, MessageId, Outgoing, Reconnect, Reply, Subscription,
 };
-pub use comet::{CometConfig, CometServer, Recipient};
+pub use comet::{ChatRequested, CometConfig, CometServer, Recipient};
 pub use handler::{decode_messages, handle_cometd, handle_cometd_for_user, DecodeError};
 pub use interaction::ChatInteraction;
 pub use model::{
@@ -39,6 +39,7 @@ pub use model::{
 };
 pub use send_type::{ChatSendType, CHAT_SEND_TYPE_NAMES};
 pub use server::ChatServer;
+pub(crate) use v2::rest as chat_v2_rest;
 pub use v2::CHANNEL_PREFIX as CHAT_V2_CHANNEL_PREFIX;
 
 /// The channel devices subscribe to for callback pushes and Chat v1 events.

@@ -44,8 +44,11 @@ pub enum EntryType {
     TypingStopped,
     /// `from` left the chat; the last one leaving ends it.
     ParticipantLeft,
-    /// A notice from `from` (Chat v2 `customNotice`, a flow's "Please hold").
+    /// A notice from `from` (a flow's "Please hold", "No agent is available").
     Notice,
+    /// A custom notice the customer's application sent (Chat v2 `customNotice`): for the
+    /// agent's desktop to read, not a message of the conversation.
+    CustomNotice,
 }
 
 /// One entry of a chat's transcript.

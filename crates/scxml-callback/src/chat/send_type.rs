@@ -13,7 +13,7 @@
 //! An unknown or already ended chat is a delivery failure: the session gets
 //! `error.communication` with the send id.
 
-use super::{ChatServer, ParticipantType};
+use super::ChatServer;
 use scxml::interpreter::{SendError, SendRequest};
 use scxml::io::{CustomSendType, EventSink, Registry};
 use serde_json::Value;
@@ -41,14 +41,9 @@ impl ChatSendType {
     }
 
     fn post_notice(&self, chat_id: &str, nickname: &str, text: &str) -> Result<(), SendError> {
-        let joined = self
-            .chat
-            .join(chat_id, nickname, ParticipantType::External)
-            .map_err(communication)?;
-        let id = &joined.participant.participant_id;
-        self.chat.notice(chat_id, id, text).map_err(communication)?;
-        self.chat.leave(chat_id, id).map_err(communication)?;
-        Ok(())
+        self.chat
+            .system_notice(chat_id, nickname, text)
+            .map_err(communication)
     }
 }
 
@@ -100,7 +95,7 @@ impl CustomSendType for ChatSendType {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::{ChatState, EntryType, NewChat};
+    use crate::chat::{ChatState, EntryType, NewChat, ParticipantType};
     use scxml::interpreter::Event;
     use serde_json::json;
 

@@ -158,7 +158,37 @@ impl ChatServer {
         )
     }
 
-    /// A notice (Chat v2 `customNotice`) from a participant.
+    /// A custom notice (Chat v2 `customNotice`) from a participant.
+    pub fn custom_notice(
+        &self,
+        chat_id: &str,
+        participant_id: &str,
+        text: &str,
+    ) -> Result<TranscriptEntry, ChatError> {
+        self.post(
+            chat_id,
+            participant_id,
+            EntryType::CustomNotice,
+            Some(text.to_string()),
+        )
+    }
+
+    /// A notice from outside the conversation (a flow, the server): `nickname` joins, posts
+    /// `text` as a notice, and leaves.
+    pub fn system_notice(
+        &self,
+        chat_id: &str,
+        nickname: &str,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let joined = self.join(chat_id, nickname, ParticipantType::External)?;
+        let id = &joined.participant.participant_id;
+        self.notice(chat_id, id, text)?;
+        self.leave(chat_id, id)?;
+        Ok(())
+    }
+
+    /// A notice from a participant (a flow's word to the customer).
     pub fn notice(
         &self,
         chat_id: &str,

@@ -8,7 +8,7 @@
 //!   chat, the customer joins; the answer carries `chatId`, `userId` (the participant id),
 //!   `secureKey`, `alias` and the `ParticipantJoined` entry.
 //! - `sendMessage` (`message`), `startTyping`/`stopTyping` (`message` = preview),
-//!   `customNotice` (`message`, a `Notice` entry), `disconnect` (the customer leaves),
+//!   `customNotice` (`message`, a `CustomNotice` entry), `disconnect` (the customer leaves),
 //!   `updateData` (`userData{}`), each with the `secureKey` from `requestChat`.
 //! - `requestNotifications` (`secureKey`, `transcriptPosition`): the transcript from that
 //!   position, then live entries again (after a reconnect with a new client id).
@@ -55,7 +55,13 @@ pub(crate) fn handle(
         .to_ascii_lowercase();
     let to = Recipient::Client(client.id().to_string());
     let answer = match op.as_str() {
-        "requestchat" => request_chat(chat, &to, channel, service, data),
+        "requestchat" => {
+            let answer = request_chat(chat, &to, channel, service, data);
+            if let Ok((_, Some(follow))) = &answer {
+                comet.chat_requested(&follow.chat_id, service);
+            }
+            answer
+        }
         "requestnotifications" => request_notifications(chat, &to, channel, data),
         "sendmessage" | "starttyping" | "stoptyping" | "customnotice" | "disconnect"
         | "updatedata" => participant_op(chat, &op, data).map(|a| (a, None)),
@@ -81,14 +87,9 @@ type Answer = Result<Value, (u32, String)>;
 /// An answer, and the entries to forward afterwards.
 type Subscribed = Result<(Value, Option<Follow>), (u32, String)>;
 
-fn request_chat(
-    chat: &ChatServer,
-    to: &Recipient,
-    channel: &str,
-    service: &str,
-    data: &Value,
-) -> Subscribed {
-    let request = NewChat {
+/// The chat a `requestChat` asks for.
+fn new_chat(service: &str, data: &Value) -> NewChat {
+    NewChat {
         service_id: text(data, "serviceId").unwrap_or_else(|| service.to_string()),
         subject: text(data, "subject"),
         first_name: text(data, "firstName"),
@@ -100,8 +101,17 @@ fn request_chat(
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default(),
-    };
-    let (summary, joined) = chat.request_chat(request);
+    }
+}
+
+fn request_chat(
+    chat: &ChatServer,
+    to: &Recipient,
+    channel: &str,
+    service: &str,
+    data: &Value,
+) -> Subscribed {
+    let (summary, joined) = chat.request_chat(new_chat(service, data));
     let identity = identity(&joined.secure_key, &joined.participant);
     let next = joined.entry.index + 1;
     let follow = Follow {
@@ -167,7 +177,7 @@ fn participant_op(chat: &ChatServer, op: &str, data: &Value) -> Answer {
             .stop_typing(&chat_id, pid, message.as_deref())
             .map(drop),
         "customnotice" => chat
-            .notice(&chat_id, pid, message.as_deref().unwrap_or_default())
+            .custom_notice(&chat_id, pid, message.as_deref().unwrap_or_default())
             .map(drop),
         "disconnect" => chat.leave(&chat_id, pid).map(drop),
         _ => {
@@ -186,6 +196,69 @@ fn participant_op(chat: &ChatServer, op: &str, data: &Value) -> Answer {
         "chatEnded": transcript.chat_ended,
         "nextPosition": transcript.next_position,
     }))
+}
+
+/// A Chat v2 operation over REST (`POST /genesys/2/chat/{service}[/{chatId}/{operation}]`,
+/// form fields as over CometD; `userData[key]=value` fields gathered into `userData`).
+/// `requestChat` (no chat id) creates the chat; the others act as the participant whose
+/// `secureKey` they carry, on the chat of the path, and answer the transcript from
+/// `transcriptPosition` (default: only what is new) as `refresh` does. Answers the body
+/// (`statusCode` 0, or 1 with `errors`) and, for a new chat, its id.
+pub(crate) fn rest(
+    chat: &ChatServer,
+    service: &str,
+    chat_id: Option<&str>,
+    operation: &str,
+    data: &Value,
+) -> (Value, Option<String>) {
+    let op = operation.to_ascii_lowercase();
+    let answer = match (chat_id, op.as_str()) {
+        (None, "requestchat") => {
+            let (summary, joined) = chat.request_chat(new_chat(service, data));
+            let mut out = identity(&joined.secure_key, &joined.participant);
+            out.insert("statusCode".into(), json!(0));
+            out.insert("chatEnded".into(), json!(false));
+            out.insert("chatId".into(), json!(summary.chat_id));
+            out.insert("messages".into(), json!([joined.entry]));
+            out.insert("nextPosition".into(), json!(joined.entry.index + 1));
+            return (Value::Object(out), Some(summary.chat_id));
+        }
+        (Some(path_chat), op) => rest_operation(chat, path_chat, op, data),
+        (None, other) => Err((UNSUPPORTED, format!("{other} needs a chat id in the path"))),
+    };
+    let body = answer.unwrap_or_else(
+        |(code, advice)| json!({"statusCode": 1, "errors": [{"code": code, "advice": advice}]}),
+    );
+    (body, None)
+}
+
+fn rest_operation(chat: &ChatServer, path_chat: &str, op: &str, data: &Value) -> Answer {
+    let (chat_id, participant, key) = resolve(chat, data)?;
+    if chat_id != path_chat {
+        return Err((UNKNOWN_KEY, "the secureKey is not of this chat".to_string()));
+    }
+    // The transcript before the operation: a send answers with what the customer missed.
+    let from = text(data, "transcriptPosition").and_then(|p| p.parse::<u64>().ok());
+    match op {
+        "refresh" => {}
+        "sendmessage" | "send" => {
+            participant_op(chat, "sendmessage", data)?;
+        }
+        "starttyping" | "stoptyping" | "customnotice" | "disconnect" | "updatedata" => {
+            participant_op(chat, op, data)?;
+        }
+        other => return Err((UNSUPPORTED, format!("unsupported operation {other}"))),
+    }
+    let transcript = chat
+        .transcript(&chat_id, from.unwrap_or(u64::MAX))
+        .map_err(error)?;
+    let mut out = identity(&key, &participant);
+    out.insert("statusCode".into(), json!(0));
+    out.insert("chatId".into(), json!(chat_id));
+    out.insert("chatEnded".into(), json!(transcript.chat_ended));
+    out.insert("messages".into(), json!(transcript.messages));
+    out.insert("nextPosition".into(), json!(transcript.next_position));
+    Ok(Value::Object(out))
 }
 
 fn resolve(
