@@ -94,6 +94,10 @@ impl Verb {
         if segment == Verb::CONFIRMATION_DIALOG {
             return Some(Verb::Connect);
         }
+        // The old name of internal-notification, which older agent desktops still post.
+        if segment == "poke" {
+            return Some(Verb::InternalNotification);
+        }
         Verb::POSTED.into_iter().find(|v| v.as_str() == segment)
     }
 }
@@ -129,6 +133,7 @@ mod tests {
             None,
             "no access codes are offered"
         );
+        assert_eq!(Verb::from_path("poke"), Some(Verb::InternalNotification));
         assert_eq!(
             Verb::CheckQueuePosition.event_name(),
             "gms.check_queue_position"
