@@ -240,3 +240,59 @@ fn bad_arguments_are_usage_errors() {
     let out = scxml(&["bench", EXAMPLE]);
     assert_eq!(out.status.code(), Some(2), "bench needs what to measure");
 }
+
+#[test]
+fn export_writes_the_chart_as_json_dot_and_mermaid() {
+    let json = scxml(&["export", "examples/traffic_light.scxml", "--format", "json"]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let chart: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let ids: Vec<&str> = chart["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.is_empty(), "{chart}");
+    assert!(
+        chart["transitions"][0]["line"].as_u64().unwrap() > 1,
+        "{chart}"
+    );
+    assert!(chart["initial"].as_array().is_some_and(|i| !i.is_empty()));
+
+    let dot = scxml(&["export", "examples/traffic_light.scxml", "--format", "dot"]);
+    assert!(dot.status.success(), "{}", stderr(&dot));
+    let dot = stdout(&dot);
+    assert!(dot.starts_with("digraph "), "{dot}");
+    for id in &ids {
+        assert!(dot.contains(&format!("\"{id}\"")), "{id} missing: {dot}");
+    }
+
+    let dir = temp_dir("export");
+    let file = dir.0.join("chart.mmd");
+    let out = scxml(&[
+        "export",
+        "scxml/callback/chat.scxml",
+        "--format",
+        "mermaid",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mermaid = std::fs::read_to_string(&file).unwrap();
+    assert!(mermaid.starts_with("stateDiagram-v2\n"), "{mermaid}");
+    assert!(mermaid.contains("state \"processing\" as"), "{mermaid}");
+
+    // A bad document is reported with its position, as validate does; a bad format is usage.
+    let bad = write(
+        &dir,
+        "bad.scxml",
+        "<scxml xmlns=\"http://www.w3.org/2005/07/scxml\" version=\"1.0\" initial=\"nope\"/>",
+    );
+    let out = scxml(&["export", &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.scxml:1:"), "{}", stderr(&out));
+    assert_eq!(
+        scxml(&["export", &bad, "--format", "png"]).status.code(),
+        Some(2)
+    );
+}

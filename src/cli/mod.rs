@@ -5,6 +5,7 @@
 //! documents are reported problem by problem.
 
 mod bench;
+mod export;
 mod load;
 mod run;
 mod serve;
@@ -29,6 +30,8 @@ enum Command {
     Run(run::RunArgs),
     /// Check documents and print every problem as file:line:column: message.
     Validate(validate::ValidateArgs),
+    /// Write a document's chart as Graphviz DOT, Mermaid or JSON.
+    Export(export::ExportArgs),
     /// Run the interpreter server: sessions over HTTP, Basic HTTP, durable sessions.
     Serve(serve::ServeArgs),
     /// Run the W3C conformance suite.
@@ -79,6 +82,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::validate(args),
+        Command::Export(args) => export::export(args),
         Command::Serve(args) => serve::serve(args),
         Command::W3c(args) => w3c::w3c(args),
         Command::Bench(args) => bench::bench(args),

@@ -110,7 +110,8 @@
 //! # Modules
 //!
 //! The items most programs need are re-exported here; each module holds the rest of its
-//! part: [`model`] (the parsed document), [`parse`] (parsing, validation, resolvers),
+//! part: [`model`] (the parsed document), [`chart`] (the document as a chart to draw: JSON,
+//! Graphviz DOT, Mermaid), [`parse`] (parsing, validation, resolvers),
 //! [`interpreter`] (sessions, events, the host interface, snapshots), [`datamodel`] (the
 //! `Datamodel` trait and its implementations), [`io`] (the shared SCXML I/O core and the
 //! custom type registry) and [`runtime`] (`LocalRuntime`).
@@ -119,6 +120,7 @@
 //! [boa_engine]: https://docs.rs/boa_engine
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod chart;
 pub mod datamodel;
 pub mod interpreter;
 pub mod io;
