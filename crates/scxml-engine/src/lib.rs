@@ -353,6 +353,10 @@ pub(crate) enum Command {
         session: String,
         reply: Reply<SessionView>,
     },
+    Document {
+        session: String,
+        reply: Reply<Arc<Document>>,
+    },
     List {
         reply: oneshot::Sender<Vec<SessionSummary>>,
     },
@@ -782,6 +786,20 @@ impl Engine {
         self.router.to_session(
             session,
             Command::Inspect {
+                session: session.to_string(),
+                reply,
+            },
+        )?;
+        self.answer(session, &watch, rx).await
+    }
+
+    /// The document a session runs (a done session's too, while it is kept).
+    pub async fn document(&self, session: &str) -> Result<Arc<Document>, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        let watch = self.router.watch(self.router.shard_of(session));
+        self.router.to_session(
+            session,
+            Command::Document {
                 session: session.to_string(),
                 reply,
             },

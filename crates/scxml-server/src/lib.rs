@@ -15,6 +15,7 @@ mod http;
 mod metrics;
 mod mount;
 mod openapi;
+mod pages;
 mod sessions;
 mod test_protocol;
 mod tls;
@@ -295,6 +296,14 @@ async fn route(
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let limit = app.config.max_body_bytes;
     match (method, segments.as_slice()) {
+        (Method::GET, [""]) => ("landing", Ok(pages::landing())),
+        (Method::GET, ["pages", name]) => match pages::file(name) {
+            Some(page) => ("page", Ok(page)),
+            None => (
+                "not_found",
+                Err(ApiError::not_found(format!("no page {name}"))),
+            ),
+        },
         (Method::GET, ["healthz"]) => ("healthz", Ok(health(app))),
         (Method::GET, ["metrics"]) => ("metrics", Ok(metrics::render(app))),
         (Method::GET, ["openapi.json"]) => (
@@ -323,6 +332,7 @@ async fn route(
             .await,
         ),
         (Method::GET, ["sessions", id, "trace"]) => ("trace", sessions::trace(app, id).await),
+        (Method::GET, ["sessions", id, "chart"]) => ("chart", sessions::chart(app, id).await),
         (Method::POST, ["basichttp", id]) => (
             "basichttp",
             async {

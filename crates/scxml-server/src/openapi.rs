@@ -11,7 +11,13 @@ pub(crate) fn document() -> Value {
         "basic": {"type": "http", "scheme": "basic", "description": "the credential's name as user, its token as password"}
     });
     doc["security"] = json!([{"bearer": []}, {"basic": []}]);
-    for public in ["/healthz", "/openapi.json", "/basichttp/{id}"] {
+    for public in [
+        "/healthz",
+        "/openapi.json",
+        "/basichttp/{id}",
+        "/",
+        "/pages/{file}",
+    ] {
         if let Some(path) = doc["paths"].get_mut(public).and_then(Value::as_object_mut) {
             for operation in path.values_mut() {
                 operation["security"] = json!([]);
@@ -111,6 +117,17 @@ fn described() -> Value {
                 "parameters": [id_param],
                 "get": {"summary": "Server-sent events: one `macrostep` event per macrostep (event, configuration, logs)",
                         "responses": {"200": {"description": "text/event-stream"}, "404": err("unknown session")}}
+            },
+            "/sessions/{id}/chart": {
+                "parameters": [id_param],
+                "get": {"summary": "The chart of the session's document: states (kind, parent, children, initial targets) and transitions (events, condition, targets), with lines and columns",
+                        "responses": {"200": {"description": "the chart", "content": {"application/json": {"schema": {"type": "object"}}}}, "404": err("unknown session")}}
+            },
+            "/": {"get": {"summary": "The landing page: what the server is, its pages, its health", "responses": {"200": {"description": "text/html"}}}},
+            "/pages/{file}": {
+                "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "get": {"summary": "The pages' HTML, CSS and JavaScript (built into the binary; the data they show comes from the API, with the caller's credentials)",
+                        "responses": {"200": {"description": "the file"}, "404": err("no such file")}}
             },
             "/basichttp/{id}": {
                 "parameters": [id_param],

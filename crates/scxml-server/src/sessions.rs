@@ -139,6 +139,17 @@ pub(crate) async fn inspect(app: &Arc<App>, id: &str) -> Result<Response<Body>, 
     Ok(http::json(StatusCode::OK, &view))
 }
 
+/// `GET /sessions/{id}/chart`: the chart of the session's document ([`scxml::chart::Chart`])
+/// with its `source` text, what a live view draws before following `/sessions/{id}/trace`.
+pub(crate) async fn chart(app: &Arc<App>, id: &str) -> Result<Response<Body>, ApiError> {
+    let doc = app.engine.document(id).await?;
+    let mut chart = serde_json::to_value(scxml::chart::Chart::of(&doc))
+        .map_err(|e| ApiError::new(500, "internal", e.to_string()))?;
+    // The text the positions point into, for a view to show a state's source lines.
+    chart["source"] = json!(doc.source.as_deref());
+    Ok(http::json(StatusCode::OK, &chart))
+}
+
 pub(crate) async fn delete(app: &Arc<App>, id: &str) -> Result<Response<Body>, ApiError> {
     app.engine.delete(id).await?;
     Ok(http::empty(StatusCode::NO_CONTENT))

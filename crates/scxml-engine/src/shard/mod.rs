@@ -422,6 +422,15 @@ impl Shard {
             Command::Inspect { session, reply } => {
                 let _ = reply.send(self.view(&session));
             }
+            Command::Document { session, reply } => {
+                // A hibernated session keeps its document too: nothing to wake.
+                let doc = self
+                    .sessions
+                    .get(&session)
+                    .map(|slot| slot.doc.clone())
+                    .ok_or(EngineError::UnknownSession(session));
+                let _ = reply.send(doc);
+            }
             Command::List { reply } => {
                 let list = self
                     .sessions

@@ -1,0 +1,101 @@
+//! The pages in a real browser: Chromium, driven by `tests/pages/view.mjs` through
+//! playwright-core, against a server started here. The landing page shows the node's health;
+//! the sessions list asks for the token once; the live statechart view of the traffic light
+//! draws every state, lights the active one, moves on when an event is sent from its form,
+//! logs the event and shows a clicked state's source line.
+//!
+//! Needs Node.js, `npm ci` in `tests/pages/` and Chromium (`/usr/bin/chromium`, or
+//! `$CHROMIUM`); `.ci/run` installs them. Without them the test says so on one line and
+//! passes, except under `CI=true`, where that is a failure.
+
+mod common;
+
+use common::{TestServer, ADMIN_TOKEN};
+use scxml_engine::EngineConfig;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing_tools(dir: &Path) -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!("no Chromium at {chromium}"));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("no node".into());
+    }
+    if !dir.join("node_modules/playwright-core").exists() {
+        return Some("playwright-core is not installed (npm ci in tests/pages)".into());
+    }
+    None
+}
+
+#[test]
+fn the_landing_page_and_the_live_statechart_view_work_in_chromium() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages");
+    if let Some(why) = missing_tools(&dir) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the page tests must run in CI: {why}"
+        );
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let server = TestServer::serve(common::loopback_options(EngineConfig::default()));
+    let doc = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/traffic_light.scxml"),
+    )
+    .unwrap();
+    let (status, created) = server.post_value("/sessions", &json!({"document": doc}));
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+
+    let out = Command::new("node")
+        .arg("view.mjs")
+        .arg(&server.base)
+        .arg(ADMIN_TOKEN)
+        .arg(id)
+        .current_dir(&dir)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(stdout.trim(), "ok");
+}
+
+#[test]
+fn the_pages_are_served_with_their_policy_and_the_chart_needs_credentials() {
+    let server = TestServer::serve(common::loopback_options(EngineConfig::default()));
+    let http = common::http_agent();
+    let landing = http.get(&server.url("/")).call().unwrap();
+    assert_eq!(landing.status(), 200);
+    let policy = landing.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+    assert_eq!(
+        http.get(&server.url("/pages/nope.js"))
+            .call()
+            .unwrap()
+            .status(),
+        404
+    );
+    let doc = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="null"><state id="s"/></scxml>"#;
+    let (status, created) = server.post_value("/sessions", &json!({"document": doc}));
+    assert_eq!(status, 201, "{created}");
+    let chart = format!("/sessions/{}/chart", created["id"].as_str().unwrap());
+    let (status, body) = common::anonymous_request(&http, "GET", &server.url(&chart), None);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = server.fetch(&chart);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["states"][0]["id"], "s");
+    assert!(body["source"]
+        .as_str()
+        .unwrap()
+        .contains("<state id=\"s\"/>"));
+}

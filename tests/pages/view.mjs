@@ -1,0 +1,60 @@
+// The live statechart view in Chromium: the landing page's health, then a session's view,
+// driven as a person would: give the token once, see the chart with the active state lit,
+// send an event from the form, and see the next state lit, the event logged and the source
+// of a clicked state. Run by tests/pages.rs: node view.mjs BASE_URL TOKEN SESSION_ID.
+import { chromium } from 'playwright-core';
+
+const [base, token, session] = process.argv.slice(2);
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+const failures = [];
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => failures.push('page error: ' + e.message));
+  // A 401 is how a page learns it needs the token (it then asks): not a failure.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().includes('status of 401')) failures.push('console: ' + m.text());
+  });
+
+  // The landing page: what this is, the node's health, links to the pages.
+  await page.goto(base + '/');
+  await page.waitForSelector('#health-status');
+  const health = await page.textContent('#health-status');
+  if (health !== 'ok') throw new Error('health shows ' + health);
+  await page.click('text=Sessions >> nth=0');
+  // The list asks for the token once, then lists the session.
+  await page.waitForSelector('#token-form');
+  await page.fill('#token-form input[name=token]', token);
+  await page.click('#token-form button');
+  await page.waitForSelector(`a[href*="${session}"]`);
+  await page.click(`a[href*="${session}"]`);
+
+  // The same tab keeps the token: the view draws at once.
+  await page.waitForSelector('.state[data-id="red"].active', { timeout: 5000 });
+  const drawn = await page.$$eval('.state', (boxes) => boxes.map((b) => b.dataset.id));
+  for (const id of ['on', 'red', 'green', 'yellow', 'off']) {
+    if (!drawn.includes(id)) throw new Error('state ' + id + ' is not drawn: ' + drawn);
+  }
+  if (!(await page.$('.state[data-id="off"].final'))) throw new Error('off is not drawn as final');
+
+  // An event from the form moves the chart on, and the log says so.
+  await page.fill('#send input[name=name]', 'timer');
+  await page.click('#send button');
+  await page.waitForSelector('.state[data-id="green"].active', { timeout: 5000 });
+  if (await page.$('.state[data-id="red"].active')) throw new Error('red is still lit');
+  await page.waitForSelector('.log .entry:has-text("timer")');
+
+  // A click on a state shows its source line.
+  await page.click('.state[data-id="yellow"] > .name');
+  const here = await page.textContent('#source .here');
+  if (!here.includes('yellow')) throw new Error('the source line of yellow is not shown: ' + here);
+} catch (e) {
+  failures.push(e.message);
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(failures.join('\n'));
+  process.exit(1);
+}
+console.log('ok');
