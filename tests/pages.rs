@@ -2,7 +2,8 @@
 //! playwright-core, against a server started here. The landing page shows the node's health;
 //! the sessions list asks for the token once; the live statechart view of the traffic light
 //! draws every state, lights the active one, moves on when an event is sent from its form,
-//! logs the event and shows a clicked state's source line.
+//! logs the event and shows a clicked state's source line; an error a session raises is logged
+//! with its element, line and column.
 //!
 //! Needs Node.js, `npm ci` in `tests/pages/` and Chromium (`/usr/bin/chromium`, or
 //! `$CHROMIUM`); `.ci/run` installs them. Without them the test says so on one line and
@@ -50,12 +51,21 @@ fn the_landing_page_and_the_live_statechart_view_work_in_chromium() {
     let (status, created) = server.post_value("/sessions", &json!({"document": doc}));
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap();
+    // A session whose transition fails at line 3.
+    let failing = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript">
+      <state id="idle">
+        <transition event="boom"><assign location="x.y.z" expr="1"/></transition>
+      </state>
+    </scxml>"#;
+    let (status, failing) = server.post_value("/sessions", &json!({"document": failing}));
+    assert_eq!(status, 201, "{failing}");
 
     let out = Command::new("node")
         .arg("view.mjs")
         .arg(&server.base)
         .arg(ADMIN_TOKEN)
         .arg(id)
+        .arg(failing["id"].as_str().unwrap())
         .current_dir(&dir)
         .output()
         .expect("node runs");

@@ -118,7 +118,7 @@ fn a_srcexpr_outside_the_allow_list_raises_an_error_in_the_session_only() {
         <state id="s">
             <invoke srcexpr="where"/>
             <transition event="error.execution" target="refused">
-                <assign location="reason" expr="_event.data"/>
+                <assign location="reason" expr="_event.data.reason"/>
             </transition>
             <transition event="done.invoke" target="ran"/>
         </state>

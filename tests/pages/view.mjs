@@ -1,10 +1,11 @@
 // The live statechart view in Chromium: the landing page's health, then a session's view,
 // driven as a person would: give the token once, see the chart with the active state lit,
 // send an event from the form, and see the next state lit, the event logged and the source
-// of a clicked state. Run by tests/pages.rs: node view.mjs BASE_URL TOKEN SESSION_ID.
+// of a clicked state, and an error of another session logged with its element and line. Run
+// by tests/pages.rs: node view.mjs BASE_URL TOKEN SESSION_ID FAILING_SESSION_ID.
 import { chromium } from 'playwright-core';
 
-const [base, token, session] = process.argv.slice(2);
+const [base, token, session, failing] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
 const failures = [];
@@ -48,6 +49,16 @@ try {
   await page.click('.state[data-id="yellow"] > .name');
   const here = await page.textContent('#source .here');
   if (!here.includes('yellow')) throw new Error('the source line of yellow is not shown: ' + here);
+
+  // An error the session raises is logged with the element, its line and column.
+  await page.goto(base + '/pages/session.html?id=' + failing);
+  await page.waitForSelector('.state[data-id="idle"].active');
+  await page.fill('#send input[name=name]', 'boom');
+  await page.click('#send button');
+  await page.waitForSelector('.error-event:has-text("error.execution <assign> at line 3")', { timeout: 5000 });
+  await page.click('.error-event');
+  const line = await page.textContent('#source .here');
+  if (!line.includes('x.y.z')) throw new Error('the failing line is not shown: ' + line);
 } catch (e) {
   failures.push(e.message);
 } finally {

@@ -22,6 +22,17 @@ function logEntry(text, detail) {
   log.prepend(entry);
 }
 
+// An error event of the session: the element, where it is, why; a click shows the line.
+function logError(error) {
+  const d = error.data || {};
+  const where = d.tagname ? '<' + d.tagname + '>' + (d.line ? ' at line ' + d.line + ', column ' + d.column : '') : '';
+  const entry = element('div', { class: 'entry bad error-event' },
+    element('span', { class: 'mono', text: error.name + ' ' + where }),
+    element('div', { class: 'mono', text: d.reason || JSON.stringify(d) }));
+  if (d.line) entry.addEventListener('click', () => showSource({ id: '<' + d.tagname + '>', line: d.line, column: d.column }));
+  log.prepend(entry);
+}
+
 function showDatamodel(data) {
   datamodelPlace.replaceChildren();
   for (const [key, value] of Object.entries(data || {})) {
@@ -71,6 +82,7 @@ async function follow() {
       active = showConfiguration(boxes, step.configuration, active);
       logEntry('#' + step.seq + ' ' + (step.event || '(start)') + ' → ' + step.configuration.join(' '),
         step.logs.length ? step.logs.join('\n') : '');
+      for (const error of step.errors || []) logError(error);
       document.getElementById('status').textContent = step.status;
       refresh().catch(fail);
     }

@@ -112,7 +112,14 @@ impl Shard {
             Err(message) => {
                 self.route(
                     parent.to_string(),
-                    Event::platform("error.execution", Some(Value::String(message))),
+                    Event::platform(
+                        "error.execution",
+                        Some(scxml::interpreter::error_data(
+                            Some("invoke"),
+                            None,
+                            &message,
+                        )),
+                    ),
                 );
                 return;
             }
@@ -180,7 +187,14 @@ impl Shard {
                 let message = format!("invocation {} was lost: {reason}", record.invokeid);
                 let _ = self.router.deliver(
                     session,
-                    Event::platform("error.execution", Some(Value::String(message))),
+                    Event::platform(
+                        "error.execution",
+                        Some(scxml::interpreter::error_data(
+                            Some("invoke"),
+                            None,
+                            &message,
+                        )),
+                    ),
                 );
                 None
             }

@@ -78,6 +78,9 @@ pub struct TraceRecord {
     pub configuration: Vec<String>,
     /// `<log>` output of the macrostep, as `label: message`.
     pub logs: Vec<String>,
+    /// The error events the macrostep raised (the first sixteen): `{name, data}`, the data
+    /// naming the element, its line and column and the reason.
+    pub errors: Vec<serde_json::Value>,
     /// The session's status after it.
     pub status: SessionStatus,
 }

@@ -128,6 +128,11 @@ impl Shard {
                             None => message,
                         })
                         .collect(),
+                    errors: interpreter
+                        .macrostep_errors()
+                        .iter()
+                        .map(|e| serde_json::json!({"name": e.name, "data": e.data}))
+                        .collect(),
                     status: slot.status(),
                 });
             }

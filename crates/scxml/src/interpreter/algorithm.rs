@@ -5,11 +5,14 @@
 //! index range `(state, subtree_end)`, so `isDescendant` and "any state to enter below this
 //! child" are range checks.
 
-use super::{Event, EventType, Failure, Host, Interpreter};
+use super::{error_data, Event, EventType, Failure, Host, Interpreter};
 use crate::datamodel::EvalContext;
 use crate::datamodel::HaltedDatamodel;
 use crate::model::{Document, HistoryKind, StateId, StateKind, TransitionId, ROOT};
 use serde_json::Value;
+
+/// How many of a macrostep's error events [`Interpreter::macrostep_errors`] keeps.
+const MACROSTEP_ERRORS_KEPT: usize = 16;
 
 impl Interpreter {
     /// The body of `mainEventLoop` up to the point where it would block on the external
@@ -94,6 +97,7 @@ impl Interpreter {
     pub(super) fn begin_macrostep(&mut self) {
         self.macrostep_microsteps = 0;
         self.macrostep_internal_events = 0;
+        self.macrostep_errors.clear();
     }
 
     /// Counts a microstep; the failure when the macrostep has now done too much.
@@ -223,12 +227,10 @@ impl Interpreter {
         match self.dm.eval_cond(cond, cx) {
             Ok(b) => b,
             Err(e) => {
+                let reason = format!("{}: cond `{}`: {}", cond.pos, cond.source, e);
                 self.enqueue_internal(Event::platform(
                     "error.execution",
-                    Some(Value::String(format!(
-                        "{}: cond `{}`: {}",
-                        cond.pos, cond.source, e
-                    ))),
+                    Some(error_data(Some("transition"), Some(cond.pos), &reason)),
                 ));
                 false
             }
@@ -627,6 +629,12 @@ impl Interpreter {
     pub(super) fn enqueue_internal(&mut self, event: Event) {
         debug_assert!(event.kind != EventType::External);
         self.macrostep_internal_events += 1;
+        if event.kind == EventType::Platform
+            && event.name.starts_with("error.")
+            && self.macrostep_errors.len() < MACROSTEP_ERRORS_KEPT
+        {
+            self.macrostep_errors.push(event.clone());
+        }
         if let Some(limit) = self.options.limits.internal_events_per_macrostep {
             if self.macrostep_internal_events > limit {
                 return; // the session fails at the end of this microstep

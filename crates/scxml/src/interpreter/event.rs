@@ -77,3 +77,20 @@ impl Event {
         }
     }
 }
+
+/// The data of a platform error event (`error.execution`, `error.communication`):
+/// `{"tagname", "line", "column", "reason"}`, as SCION gives it, so a document (or a person
+/// reading a trace) learns which element failed and where. `tagname`, `line` and `column` are
+/// there when the failing element is known.
+pub fn error_data(tagname: Option<&str>, pos: Option<crate::model::Pos>, reason: &str) -> Value {
+    let mut data = serde_json::Map::new();
+    if let Some(tagname) = tagname {
+        data.insert("tagname".into(), Value::from(tagname));
+    }
+    if let Some(pos) = pos {
+        data.insert("line".into(), Value::from(pos.line));
+        data.insert("column".into(), Value::from(pos.column));
+    }
+    data.insert("reason".into(), Value::from(reason));
+    Value::Object(data)
+}

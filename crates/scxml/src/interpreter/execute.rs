@@ -9,7 +9,7 @@ use super::{
     SCXML_EVENT_PROCESSOR, SCXML_INVOKE_TYPE,
 };
 use crate::datamodel::EvalContext;
-use crate::model::{AttrValue, Block, Content, Delay, Executable, Expr, Param, Send, StateId};
+use crate::model::{AttrValue, Block, Content, Delay, Executable, Expr, Param, Pos, Send, StateId};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -19,6 +19,8 @@ struct ExecError {
     message: String,
     /// The send id, when a `<send>` failed (SCXML 6.2: the error event carries it).
     sendid: Option<String>,
+    /// The innermost element that failed: its tag and where it starts.
+    site: Option<(&'static str, Pos)>,
 }
 
 impl From<String> for ExecError {
@@ -26,6 +28,7 @@ impl From<String> for ExecError {
         ExecError {
             message,
             sendid: None,
+            site: None,
         }
     }
 }
@@ -47,7 +50,7 @@ impl Interpreter {
     pub(super) fn execute_block(&mut self, block: &Block, host: &mut dyn Host) {
         for exe in block {
             if let Err(e) = self.execute(exe, host) {
-                self.raise_send_error("error.execution", e.message, e.sendid);
+                self.raise_send_error("error.execution", e.site, e.message, e.sendid);
                 return;
             }
         }
@@ -63,6 +66,14 @@ impl Interpreter {
     }
 
     fn execute(&mut self, exe: &Executable, host: &mut dyn Host) -> ExecResult<()> {
+        // The innermost failing element names itself (an `<if>` passes its arm's failure on).
+        self.execute_element(exe, host).map_err(|mut e| {
+            e.site.get_or_insert((exe.tag(), exe.pos()));
+            e
+        })
+    }
+
+    fn execute_element(&mut self, exe: &Executable, host: &mut dyn Host) -> ExecResult<()> {
         match exe {
             Executable::Raise { event, .. } => {
                 self.enqueue_internal(Event::internal(event.clone()));
@@ -211,12 +222,18 @@ impl Interpreter {
         match host.send(request) {
             Ok(()) => Ok(()),
             Err(e) if e.event_name() == "error.communication" => {
-                self.raise_send_error("error.communication", e.to_string(), Some(sendid_copy));
+                self.raise_send_error(
+                    "error.communication",
+                    Some(("send", send.pos)),
+                    e.to_string(),
+                    Some(sendid_copy),
+                );
                 Ok(())
             }
             Err(e) => Err(ExecError {
                 message: format!("{}: {e}", send.pos),
                 sendid: Some(sendid_copy),
+                site: Some(("send", send.pos)),
             }),
         }
     }
@@ -301,7 +318,8 @@ impl Interpreter {
         for s in states {
             for index in 0..doc.state(s).invokes.len() {
                 if let Err(e) = self.invoke(s, index, host) {
-                    self.raise_error("error.execution", e.message, host);
+                    let site = Some(("invoke", doc.state(s).invokes[index].pos));
+                    self.raise_error_at("error.execution", site, e.message, host);
                 }
             }
         }

@@ -17,7 +17,7 @@ mod host;
 mod snapshot;
 mod state_set;
 
-pub use event::{Event, EventType};
+pub use event::{error_data, Event, EventType};
 pub use host::{
     is_basichttp, is_scxml_invoke_type, is_scxml_processor, Host, InvokeError, InvokeRequest,
     InvokeSource, NullHost, SendError, SendRequest, BASIC_HTTP_EVENT_PROCESSOR,
@@ -27,7 +27,7 @@ pub use snapshot::{InvokeSnapshot, SessionSnapshot, SnapshotError};
 pub use state_set::{RangeIter, StateSet};
 
 use crate::datamodel::{self, Datamodel, EvalContext, SystemVariables};
-use crate::model::{Document, StateId, TransitionId};
+use crate::model::{Document, Pos, StateId, TransitionId};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -166,6 +166,8 @@ pub struct Interpreter {
     /// What the current macrostep has done, against [`SessionOptions::limits`].
     macrostep_microsteps: u64,
     macrostep_internal_events: u64,
+    /// The platform error events the current (or last) macrostep raised, the first few.
+    macrostep_errors: Vec<Event>,
     /// Why the session failed, once it has.
     failure: Option<Failure>,
 }
@@ -231,6 +233,7 @@ impl Interpreter {
             microstep_budget: None,
             macrostep_microsteps: 0,
             macrostep_internal_events: 0,
+            macrostep_errors: Vec::new(),
             failure: None,
             doc,
             dm,
@@ -360,6 +363,12 @@ impl Interpreter {
         self.main_event_loop(host);
     }
 
+    /// The error events (`error.execution`, `error.communication`, ...) the last macrostep
+    /// raised, the first sixteen, with their data ([`error_data`]): what a trace shows.
+    pub fn macrostep_errors(&self) -> &[Event] {
+        &self.macrostep_errors
+    }
+
     /// Processes one external event: finalize and autoforward for invocations, the event's
     /// transitions, then the macrostep to completion. Ignored once the session has halted.
     pub fn process_event(&mut self, event: Event, host: &mut dyn Host) {
@@ -441,8 +450,9 @@ impl Interpreter {
                 }
             };
             if let Err(e) = result {
-                self.raise_error(
+                self.raise_error_at(
                     "error.execution",
+                    Some(("data", data.pos)),
                     format!("data '{}': {}", data.id, e),
                     host,
                 );
@@ -450,17 +460,37 @@ impl Interpreter {
         }
     }
 
-    /// Places a platform error event on the internal queue.
+    /// Places a platform error event on the internal queue (data: [`error_data`], without a
+    /// known element).
     fn raise_error(&mut self, name: &str, message: String, host: &mut dyn Host) {
-        tracing::debug!(session = %self.session_id, %name, %message, "error event");
-        let _ = host;
-        self.enqueue_internal(Event::platform(name, Some(Value::String(message))));
+        self.raise_error_at(name, None, message, host);
     }
 
-    /// Places the error event of a failed `<send>` (with its send id) on the internal queue.
-    fn raise_send_error(&mut self, name: &str, message: String, sendid: Option<String>) {
+    /// Places a platform error event naming the element that failed (`site`: its tag and
+    /// position) on the internal queue.
+    fn raise_error_at(
+        &mut self,
+        name: &str,
+        site: Option<(&str, Pos)>,
+        message: String,
+        host: &mut dyn Host,
+    ) {
+        let _ = host;
+        self.raise_send_error(name, site, message, None);
+    }
+
+    /// Places the error event of a failed element (with the send id of a failed `<send>`) on
+    /// the internal queue.
+    fn raise_send_error(
+        &mut self,
+        name: &str,
+        site: Option<(&str, Pos)>,
+        message: String,
+        sendid: Option<String>,
+    ) {
         tracing::debug!(session = %self.session_id, %name, %message, "error event");
-        let mut event = Event::platform(name, Some(Value::String(message)));
+        let (tag, pos) = site.map_or((None, None), |(tag, pos)| (Some(tag), Some(pos)));
+        let mut event = Event::platform(name, Some(error_data(tag, pos, &message)));
         event.sendid = sendid;
         self.enqueue_internal(event);
     }

@@ -414,3 +414,56 @@ fn the_limits_count_one_macrostep_at_a_time() {
     assert!(i.is_running(), "{:?}", i.failure());
     assert_eq!(i.stats().microsteps, 20 * 31);
 }
+
+#[test]
+#[cfg(feature = "ecmascript")] // reads _event.data in the document
+fn error_events_name_the_failing_element_its_position_and_the_reason() {
+    let text = r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="ecmascript" initial="a">
+        <state id="a">
+          <onentry>
+            <if cond="true">
+              <assign location="x.y.z" expr="1"/>
+            </if>
+          </onentry>
+          <transition event="error.execution" target="b">
+            <log label="first" expr="JSON.stringify(_event.data)"/>
+          </transition>
+        </state>
+        <state id="b">
+          <transition cond="nope.nope" target="a"/>
+          <transition event="error.execution" target="c">
+            <log label="second" expr="JSON.stringify(_event.data)"/>
+          </transition>
+        </state>
+        <final id="c"/></scxml>"#;
+    let doc = Arc::new(crate::parse::parse_str(text, "t.scxml", None).expect("valid"));
+    let mut i = Interpreter::new(doc, SessionOptions::default());
+    let mut h = Recorder::default();
+    i.start(&mut h);
+    assert_eq!(i.final_state(), Some("c"));
+    // The recorder keeps `label` + message.
+    let data = |label: &str| -> serde_json::Value {
+        let line = h.logs.iter().find(|l| l.starts_with(label)).unwrap();
+        serde_json::from_str(&line[label.len()..]).unwrap()
+    };
+    // The innermost element: the <assign> inside the <if>, at its own line and column.
+    let first = data("first");
+    assert_eq!(first["tagname"], "assign", "{first}");
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(5), Some(15)),
+        "{first}"
+    );
+    assert!(
+        first["reason"].as_str().unwrap().contains("x.y.z"),
+        "{first}"
+    );
+    // A condition that fails names its transition, at the condition.
+    let second = data("second");
+    assert_eq!(second["tagname"], "transition", "{second}");
+    assert_eq!(second["line"], 13, "{second}");
+    assert!(
+        second["reason"].as_str().unwrap().contains("nope.nope"),
+        "{second}"
+    );
+}

@@ -101,6 +101,36 @@ pub enum Executable {
     },
 }
 
+impl Executable {
+    /// The element's tag name (`assign`, `send`, ...).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Executable::Raise { .. } => "raise",
+            Executable::Log { .. } => "log",
+            Executable::Assign { .. } => "assign",
+            Executable::Script(_) => "script",
+            Executable::If { .. } => "if",
+            Executable::Foreach { .. } => "foreach",
+            Executable::Send(_) => "send",
+            Executable::Cancel { .. } => "cancel",
+        }
+    }
+
+    /// Where the element starts.
+    pub fn pos(&self) -> Pos {
+        match self {
+            Executable::Raise { pos, .. }
+            | Executable::Log { pos, .. }
+            | Executable::Assign { pos, .. }
+            | Executable::If { pos, .. }
+            | Executable::Foreach { pos, .. }
+            | Executable::Cancel { pos, .. } => *pos,
+            Executable::Script(script) => script.pos,
+            Executable::Send(send) => send.pos,
+        }
+    }
+}
+
 /// The value of an `<assign>`: its `expr`, or its inline children.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AssignValue {

@@ -340,7 +340,14 @@ impl LocalRuntime {
                 }
                 Err(message) => self.ready.push_back((
                     parent,
-                    Event::platform("error.execution", Some(Value::String(message))),
+                    Event::platform(
+                        "error.execution",
+                        Some(crate::interpreter::error_data(
+                            Some("invoke"),
+                            None,
+                            &message,
+                        )),
+                    ),
                 )),
             }
             return;
