@@ -1,9 +1,15 @@
-//! The pages in a real browser: Chromium, driven by `tests/pages/view.mjs` through
-//! playwright-core, against a server started here. The landing page shows the node's health;
+//! The pages in a real browser, and a real CometD client: Chromium, driven by
+//! `tests/pages/view.mjs` through playwright-core, and the npm `cometd` client in Node.js
+//! (`tests/pages/cometd.mjs`), against servers started here. The landing page shows the node's health;
 //! the sessions list asks for the token once; the live statechart view of the traffic light
 //! draws every state, lights the active one, moves on when an event is sent from its form,
 //! logs the event and shows a clicked state's source line; an error a session raises is logged
 //! with its element, line and column.
+//!
+//! The standard CometD client with its default configuration (WebSocket first, which the
+//! server does not offer, then long-polling with the message type appended to the URL) and
+//! with WebSocket switched off completes the chat-delay callback: handshake, the push, the
+//! dialog step, the chat with the agent's message arriving over CometD.
 //!
 //! Needs Node.js, `npm ci` in `tests/pages/` and Chromium (`/usr/bin/chromium`, or
 //! `$CHROMIUM`); `.ci/run` installs them. Without them the test says so on one line and
@@ -19,6 +25,16 @@ use std::process::Command;
 
 /// Why the browser test cannot run here, if it cannot.
 fn missing_tools(dir: &Path) -> Option<String> {
+    let skip = skip_reason(dir)?;
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the page and client tests must run in CI: {skip}"
+    );
+    eprintln!("skipping a browser or client test: {skip}");
+    Some(skip)
+}
+
+fn skip_reason(dir: &Path) -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
         return Some(format!("no Chromium at {chromium}"));
@@ -35,12 +51,7 @@ fn missing_tools(dir: &Path) -> Option<String> {
 #[test]
 fn the_landing_page_and_the_live_statechart_view_work_in_chromium() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages");
-    if let Some(why) = missing_tools(&dir) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "the page tests must run in CI: {why}"
-        );
-        eprintln!("skipping the browser test: {why}");
+    if missing_tools(&dir).is_some() {
         return;
     }
     let server = TestServer::serve(common::loopback_options(EngineConfig::default()));
@@ -108,4 +119,36 @@ fn the_pages_are_served_with_their_policy_and_the_chart_needs_credentials() {
         .as_str()
         .unwrap()
         .contains("<state id=\"s\"/>"));
+}
+
+#[test]
+fn the_standard_cometd_client_completes_the_chat_callback_with_and_without_websocket() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages");
+    if missing_tools(&dir).is_some() {
+        return;
+    }
+    let mut config = scxml_callback::GmsConfig::default_config();
+    // The client's long polls and the test's requests come from one address.
+    config.limits = scxml_callback::LimitsConfig::unbounded();
+    let server = common::GmsServer::launch(config, EngineConfig::default());
+    for mode in ["defaults", "no-websocket"] {
+        let out = Command::new("node")
+            .arg("cometd.mjs")
+            .arg(&server.base)
+            .arg(ADMIN_TOKEN)
+            .arg(mode)
+            .current_dir(&dir)
+            .output()
+            .expect("node runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{mode}: {stdout}\n{stderr}");
+        assert!(stdout.starts_with("ok long-polling"), "{mode}: {stdout}");
+        if mode == "defaults" {
+            assert!(
+                stdout.contains("websocket, ok"),
+                "WebSocket is tried first: {stdout}"
+            );
+        }
+    }
 }

@@ -375,7 +375,9 @@ impl GmsApp {
         // The public routes a device reaches without credentials are bounded by rate.
         let public = matches!(
             segments.as_slice(),
-            ["genesys", "cometd"] | ["genesys", "1", "service", ..] | ["genesys", "2", "chat", ..]
+            ["genesys", "cometd", ..]
+                | ["genesys", "1", "service", ..]
+                | ["genesys", "2", "chat", ..]
         );
         if public && request.caller == Caller::Anonymous {
             let address = request.peer.to_string();
@@ -388,7 +390,11 @@ impl GmsApp {
             }
         }
         match segments.as_slice() {
-            ["genesys", "cometd"] if request.method == Method::POST => self.cometd(&request).await,
+            // The standard CometD client appends the message type to the URL
+            // (`/genesys/cometd/handshake`, `/connect`, ...) when it long-polls.
+            ["genesys", "cometd"] | ["genesys", "cometd", _] if request.method == Method::POST => {
+                self.cometd(&request).await
+            }
             ["genesys", "1", "document", "service_template", "callback", "src", file]
                 if request.method == Method::GET =>
             {
