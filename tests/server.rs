@@ -408,6 +408,49 @@ fn test_runner_protocol() {
 }
 
 #[test]
+fn the_test_runner_protocol_answers_after_the_macrostep_not_after_what_it_sent_itself() {
+    // At start, and on `e`, the document sends itself an external event: a runner that checks
+    // the configuration after each step sees the step's own configuration, and the event sent
+    // is processed afterwards.
+    let h = Harness::new();
+    let path = h.write_doc("sent.scxml", r#"<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="null" initial="a">
+      <state id="a"><onentry><send event="go"/></onentry><transition event="go" target="b"/></state>
+      <state id="b"><transition event="e" target="c"><send event="later"/></transition></state>
+      <state id="c"><transition event="later" target="d"/></state>
+      <state id="d"/></scxml>"#);
+    let url = h.test_protocol_base();
+    let (status, body) = h.post(
+        &url,
+        &json!({"load": url::Url::from_file_path(&path).unwrap().to_string()}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["nextConfiguration"],
+        json!(["a"]),
+        "after the first macrostep"
+    );
+    let token = body["sessionToken"].clone();
+    let (_, body) = h.post(
+        &url,
+        &json!({"event": {"name": "e"}, "sessionToken": token}),
+    );
+    assert_eq!(
+        body["nextConfiguration"],
+        json!(["c"]),
+        "after e's macrostep: {body}"
+    );
+    let (_, body) = h.post(
+        &url,
+        &json!({"event": {"name": "noop"}, "sessionToken": token}),
+    );
+    assert_eq!(
+        body["nextConfiguration"],
+        json!(["d"]),
+        "later was processed since: {body}"
+    );
+}
+
+#[test]
 fn metrics_and_health() {
     let h = Harness::new();
     let (status, body) = h.get("/healthz");

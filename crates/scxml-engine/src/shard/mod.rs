@@ -197,6 +197,26 @@ impl Slot {
 
 type Deferred = Box<dyn FnOnce(&mut Shard)>;
 
+/// The answer to a request once the commit is done: the view taken right after the request's
+/// own macrostep (`early`), unless the session failed since (at its commit: its datamodel
+/// outgrew its bound), which the caller must hear.
+fn view_or_failure(
+    shard: &mut Shard,
+    id: &str,
+    early: Result<SessionView, EngineError>,
+) -> Result<SessionView, EngineError> {
+    let failed_since = matches!(&early, Ok(v) if v.status != SessionStatus::Failed)
+        && shard
+            .sessions
+            .get(id)
+            .is_some_and(|s| s.status() == SessionStatus::Failed);
+    if failed_since {
+        shard.view(id)
+    } else {
+        early
+    }
+}
+
 struct Shard {
     index: usize,
     router: Arc<Router>,
@@ -394,14 +414,19 @@ impl Shard {
             } => {
                 let id = self.create_session(doc, options, create, None);
                 self.run_session(&id, Step::Start);
-                self.defer(move |shard| match reply {
+                // The view after the first macrostep, before the events the document sent
+                // itself run (as test runners expect); answered once the commit is done.
+                match reply {
                     Created::View(reply) => {
-                        let _ = reply.send(shard.view(&id));
+                        let view = self.view(&id);
+                        self.defer(move |shard| {
+                            let _ = reply.send(view_or_failure(shard, &id, view));
+                        });
                     }
-                    Created::Id(reply) => {
+                    Created::Id(reply) => self.defer(move |_| {
                         let _ = reply.send(Ok(id));
-                    }
-                });
+                    }),
+                }
             }
             Command::Event {
                 session,
@@ -416,9 +441,11 @@ impl Shard {
                     return;
                 }
                 self.run_session(&session, Step::Event(event));
+                // The view after this event's macrostep, not after what it caused later.
                 if let Some(reply) = reply {
+                    let view = self.view(&session);
                     self.defer(move |shard| {
-                        let _ = reply.send(shard.view(&session));
+                        let _ = reply.send(view_or_failure(shard, &session, view));
                     });
                 }
             }
