@@ -232,3 +232,54 @@ fn a_slow_invoke_src_does_not_delay_the_other_sessions_of_its_shard() {
     );
     assert_eq!(session["final_state"], json!("finished"), "{session}");
 }
+
+/// An HTTP server answering `GET {path}` with each file's text (404 otherwise).
+fn file_server(files: Vec<(&'static str, String)>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let n = stream.read(&mut request).unwrap_or(0);
+            let head = String::from_utf8_lossy(&request[..n]).to_string();
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let found = files.iter().find(|(p, _)| *p == path);
+            let (status, body) = match found {
+                Some((_, body)) => ("200 OK", body.clone()),
+                None => ("404 Not Found", String::new()),
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_file_reference_in_a_document_read_over_http_resolves_beside_it() {
+    // As the W3C suite writes them: `file:name`, meant beside the document.
+    let doc =
+        scxml(r#"<datamodel><data id="d" src="file:test552.txt"/></datamodel><state id="s"/>"#);
+    let base = file_server(vec![
+        ("/w3c/test552.scxml", doc),
+        (
+            "/w3c/test552.txt",
+            "{\"from\": \"beside the document\"}".into(),
+        ),
+    ]);
+    let server = Server::start("scxml-resolver-file-ref", &[format!("{base}/w3c/")]);
+    let (status, created) = server.post(
+        "/sessions",
+        &json!({"url": format!("{base}/w3c/test552.scxml")}),
+    );
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["datamodel"]["d"],
+        json!({"from": "beside the document"}),
+        "{created}"
+    );
+}

@@ -272,6 +272,13 @@ pub fn location_to_url(location: &str) -> Result<Url, BadReference> {
 /// Resolves a `src` reference against the URL of the document that holds it. Without a base,
 /// only absolute URLs are accepted.
 pub fn resolve(reference: &str, base: Option<&Url>) -> Result<Url, BadReference> {
+    // `file:name` (no `/` after the scheme: the W3C suite's `file:test552.txt`) names a file
+    // beside the document, wherever the document came from: for one read over http it is the
+    // http resource beside it (then subject to the allow-list as any other reference).
+    let reference = match (reference.strip_prefix("file:"), base) {
+        (Some(rest), Some(_)) if !rest.starts_with('/') && !rest.is_empty() => rest,
+        _ => reference,
+    };
     match base {
         Some(base) => base.join(reference).map_err(|e| BadReference::Invalid {
             reference: reference.to_string(),
@@ -294,6 +301,15 @@ mod tests {
         assert_eq!(sub.as_str(), "file:///tmp/flows/sub/child.scxml");
         let file_ref = resolve("file:data.txt", Some(&url)).unwrap();
         assert_eq!(file_ref.as_str(), "file:///tmp/flows/data.txt");
+        // Beside a document read over http, too: not the server's own file system.
+        let remote = Url::parse("http://example.org/w3c/test552.scxml").unwrap();
+        let beside = resolve("file:test552.txt", Some(&remote)).unwrap();
+        assert_eq!(beside.as_str(), "http://example.org/w3c/test552.txt");
+        let sub = resolve("file:sub/test226sub1.scxml", Some(&remote)).unwrap();
+        assert_eq!(sub.as_str(), "http://example.org/w3c/sub/test226sub1.scxml");
+        // An absolute file: URL stays one (and the allow-list decides).
+        let absolute = resolve("file:///etc/passwd", Some(&remote)).unwrap();
+        assert_eq!(absolute.as_str(), "file:///etc/passwd");
         assert!(resolve("child.scxml", None).is_err());
         assert!(location_to_url("ftp://example.org/x").is_err());
     }
