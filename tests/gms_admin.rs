@@ -765,3 +765,35 @@ fn body_id((status, body): &(u16, Value)) -> String {
     assert_eq!(*status, 200, "{body}");
     body["_id"].as_str().unwrap().to_string()
 }
+
+#[test]
+fn the_operator_pages_callbacks_and_reads_services_and_agents() {
+    let h = Harness::new();
+    let ids: Vec<String> = (0..5).map(|_| h.start("sched", "")).collect();
+    let (status, page) = h.get("service/callback/sched?offset=1&limit=2");
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 5);
+    assert_eq!(page["callbacks"].as_array().unwrap().len(), 2);
+    let (_, all) = h.get("service/callback/sched");
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        ids.len(),
+        "without paging, GMS's array"
+    );
+    assert_eq!(page["callbacks"][0], all[1]);
+    assert_eq!(h.get("service/callback/sched?limit=x").0, 400);
+    // Devices see neither.
+    let (status, _) = h.gms_form("GET", "admin/services", Some(DEVICE), None);
+    assert_eq!(status, 401);
+    let (status, services) = h.get("admin/services");
+    assert_eq!(status, 200, "{services}");
+    assert_eq!(services["sched"]["options"]["_request_time_bucket"], 60);
+    assert!(services["sched"]["locked"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("_wait_for_agent")));
+    let (status, agents) = h.get("admin/agents");
+    assert_eq!(status, 200, "{agents}");
+    assert_eq!(agents[0]["id"], "agent1");
+    assert_eq!(agents[0]["state"]["state"], "logged_out");
+}

@@ -1,10 +1,13 @@
 //! The pages in a real browser, and a real CometD client: Chromium, driven by
-//! `tests/pages/view.mjs` through playwright-core, and the npm `cometd` client in Node.js
-//! (`tests/pages/cometd.mjs`), against servers started here. The landing page shows the node's health;
+//! `tests/pages/view.mjs` and `console.mjs` through playwright-core, and the npm `cometd`
+//! client in Node.js (`tests/pages/cometd.mjs`), against servers started here. The landing page shows the node's health;
 //! the sessions list asks for the token once; the live statechart view of the traffic light
 //! draws every state, lights the active one, moves on when an event is sent from its form,
 //! logs the event and shows a clicked state's source line; an error a session raises is logged
 //! with its element, line and column.
+//!
+//! The operator console lists the callbacks with their `usr_*` columns, filters, cancels one
+//! and many, exports CSV, and shows queues, agents and services.
 //!
 //! The standard CometD client with its default configuration (WebSocket first, which the
 //! server does not offer, then long-polling with the message type appended to the URL) and
@@ -151,4 +154,29 @@ fn the_standard_cometd_client_completes_the_chat_callback_with_and_without_webso
             );
         }
     }
+}
+
+#[test]
+fn the_operator_console_lists_filters_cancels_and_exports_callbacks_in_chromium() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages");
+    if missing_tools(&dir).is_some() {
+        return;
+    }
+    let mut config = scxml_callback::GmsConfig::default_config();
+    config.limits = scxml_callback::LimitsConfig::unbounded();
+    let server = common::GmsServer::launch(config, EngineConfig::default());
+    let out = Command::new("node")
+        .arg("console.mjs")
+        .arg(&server.base)
+        .arg(ADMIN_TOKEN)
+        .current_dir(&dir)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the console test failed:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(stdout.trim(), "ok");
 }

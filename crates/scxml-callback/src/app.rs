@@ -19,6 +19,8 @@
 //!   (`query`, `availability`).
 //! - `GET /genesys/1/admin/callback/queues`: outstanding callbacks by queue (`query`).
 //! - `POST /genesys/1/admin/callback/cancel`: cancels many callbacks at once (`api`).
+//! - `GET /genesys/1/admin/services`, `GET /genesys/1/admin/agents`: the configured services
+//!   (options, those their scenario fixes) and the agents with their states.
 //! - `/genesys/1/agents/{agent}/...`: the agent desktop API (`agents_api`).
 
 use super::chat::{handle_cometd_for_user, ChatSendType, ChatServer, CometServer};
@@ -406,6 +408,8 @@ impl GmsApp {
                     None => GmsResponse::not_found(format!("no document {file}")),
                 }
             }
+            ["genesys", "pages", file] if request.method == Method::GET => super::pages::file(file)
+                .unwrap_or_else(|| GmsResponse::not_found(format!("no page {file}"))),
             ["genesys", "1", "agents", agent, rest @ ..] => {
                 match super::access::agent_routes(&request, agent) {
                     Ok(()) => agents_api::handle(self, &request, agent, rest).await,
@@ -431,6 +435,27 @@ impl GmsApp {
         match rest {
             ["callback", "cancel"] if request.method == Method::POST => {
                 api::bulk_cancel(self, request).await
+            }
+            // The configured services with their options, those their scenario fixes named.
+            ["services"] if request.method == Method::GET => {
+                let services: serde_json::Map<String, serde_json::Value> = self
+                    .services
+                    .values()
+                    .map(|s| {
+                        let view = serde_json::json!({
+                            "options": s.options,
+                            "locked": s.locked,
+                            "document": s.document.as_str(),
+                            "inbound_document": s.inbound_document.as_str(),
+                        });
+                        (s.name.clone(), view)
+                    })
+                    .collect();
+                GmsResponse::json(200, &serde_json::Value::Object(services))
+            }
+            // Every agent with its state.
+            ["agents"] if request.method == Method::GET => {
+                GmsResponse::json(200, &serde_json::json!(self.router.agents()))
             }
             ["flows"] if request.method == Method::GET => {
                 GmsResponse::json(200, &self.flows.status())
@@ -528,6 +553,16 @@ impl Mount for GmsApp {
             let headers = response.headers_mut();
             for (name, value) in NO_CACHE_HEADERS {
                 headers.insert(name, hyper::header::HeaderValue::from_static(value));
+            }
+            if let Some(policy) = answer.content_security_policy {
+                headers.insert(
+                    hyper::header::CONTENT_SECURITY_POLICY,
+                    hyper::header::HeaderValue::from_static(policy),
+                );
+                headers.insert(
+                    "x-content-type-options",
+                    hyper::header::HeaderValue::from_static("nosniff"),
+                );
             }
             if let Some(secs) = answer.retry_after_secs {
                 response.headers_mut().insert(

@@ -427,6 +427,8 @@ pub struct Service {
     pub inbound_document: Url,
     /// Its `_throttle_*` options, read.
     pub throttle: ThrottleRules,
+    /// The options its scenario fixes (a request or an edit may not change them).
+    pub locked: Vec<String>,
 }
 
 impl GmsConfig {
@@ -530,6 +532,9 @@ fn resolve(
         }
         options.insert(key.clone(), value);
     }
+    let locked: Vec<String> = scenario
+        .map(|s| s.fixed().into_iter().map(|(k, _)| k.to_string()).collect())
+        .unwrap_or_default();
     if let Some(scenario) = scenario {
         for (key, fixed) in scenario.fixed() {
             match options.get(key) {
@@ -641,6 +646,7 @@ fn resolve(
         document,
         inbound_document,
         throttle,
+        locked,
     })
 }
 

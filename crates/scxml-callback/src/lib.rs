@@ -35,6 +35,7 @@ pub mod index;
 mod ixn_chat;
 mod limits;
 pub mod office_hours;
+mod pages;
 pub mod push;
 mod query;
 pub mod record;

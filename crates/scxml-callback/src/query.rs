@@ -176,7 +176,8 @@ pub(crate) fn by_properties(
     service: Option<&str>,
     query: &Map<String, Value>,
 ) -> GmsResponse {
-    let filters = match filters(query, &[]) {
+    const PAGING: [&str; 2] = ["offset", "limit"];
+    let filters = match filters(query, &PAGING) {
         Ok(f) => f,
         Err(e) => return GmsResponse::bad_request(e.to_string()),
     };
@@ -184,7 +185,31 @@ pub(crate) fn by_properties(
         service.is_none_or(|s| r["_service_name"] == s) && filters.iter().all(|f| f.matches(r))
     });
     by_desired_time(&mut found);
-    GmsResponse::json(200, &Value::Array(found))
+    // GMS answers the whole list; `offset`/`limit` (an operator console's paging) answer one
+    // page with the total instead.
+    let number = |name: &str| -> Result<Option<usize>, GmsResponse> {
+        match query.get(name).and_then(Value::as_str).map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(text) => text.parse().map(Some).map_err(|_| {
+                GmsResponse::bad_request(format!("{name} must be a whole number, not {text}"))
+            }),
+        }
+    };
+    let (offset, limit) = match (number("offset"), number("limit")) {
+        (Ok(offset), Ok(limit)) => (offset, limit),
+        (Err(answer), _) | (_, Err(answer)) => return answer,
+    };
+    if offset.is_none() && limit.is_none() {
+        return GmsResponse::json(200, &Value::Array(found));
+    }
+    let total = found.len();
+    let offset = offset.unwrap_or(0);
+    let limit = limit.unwrap_or(100).clamp(1, 1000);
+    let page: Vec<Value> = found.into_iter().skip(offset).take(limit).collect();
+    GmsResponse::json(
+        200,
+        &serde_json::json!({"total": total, "offset": offset, "limit": limit, "callbacks": page}),
+    )
 }
 
 /// `GET admin/callback/queues?...`: outstanding callbacks by virtual queue.

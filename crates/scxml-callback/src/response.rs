@@ -15,6 +15,8 @@ pub struct GmsResponse {
     pub body: Vec<u8>,
     /// `Retry-After`, in seconds, on a 429.
     pub retry_after_secs: Option<u64>,
+    /// `Content-Security-Policy`, for a page.
+    pub content_security_policy: Option<&'static str>,
 }
 
 impl GmsResponse {
@@ -25,6 +27,7 @@ impl GmsResponse {
             content_type: "application/json;charset=UTF-8",
             body: serde_json::to_vec(body).unwrap_or_default(),
             retry_after_secs: None,
+            content_security_policy: None,
         }
     }
 
@@ -53,6 +56,7 @@ impl GmsResponse {
             content_type,
             body: body.into(),
             retry_after_secs: None,
+            content_security_policy: None,
         }
     }
 

@@ -1,0 +1,76 @@
+// The callback operator console in Chromium: the operator gives the token once, sees the
+// callbacks with their user data, filters by number, cancels one and then two at once,
+// exports the search as CSV, and sees the queues, the agents and the services (the options
+// the scenario fixes marked). Run by tests/pages.rs: node console.mjs BASE_URL TOKEN.
+import { chromium } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
+
+const [base, token] = process.argv.slice(2);
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+const failures = [];
+async function create(number, name) {
+  const response = await fetch(base + '/genesys/1/service/callback/chat-delay', {
+    method: 'POST',
+    headers: { gms_user: 'device-' + number, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ _customer_number: number, usr_customer_name: name }).toString(),
+  });
+  if (!response.ok) throw new Error('create: ' + response.status + ' ' + await response.text());
+  return (await response.json())._id;
+}
+try {
+  const ids = [await create('5550001', 'Ann'), await create('5550002', 'Bob'), await create('5550003', 'Cy')];
+  const page = await browser.newPage({ acceptDownloads: true });
+  page.on('pageerror', (e) => failures.push('page error: ' + e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().includes('status of 401')) failures.push('console: ' + m.text());
+  });
+  await page.goto(base + '/');
+  await page.click('text=The callback operator console');
+  await page.waitForSelector('#token-form');
+  await page.fill('#token-form input[name=token]', token);
+  await page.click('#token-form button');
+
+  await page.waitForSelector(`#callbacks tr[data-id="${ids[2]}"]`);
+  const header = await page.$$eval('#callbacks thead th', (ths) => ths.map((t) => t.textContent));
+  for (const key of ['_id', '_desired_time', '_service_name', '_callback_state', '_callback_reason', '_customer_number', 'usr_customer_name']) {
+    if (!header.includes(key)) throw new Error('no column ' + key + ': ' + header);
+  }
+  // Filter by number.
+  await page.fill('#filter input[name=_customer_number]', '5550002');
+  await page.click('#filter button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#callbacks tbody tr').length === 1);
+  if (!(await page.textContent('#callbacks tbody')).includes('Bob')) throw new Error('the filter shows another callback');
+  // Cancel that one.
+  await page.click('#callbacks tbody .cancel-one');
+  await page.waitForFunction(() => document.querySelector('#callbacks tbody').textContent.includes('CANCELLED'));
+  // Back to all; cancel the other two at once.
+  await page.fill('#filter input[name=_customer_number]', '');
+  await page.click('#filter button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#callbacks tbody tr').length === 3);
+  await page.check(`#callbacks input[data-id="${ids[0]}"]`);
+  await page.check(`#callbacks input[data-id="${ids[2]}"]`);
+  await page.click('#cancel-selected');
+  await page.waitForFunction(() => (document.querySelector('#callbacks tbody').textContent.match(/CANCELLED/g) || []).length === 3);
+  // The search as CSV.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  const csv = await readFile(await download.path(), 'utf8');
+  const lines = csv.trim().split('\n');
+  if (lines.length !== 4 || !lines[0].startsWith('_id,') || !csv.includes('usr_customer_name') || !csv.includes('Cy')) {
+    throw new Error('the CSV is not the search: ' + csv);
+  }
+  // Queues, agents, services.
+  await page.waitForSelector('#queues tr[data-queue="chat_vq"]');
+  await page.waitForSelector('#agents tr[data-agent="agent1"] .state');
+  const locked = await page.textContent('#services');
+  if (!locked.includes('🔒 _wait_for_agent')) throw new Error('the scenario\'s options are not marked: ' + locked.slice(0, 200));
+  if (!(await page.textContent('#health')).includes('ok')) throw new Error('no health');
+} catch (e) {
+  failures.push(e.message);
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(failures.join('\n'));
+  process.exit(1);
+}
+console.log('ok');
