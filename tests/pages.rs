@@ -6,6 +6,10 @@
 //! logs the event and shows a clicked state's source line; an error a session raises is logged
 //! with its element, line and column.
 //!
+//! A customer on the tester page and an agent on the agent desktop, in two browser contexts,
+//! complete the seed's chat-delay scenario (confirmation pushed over CometD, the chat both
+//! ways, the end with a disposition).
+//!
 //! The operator console lists the callbacks with their `usr_*` columns, filters, cancels one
 //! and many, exports CSV, and shows queues, agents and services.
 //!
@@ -13,6 +17,9 @@
 //! server does not offer, then long-polling with the message type appended to the URL) and
 //! with WebSocket switched off completes the chat-delay callback: handshake, the push, the
 //! dialog step, the chat with the agent's message arriving over CometD.
+//!
+//! With `SHOTS_DIR` set, the browser tests also write the screenshots the README shows
+//! (`SHOTS_DIR=$PWD/docs/screenshots cargo test --test pages`).
 //!
 //! Needs Node.js, `npm ci` in `tests/pages/` and Chromium (`/usr/bin/chromium`, or
 //! `$CHROMIUM`); `.ci/run` installs them. Without them the test says so on one line and
@@ -177,6 +184,31 @@ fn the_operator_console_lists_filters_cancels_and_exports_callbacks_in_chromium(
     assert!(
         out.status.success(),
         "the console test failed:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(stdout.trim(), "ok");
+}
+
+#[test]
+fn a_customer_and_an_agent_complete_the_seed_scenario_on_the_pages_in_chromium() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages");
+    if missing_tools(&dir).is_some() {
+        return;
+    }
+    let mut config = scxml_callback::GmsConfig::default_config();
+    config.limits = scxml_callback::LimitsConfig::unbounded();
+    let server = common::GmsServer::launch(config, EngineConfig::default());
+    let out = Command::new("node")
+        .arg("scenario.mjs")
+        .arg(&server.base)
+        .arg(ADMIN_TOKEN)
+        .current_dir(&dir)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the scenario failed:\n{stdout}\n{stderr}"
     );
     assert_eq!(stdout.trim(), "ok");
 }

@@ -44,6 +44,7 @@ try {
   await page.waitForSelector('.state[data-id="green"].active', { timeout: 5000 });
   if (await page.$('.state[data-id="red"].active')) throw new Error('red is still lit');
   await page.waitForSelector('.log .entry:has-text("timer")');
+  if (process.env.SHOTS_DIR) await page.screenshot({ path: process.env.SHOTS_DIR + '/statechart.png', fullPage: true });
 
   // A click on a state shows its source line.
   await page.click('.state[data-id="yellow"] > .name');

@@ -7,8 +7,8 @@
 //!   customer's verbs (the record, cancel, reschedule, confirm, position, its notifications,
 //!   the chat).
 //! - **Agents** (a credential naming the agent) reach the agent desktop's verbs
-//!   (`internal-notification`, `retrieve-agent-notifications`) of the callback they hold
-//!   (its record's `_agent`), and their own routes under `agents/{agent}/`.
+//!   (`internal-notification`, `retrieve-agent-notifications`) and the record of the callback
+//!   they hold (its record's `_agent`), and their own routes under `agents/{agent}/`.
 //! - **Operators** (and administrators, and everyone when authentication is off) reach
 //!   every callback, the queries by properties and by queue, and the bulk operations.
 //!
@@ -36,13 +36,15 @@ enum Side {
     Customer,
     /// The desktop of the agent holding the callback.
     AgentDesk,
+    /// Both: the record, which the holding agent reads to know whom it serves.
+    Either,
 }
 
 fn side(verb: Verb) -> Side {
     match verb {
         Verb::InternalNotification | Verb::RetrieveAgentNotifications => Side::AgentDesk,
+        Verb::Get => Side::Either,
         Verb::Start
-        | Verb::Get
         | Verb::Cancel
         | Verb::Reschedule
         | Verb::IxnChat
@@ -89,7 +91,7 @@ pub(crate) fn callback(
     }
     match (side(verb), &request.caller) {
         (
-            Side::AgentDesk,
+            Side::AgentDesk | Side::Either,
             Caller::Known {
                 role: Role::Agent,
                 agent: Some(agent),
@@ -110,10 +112,12 @@ pub(crate) fn callback(
         (Side::AgentDesk, _) => Err(Denied::Unauthenticated(format!(
             "{verb} is for the agent holding callback {id} (Authorization: Bearer <token>)"
         ))),
-        (Side::Customer, Caller::Known { name, .. }) => Err(Denied::Forbidden(format!(
-            "{verb} of callback {id} is its device's; credential `{name}` is not an operator"
-        ))),
-        (Side::Customer, _) => match device_of(request) {
+        (Side::Customer | Side::Either, Caller::Known { name, .. }) => {
+            Err(Denied::Forbidden(format!(
+                "{verb} of callback {id} is its device's; credential `{name}` is not an operator"
+            )))
+        }
+        (Side::Customer | Side::Either, _) => match device_of(request) {
             Some(device) if !holders.owner.is_empty() && device == holders.owner => {
                 Ok(Actor::Device(device.into()))
             }
@@ -204,12 +208,13 @@ mod tests {
         let stranger = request(agent("agent2"), None);
         let ops = request(operator_caller(), None);
         for verb in Verb::ALL {
-            let customer = side(verb) == Side::Customer;
+            let customer = side(verb) != Side::AgentDesk;
+            let agent = side(verb) != Side::Customer;
             let expect = |who: &GmsRequest| status(callback(who, verb, "cb", HELD));
             assert_eq!(expect(&owner), if customer { 200 } else { 401 }, "{verb}");
             assert_eq!(expect(&other), if customer { 403 } else { 401 }, "{verb}");
             assert_eq!(expect(&nobody), 401, "{verb}");
-            assert_eq!(expect(&holder), if customer { 403 } else { 200 }, "{verb}");
+            assert_eq!(expect(&holder), if agent { 200 } else { 403 }, "{verb}");
             assert_eq!(expect(&stranger), 403, "{verb}");
             assert_eq!(
                 callback(&ops, verb, "cb", HELD),

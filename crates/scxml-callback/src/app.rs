@@ -19,6 +19,7 @@
 //!   (`query`, `availability`).
 //! - `GET /genesys/1/admin/callback/queues`: outstanding callbacks by queue (`query`).
 //! - `POST /genesys/1/admin/callback/cancel`: cancels many callbacks at once (`api`).
+//! - `GET /genesys/1/services` (public): the service names with their scenario's options.
 //! - `GET /genesys/1/admin/services`, `GET /genesys/1/admin/agents`: the configured services
 //!   (options, those their scenario fixes) and the agents with their states.
 //! - `/genesys/1/agents/{agent}/...`: the agent desktop API (`agents_api`).
@@ -378,7 +379,7 @@ impl GmsApp {
         let public = matches!(
             segments.as_slice(),
             ["genesys", "cometd", ..]
-                | ["genesys", "1", "service", ..]
+                | ["genesys", "1", "service" | "services", ..]
                 | ["genesys", "2", "chat", ..]
         );
         if public && request.caller == Caller::Anonymous {
@@ -408,6 +409,11 @@ impl GmsApp {
                     None => GmsResponse::not_found(format!("no document {file}")),
                 }
             }
+            // The service names and what kind each is, for a customer application (or the
+            // tester page) to offer: no options beyond the scenario's, no records.
+            ["genesys", "1", "services"] if request.method == Method::GET => {
+                GmsResponse::json(200, &self.public_services())
+            }
             ["genesys", "pages", file] if request.method == Method::GET => super::pages::file(file)
                 .unwrap_or_else(|| GmsResponse::not_found(format!("no page {file}"))),
             ["genesys", "1", "agents", agent, rest @ ..] => {
@@ -428,6 +434,23 @@ impl GmsApp {
             }
             _ => GmsResponse::not_found(format!("no GMS resource {path}")),
         }
+    }
+
+    /// `GET /genesys/1/services`: each service's name and the options its scenario fixes.
+    fn public_services(&self) -> serde_json::Value {
+        let list: Vec<serde_json::Value> = self
+            .services
+            .values()
+            .map(|s| {
+                let fixed: serde_json::Map<String, serde_json::Value> = s
+                    .locked
+                    .iter()
+                    .filter_map(|k| Some((k.clone(), s.options.get(k)?.clone())))
+                    .collect();
+                serde_json::json!({"name": s.name, "scenario": fixed})
+            })
+            .collect();
+        serde_json::Value::Array(list)
     }
 
     /// The operator's queries, under `/genesys/1/admin/`.
