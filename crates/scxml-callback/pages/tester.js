@@ -66,8 +66,11 @@ async function refresh() {
   $('state').textContent = record._callback_state + (record._callback_reason ? ' / ' + record._callback_reason : '');
   if (record._callback_state === 'COMPLETED') { clearInterval(positionTimer); return; }
   if (record._callback_state === 'QUEUED' || record._callback_state === 'ROUTING') {
-    const p = await call('GET', '/genesys/1/service/' + serviceId + '/check-queue-position');
-    $('position').textContent = 'position ' + p._position + ' of ' + p._total_waiting + ', eta ' + p._eta;
+    // The service may have moved on meanwhile (409): the next refresh says where it is.
+    const p = await call('GET', '/genesys/1/service/' + serviceId + '/check-queue-position').catch(() => null);
+    $('position').textContent = p ? 'position ' + p._position + ' of ' + p._total_waiting + ', eta ' + p._eta : '';
+  } else {
+    $('position').textContent = '';
   }
 }
 
