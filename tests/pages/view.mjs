@@ -42,6 +42,8 @@ try {
   await page.fill('#send input[name=name]', 'timer');
   await page.click('#send button');
   await page.waitForSelector('.state[data-id="green"].active', { timeout: 5000 });
+  // The transition just taken is marked: red's timer transition.
+  await page.waitForSelector('.state[data-id="red"] > .transitions li.taken:has-text("timer")', { timeout: 5000 });
   if (await page.$('.state[data-id="red"].active')) throw new Error('red is still lit');
   await page.waitForSelector('.log .entry:has-text("timer")');
   if (process.env.SHOTS_DIR) await page.screenshot({ path: process.env.SHOTS_DIR + '/statechart.png', fullPage: true });

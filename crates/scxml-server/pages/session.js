@@ -22,6 +22,15 @@ function logEntry(text, detail) {
   log.prepend(entry);
 }
 
+// Marks the transitions the last macrostep took (until the next one).
+function markTaken(indices) {
+  document.querySelectorAll('.transitions li.taken').forEach((li) => li.classList.remove('taken'));
+  for (const index of indices) {
+    const li = document.querySelector('.transitions li[data-transition="' + index + '"]');
+    if (li) li.classList.add('taken');
+  }
+}
+
 // An error event of the session: the element, where it is, why; a click shows the line.
 function logError(error) {
   const d = error.data || {};
@@ -83,6 +92,7 @@ async function follow() {
       logEntry('#' + step.seq + ' ' + (step.event || '(start)') + ' → ' + step.configuration.join(' '),
         step.logs.length ? step.logs.join('\n') : '');
       for (const error of step.errors || []) logError(error);
+      markTaken(step.transitions || []);
       document.getElementById('status').textContent = step.status;
       refresh().catch(fail);
     }

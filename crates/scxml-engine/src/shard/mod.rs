@@ -81,6 +81,8 @@ pub struct TraceRecord {
     /// The error events the macrostep raised (the first sixteen): `{name, data}`, the data
     /// naming the element, its line and column and the reason.
     pub errors: Vec<serde_json::Value>,
+    /// The transitions it took, in order (their indices in the chart), the first sixty-four.
+    pub transitions: Vec<u32>,
     /// The session's status after it.
     pub status: SessionStatus,
 }

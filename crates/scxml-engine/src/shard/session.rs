@@ -133,6 +133,7 @@ impl Shard {
                         .iter()
                         .map(|e| serde_json::json!({"name": e.name, "data": e.data}))
                         .collect(),
+                    transitions: interpreter.macrostep_transitions().to_vec(),
                     status: slot.status(),
                 });
             }

@@ -14,6 +14,9 @@ use serde_json::Value;
 /// How many of a macrostep's error events [`Interpreter::macrostep_errors`] keeps.
 const MACROSTEP_ERRORS_KEPT: usize = 16;
 
+/// How many of a macrostep's transitions [`Interpreter::macrostep_transitions`] keeps.
+const MACROSTEP_TRANSITIONS_KEPT: usize = 64;
+
 impl Interpreter {
     /// The body of `mainEventLoop` up to the point where it would block on the external
     /// queue: eventless transitions and internal events until stable, then the invocations of
@@ -98,6 +101,7 @@ impl Interpreter {
         self.macrostep_microsteps = 0;
         self.macrostep_internal_events = 0;
         self.macrostep_errors.clear();
+        self.macrostep_transitions.clear();
     }
 
     /// Counts a microstep; the failure when the macrostep has now done too much.
@@ -292,6 +296,9 @@ impl Interpreter {
     /// `microstep`: exit, transition content, entry.
     fn microstep(&mut self, enabled: &[TransitionId], host: &mut dyn Host) {
         self.stats.microsteps += 1;
+        let room = MACROSTEP_TRANSITIONS_KEPT.saturating_sub(self.macrostep_transitions.len());
+        self.macrostep_transitions
+            .extend(enabled.iter().copied().take(room));
         self.exit_states(enabled, host);
         self.execute_transition_content(enabled, host);
         self.enter_states(enabled, host);

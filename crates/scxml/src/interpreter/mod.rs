@@ -168,6 +168,8 @@ pub struct Interpreter {
     macrostep_internal_events: u64,
     /// The platform error events the current (or last) macrostep raised, the first few.
     macrostep_errors: Vec<Event>,
+    /// The transitions the current (or last) macrostep took, in order, the first few.
+    macrostep_transitions: Vec<TransitionId>,
     /// Why the session failed, once it has.
     failure: Option<Failure>,
 }
@@ -234,6 +236,7 @@ impl Interpreter {
             macrostep_microsteps: 0,
             macrostep_internal_events: 0,
             macrostep_errors: Vec::new(),
+            macrostep_transitions: Vec::new(),
             failure: None,
             doc,
             dm,
@@ -367,6 +370,12 @@ impl Interpreter {
     /// raised, the first sixteen, with their data ([`error_data`]): what a trace shows.
     pub fn macrostep_errors(&self) -> &[Event] {
         &self.macrostep_errors
+    }
+
+    /// The transitions the last macrostep took (indices into the document's transitions, as
+    /// [`crate::chart::ChartTransition::index`] names them), in order, the first sixty-four.
+    pub fn macrostep_transitions(&self) -> &[TransitionId] {
+        &self.macrostep_transitions
     }
 
     /// Processes one external event: finalize and autoforward for invocations, the event's
