@@ -1290,3 +1290,34 @@ fn a_flow_edit_that_breaks_the_record_contract_is_refused_with_the_field() {
     let (_, all) = h.get("service/callback/chat-delay", None);
     assert_eq!(all, json!([]), "{all}");
 }
+
+#[test]
+fn an_offer_nobody_accepts_in_time_goes_back_to_the_queue() {
+    let config = TWO_DESKS.replacen(
+        "    [[routing.agents]]",
+        "    [routing]\n    accept_timeout_secs = 0.4\n    [[routing.agents]]",
+        1,
+    );
+    let h = Harness::parse(&config);
+    h.agent_ready("desk1");
+    let id = start_desk_chat(&h, "desk");
+    let ixn = offered_to(&h, "desk1");
+    let offered = Instant::now();
+    // desk1 never answers: after 0.4 s it is not-ready and the chat waits again.
+    let state = h.wait_for(
+        "the offer taken back",
+        Duration::from_secs(3),
+        || h.agent_state("desk1"),
+        |s| s["state"] == "not_ready",
+    );
+    assert_eq!(state, json!({"state": "not_ready"}));
+    assert!(offered.elapsed() >= Duration::from_millis(350));
+    h.wait_for(
+        "the callback queued again",
+        Duration::from_secs(2),
+        || h.record(&id, DEVICE),
+        |r| r["_callback_state"] == "QUEUED",
+    );
+    h.agent_ready("desk2");
+    assert_eq!(offered_to(&h, "desk2"), ixn);
+}

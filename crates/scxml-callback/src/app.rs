@@ -108,6 +108,8 @@ pub(crate) struct Attached {
     ticker: tokio::task::JoinHandle<()>,
     /// Forgets ended chats ([`GmsApp::forget_ended_chats`]).
     janitor: tokio::task::JoinHandle<()>,
+    /// Takes back the offers their agents let lapse ([`Router::lapsed_offers`]).
+    offers: tokio::task::JoinHandle<()>,
 }
 
 /// How long an ended chat stays readable (its transcript, for the last polls of the
@@ -276,6 +278,23 @@ impl GmsApp {
                 runtime.spawn(async move { super::chat_v2::route(&app, &chat_id, &service).await });
             }));
         let app = Arc::downgrade(self);
+        let every = self.tick;
+        let offers = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let Some(app) = app.upgrade() else { return };
+                for (agent, offer) in app.router.lapsed_offers(std::time::Instant::now()) {
+                    tracing::info!(%agent, interaction = %offer.interaction, "an offer lapsed unaccepted");
+                    let data = serde_json::json!({
+                        "interaction": offer.interaction, "agent": agent, "lapsed": true,
+                    });
+                    app.tell_flow(&offer.request, "chat.rejected", data);
+                }
+            }
+        });
+        let app = Arc::downgrade(self);
         let janitor = tokio::spawn(async move {
             let mut interval = tokio::time::interval(JANITOR_INTERVAL);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -300,10 +319,12 @@ impl GmsApp {
             base_url: base_url.trim_end_matches('/').to_string(),
             ticker,
             janitor,
+            offers,
         };
         if let Err(unused) = self.attached.set(attached) {
             unused.ticker.abort();
             unused.janitor.abort();
+            unused.offers.abort();
         }
     }
 
@@ -607,6 +628,7 @@ impl Drop for GmsApp {
         if let Some(attached) = self.attached.get() {
             attached.ticker.abort();
             attached.janitor.abort();
+            attached.offers.abort();
         }
     }
 }

@@ -139,6 +139,14 @@ pub struct DirectoryConfig {
     /// may give another time when it ends the interaction.
     #[serde(default)]
     pub wrap_up_secs: f64,
+    /// How long an agent has to accept an offered interaction before it is taken back and
+    /// routed again (as if the agent had rejected it: the agent goes not-ready); 0: no limit.
+    #[serde(default = "default_accept_timeout_secs")]
+    pub accept_timeout_secs: f64,
+}
+
+fn default_accept_timeout_secs() -> f64 {
+    30.0
 }
 
 /// What an agent is doing.
@@ -248,6 +256,8 @@ pub struct Directory {
     campaign_groups: BTreeMap<String, CampaignGroupConfig>,
     /// The after-call work after each interaction ([`DirectoryConfig::wrap_up_secs`]).
     pub(crate) wrap_up: Duration,
+    /// How long an offer waits for its agent ([`DirectoryConfig::accept_timeout_secs`]).
+    pub(crate) accept_timeout: Option<Duration>,
 }
 
 impl Directory {
@@ -262,6 +272,13 @@ impl Directory {
             )));
         }
         dir.wrap_up = Duration::from_secs_f64(config.wrap_up_secs);
+        let accept = config.accept_timeout_secs;
+        if !(accept.is_finite() && (0.0..=86_400.0).contains(&accept)) {
+            return Err(RoutingError::Config(format!(
+                "accept_timeout_secs = {accept} must be seconds between 0 and 86400"
+            )));
+        }
+        dir.accept_timeout = (accept > 0.0).then(|| Duration::from_secs_f64(accept));
         for a in config.agents {
             if dir.agents.contains_key(&a.id) {
                 return Err(RoutingError::Config(format!(

@@ -782,6 +782,42 @@ impl Router {
         .map(|(offer, _)| offer)
     }
 
+    /// The offers their agents did not accept within `accept_timeout_secs`, with the agents:
+    /// each agent goes not-ready, as if it had rejected the offer, and the offers are answered
+    /// so their owners route the interactions again.
+    pub fn lapsed_offers(&self, now: Instant) -> Vec<(String, Offer)> {
+        let mut st = self.lock();
+        let Some(timeout) = st.dir.accept_timeout else {
+            return Vec::new();
+        };
+        let mut lapsed = Vec::new();
+        for a in st.dir.agents.values_mut() {
+            let AgentState::Busy {
+                interaction,
+                request,
+                virtual_queue,
+                accepted: false,
+            } = &a.state
+            else {
+                continue;
+            };
+            if a.busy_since
+                .is_some_and(|since| now.saturating_duration_since(since) >= timeout)
+            {
+                let offer = Offer {
+                    interaction: interaction.clone(),
+                    request: request.clone(),
+                    virtual_queue: virtual_queue.clone(),
+                    accepted: false,
+                };
+                lapsed.push((a.id.clone(), offer));
+                a.busy_since = None;
+                set_state(a, AgentState::NotReady, now);
+            }
+        }
+        lapsed
+    }
+
     /// The agent finishes an interaction: its handling time (since routing) is recorded for
     /// the ETA, and the agent wraps up for `wrap_up` (default the configured
     /// `wrap_up_secs`) or, with none, is ready again (and may be reserved at once).

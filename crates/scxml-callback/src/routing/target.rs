@@ -241,6 +241,7 @@ mod tests {
                 agents: vec!["a1".into()],
             }],
             wrap_up_secs: 0.0,
+            accept_timeout_secs: 30.0,
         })
         .unwrap()
     }
