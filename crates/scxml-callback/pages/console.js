@@ -1,5 +1,6 @@
-// The operator console: the callbacks (GET service/callback?... with paging), cancel one or
-// many (DELETE, POST admin/callback/cancel), CSV export of the current search, the queues
+// The operator console: the callbacks (GET service/callback?... with paging and a window of
+// desired times), cancel one or many (DELETE, POST admin/callback/cancel), reschedule the
+// selected (PUT), CSV export of the current search, a few metrics, the queues
 // (admin/callback/queues) with their outstanding count sampled over time, the agents and the
 // services (admin/agents, admin/services). Everything with the operator's token.
 import { api, json, element } from '/pages/api.js';
@@ -43,7 +44,7 @@ async function search() {
     cancel.disabled = r._callback_state === 'COMPLETED';
     cancel.addEventListener('click', () => cancelOne(r._id).catch(fail));
     return element('tr', { 'data-id': r._id }, element('td', {}, pick),
-      ...keys.map((k) => element('td', { class: k === '_id' ? 'mono' : '', text: r[k] == null ? '' : String(r[k]) })),
+      ...keys.map((k) => element('td', { class: k === '_id' ? 'mono' : '', 'data-key': k, text: r[k] == null ? '' : String(r[k]) })),
       element('td', {}, cancel));
   }));
   document.getElementById('summary').textContent = total + ' callback' + (total === 1 ? '' : 's');
@@ -66,8 +67,8 @@ async function cancelSelected() {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ reason, ids }),
   }));
   const refused = results.filter((r) => r.status >= 300);
-  if (refused.length) fail(new Error(refused.map((r) => r._id + ': ' + (r.error && r.error.message)).join('; ')));
   await search();
+  if (refused.length) fail(new Error(refused.map((r) => r._id + ': ' + (r.error && r.error.message)).join('; ')));
 }
 
 function csvCell(value) {
@@ -136,6 +137,31 @@ async function services() {
   }
 }
 
+async function reschedule(when) {
+  const rows = [...document.querySelectorAll('#callbacks tbody input:checked')].map((i) => i.closest('tr'));
+  const refused = [];
+  for (const row of rows) {
+    const service = row.querySelector('td[data-key="_service_name"]').textContent;
+    const response = await gms('service/callback/' + encodeURIComponent(service) + '/' + encodeURIComponent(row.dataset.id), {
+      method: 'PUT', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _new_desired_time: when }).toString(),
+    });
+    if (!response.ok) refused.push(row.dataset.id + ': ' + ((await response.json().catch(() => ({}))).message || response.status));
+  }
+  await search();
+  if (refused.length) fail(new Error(refused.join('; ')));
+}
+
+// A few lines of /metrics: sessions, requests, macrosteps.
+async function metrics() {
+  const response = await api('/metrics');
+  if (!response.ok) return;
+  const text = await response.text();
+  const wanted = /^scxml_(sessions_|events_total|macrosteps_total|workers_abandoned|http_requests)/;
+  const lines = text.split('\n').filter((l) => wanted.test(l)).slice(0, 16);
+  document.getElementById('metrics').textContent = lines.join('\n');
+}
+
 async function health() {
   const response = await fetch('/healthz');
   const body = await response.json().catch(() => ({}));
@@ -147,10 +173,14 @@ document.getElementById('previous').addEventListener('click', () => { offset = M
 document.getElementById('next').addEventListener('click', () => { offset += PAGE; search().catch(fail); });
 document.getElementById('export').addEventListener('click', () => exportCsv().catch(fail));
 document.getElementById('cancel-selected').addEventListener('click', () => cancelSelected().catch(fail));
+document.getElementById('reschedule').addEventListener('submit', (e) => {
+  e.preventDefault();
+  reschedule(e.target.elements.when.value.trim()).catch(fail);
+});
 
 async function start() {
   await services();
-  await Promise.all([search(), queues(), agents(), health()]);
-  setInterval(() => { queues().catch(fail); agents().catch(fail); }, 5000);
+  await Promise.all([search(), queues(), agents(), health(), metrics()]);
+  setInterval(() => { queues().catch(fail); agents().catch(fail); metrics().catch(fail); }, 5000);
 }
 start().catch(fail);

@@ -176,13 +176,32 @@ pub(crate) fn by_properties(
     service: Option<&str>,
     query: &Map<String, Value>,
 ) -> GmsResponse {
-    const PAGING: [&str; 2] = ["offset", "limit"];
-    let filters = match filters(query, &PAGING) {
+    const OWN: [&str; 4] = ["offset", "limit", "desired_from", "desired_to"];
+    let filters = match filters(query, &OWN) {
         Ok(f) => f,
         Err(e) => return GmsResponse::bad_request(e.to_string()),
     };
+    // `desired_from` / `desired_to` (ISO 8601): desired times in that window, both ends in.
+    let bound = |name: &'static str| -> Result<Option<i64>, GmsResponse> {
+        match query.get(name).and_then(Value::as_str).map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(text) => parse_iso(text).map(Some).ok_or_else(|| {
+                GmsResponse::bad_request(format!("{name} must be an ISO 8601 date-time, not {text}"))
+            }),
+        }
+    };
+    let (from, to) = match (bound("desired_from"), bound("desired_to")) {
+        (Ok(from), Ok(to)) => (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)),
+        (Err(answer), _) | (_, Err(answer)) => return answer,
+    };
+    let in_window = |r: &Value| {
+        (from == i64::MIN && to == i64::MAX)
+            || crate::availability::desired_time(r).is_some_and(|t| (from..=to).contains(&t))
+    };
     let mut found = index.select(|r| {
-        service.is_none_or(|s| r["_service_name"] == s) && filters.iter().all(|f| f.matches(r))
+        service.is_none_or(|s| r["_service_name"] == s)
+            && filters.iter().all(|f| f.matches(r))
+            && in_window(r)
     });
     by_desired_time(&mut found);
     // GMS answers the whole list; `offset`/`limit` (an operator console's paging) answer one
