@@ -2,7 +2,7 @@
 //!
 //! It reads the suite's `tests.tsv`, leaves out the XPath profile, runs every start document on
 //! its own thread with a virtual clock and a wall-clock timeout (the Basic HTTP tests on a real
-//! server on loopback, see [`http`]), and judges each test: automatic tests by
+//! server on loopback, see `http`), and judges each test: automatic tests by
 //! reaching the final state `pass`, manual tests by what they mean (see [`judge`]). The
 //! result is a [`SuiteReport`] that callers can print or assert on.
 //!

@@ -186,7 +186,9 @@ pub(crate) fn by_properties(
         match query.get(name).and_then(Value::as_str).map(str::trim) {
             None | Some("") => Ok(None),
             Some(text) => parse_iso(text).map(Some).ok_or_else(|| {
-                GmsResponse::bad_request(format!("{name} must be an ISO 8601 date-time, not {text}"))
+                GmsResponse::bad_request(format!(
+                    "{name} must be an ISO 8601 date-time, not {text}"
+                ))
             }),
         }
     };

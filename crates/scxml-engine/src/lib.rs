@@ -2,7 +2,7 @@
 //!
 //! A boa `Context` is not `Send`, so a session can never move between threads. The engine
 //! therefore runs one *shard* per worker thread (a current-thread tokio runtime) and pins each
-//! session to a shard for its whole life; the shards share nothing but the [`Router`], which
+//! session to a shard for its whole life; the shards share nothing but the `Router`, which
 //! maps a session id to its shard and carries commands there over a channel. Within a shard
 //! every session has its own FIFO of external events and processes one event at a time.
 //!
@@ -10,7 +10,7 @@
 //! session, deliver an event (optionally waiting for the resulting stable configuration),
 //! inspect, list, end, and subscribe to a session's trace.
 //!
-//! Sessions are durable and hibernate: see [`record`] for what is stored and when, and
+//! Sessions are durable and hibernate: see `record` for what is stored and when, and
 //! [`HibernationPolicy`] for when a session at rest drops its JavaScript context.
 #![warn(missing_docs, unreachable_pub)]
 

@@ -1,7 +1,7 @@
 //! The interpreter server: the sessions API, the Basic HTTP Event I/O Processor and the
 //! test-runner protocol over hyper, in front of an [`Engine`].
 //!
-//! Every handler returns `Result<Response, ApiError>`; [`route`] turns errors into JSON
+//! Every handler returns `Result<Response, ApiError>`; `route` turns errors into JSON
 //! answers, so no request ends without a status and a body, and a handler panic (a bug) is
 //! caught by the connection task without taking the process down.
 #![warn(missing_docs, unreachable_pub)]
