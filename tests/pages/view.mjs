@@ -40,12 +40,18 @@ try {
 
   // An event from the form moves the chart on, and the log says so.
   await page.fill('#send input[name=name]', 'timer');
+  await page.fill('#send input[name=data]', '{"by": "the page"}');
   await page.click('#send button');
   await page.waitForSelector('.state[data-id="green"].active', { timeout: 5000 });
   // The transition just taken is marked: red's timer transition.
   await page.waitForSelector('.state[data-id="red"] > .transitions li.taken:has-text("timer")', { timeout: 5000 });
   if (await page.$('.state[data-id="red"].active')) throw new Error('red is still lit');
   await page.waitForSelector('.log .entry:has-text("timer")');
+  // The payload is in the log, and the filter hides it.
+  await page.waitForSelector('.log .payload:has-text("the page")');
+  await page.uncheck('#show-data');
+  if (await page.isVisible('.log .payload')) throw new Error('the filter does not hide payloads');
+  await page.check('#show-data');
   if (process.env.SHOTS_DIR) await page.screenshot({ path: process.env.SHOTS_DIR + '/statechart.png', fullPage: true });
 
   // A click on a state shows its source line.

@@ -16,11 +16,20 @@ let source = '';
 
 function fail(e) { error.textContent = e.message || String(e); }
 
-function logEntry(text, detail) {
+function logEntry(text, detail, data) {
   const entry = element('div', { class: 'entry' }, element('span', { class: 'mono', text }));
-  if (detail) entry.append(element('div', { class: 'muted mono', text: detail }));
+  if (data !== undefined && data !== null) entry.append(element('div', { class: 'mono payload', text: JSON.stringify(data) }));
+  if (detail) entry.append(element('div', { class: 'muted mono logs', text: detail }));
   log.prepend(entry);
 }
+
+// The filter: which parts of the log show (payloads, logs, platform errors).
+function applyFilter() {
+  log.classList.toggle('hide-payloads', !document.getElementById('show-data').checked);
+  log.classList.toggle('hide-logs', !document.getElementById('show-logs').checked);
+  log.classList.toggle('hide-errors', !document.getElementById('show-errors').checked);
+}
+for (const id of ['show-data', 'show-logs', 'show-errors']) document.getElementById(id).addEventListener('change', applyFilter);
 
 // Marks the transitions the last macrostep took (until the next one).
 function markTaken(indices) {
@@ -90,7 +99,7 @@ async function follow() {
       const step = JSON.parse(data);
       active = showConfiguration(boxes, step.configuration, active);
       logEntry('#' + step.seq + ' ' + (step.event || '(start)') + ' → ' + step.configuration.join(' '),
-        step.logs.length ? step.logs.join('\n') : '');
+        step.logs.length ? step.logs.join('\n') : '', step.data);
       for (const error of step.errors || []) logError(error);
       markTaken(step.transitions || []);
       document.getElementById('status').textContent = step.status;

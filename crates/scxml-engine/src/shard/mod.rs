@@ -74,6 +74,9 @@ pub struct TraceRecord {
     pub seq: u64,
     /// The external event that started the macrostep (`None` for the start).
     pub event: Option<String>,
+    /// That event's data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
     /// The active states after it, in document order.
     pub configuration: Vec<String>,
     /// `<log>` output of the macrostep, as `label: message`.

@@ -75,6 +75,12 @@ impl Shard {
             Step::Event(e) => Some(e.name.clone()),
             Step::Start | Step::Fail(_) => None,
         };
+        // The event's data, for a trace someone follows (not copied otherwise).
+        let traced = slot.trace.as_ref().is_some_and(|t| t.receiver_count() > 0);
+        let event_data = match &step {
+            Step::Event(e) if traced => e.data.clone(),
+            _ => None,
+        };
         let mut host = ShardHost::new(id, &mut slot.links, &self.router);
         {
             let _busy = self.watch.busy(self.router.epoch, id);
@@ -116,6 +122,7 @@ impl Shard {
                 let _ = trace.send(TraceRecord {
                     seq: slot.trace_seq,
                     event: event_name,
+                    data: event_data,
                     configuration: interpreter
                         .active_ids()
                         .into_iter()
