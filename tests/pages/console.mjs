@@ -92,9 +92,9 @@ try {
   }
   // Queues, agents, services.
   await page.waitForSelector('#queues tr[data-queue="chat_vq"]');
-  await page.waitForSelector('#agents tr[data-agent="agent1"] .state');
+  await page.waitForSelector('#agents tr[data-agent="agent1"] .agent-state');
   const locked = await page.textContent('#services');
-  if (!locked.includes('🔒 _wait_for_agent')) throw new Error('the scenario\'s options are not marked: ' + locked.slice(0, 200));
+  if (!locked.includes('scenario _wait_for_agent')) throw new Error('the scenario\'s options are not marked: ' + locked.slice(0, 200));
   if (!(await page.textContent('#health')).includes('ok')) throw new Error('no health');
 } catch (e) {
   failures.push(e.message);

@@ -120,7 +120,7 @@ async function agents() {
   const list = await json(await gms('admin/agents'));
   document.querySelector('#agents tbody').replaceChildren(...list.map((a) => element('tr', { 'data-agent': a.id },
     element('td', { text: a.name + ' (' + a.id + ')' }), element('td', { text: (a.groups || []).join(', ') }),
-    element('td', { class: 'state', text: a.state.state }))));
+    element('td', { class: 'agent-state', text: a.state.state }))));
 }
 
 async function services() {
@@ -130,9 +130,11 @@ async function services() {
   place.replaceChildren();
   for (const [name, service] of Object.entries(all)) {
     if (![...select.options].some((o) => o.value === name)) select.append(element('option', { value: name, text: name }));
-    const rows = Object.entries(service.options).map(([k, v]) => element('tr', {},
-      element('td', { class: 'mono', text: (service.locked.includes(k) ? '🔒 ' : '') + k }),
-      element('td', { class: 'mono', text: JSON.stringify(v) })));
+    const rows = Object.entries(service.options).map(([k, v]) => {
+      const name = element('td', { class: 'mono', text: k });
+      if (service.locked.includes(k)) name.prepend(element('span', { class: 'badge', text: 'scenario' }), ' ');
+      return element('tr', {}, name, element('td', { class: 'mono', text: JSON.stringify(v) }));
+    });
     place.append(element('h3', { text: name }), element('table', { class: 'options' }, element('tbody', {}, ...rows)));
   }
 }
