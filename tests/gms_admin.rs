@@ -251,6 +251,8 @@ fn admin_queues_list_outstanding_callbacks_by_virtual_queue() {
     let sched = queues["sched_vq"].as_array().unwrap();
     assert_eq!(sched[0]["_id"], first.as_str());
     assert_eq!(sched[0]["_position"], 1);
+    // With the estimated wait check-queue-position would give (no history yet: n/a).
+    assert_eq!(sched[0]["_eta"], "n/a", "{}", sched[0]);
     assert_eq!(sched[1]["_id"], second.as_str());
     assert_eq!(sched[1]["_position"], 2);
     assert_eq!(queues["short_vq"][0]["_id"], other.as_str());

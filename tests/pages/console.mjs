@@ -91,7 +91,7 @@ try {
     throw new Error('the CSV is not the search: ' + csv);
   }
   // Queues, agents, services.
-  await page.waitForSelector('#queues tr[data-queue="chat_vq"]');
+  await page.waitForSelector('#queues tr[data-queue="chat_vq"] .eta');
   await page.waitForSelector('#agents tr[data-agent="agent1"] .agent-state');
   const locked = await page.textContent('#services');
   if (!locked.includes('scenario _wait_for_agent')) throw new Error('the scenario\'s options are not marked: ' + locked.slice(0, 200));

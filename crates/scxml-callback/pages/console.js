@@ -106,12 +106,16 @@ async function queues() {
   const names = new Set([...Object.keys(listing), ...history.keys()]);
   for (const name of [...names].sort()) {
     const count = (listing[name] || []).length;
+    // The estimated wait of the last in line (what a new callback would wait at least).
+    const etas = (listing[name] || []).map((r) => r._eta).filter((e) => typeof e === 'number');
+    const wait = etas.length ? Math.max(...etas) + ' s' : 'n/a';
     const samples = history.get(name) || [];
     samples.push(count);
     if (samples.length > 60) samples.shift();
     history.set(name, samples);
     rows.push(element('tr', { 'data-queue': name }, element('td', { class: 'mono', text: name }),
-      element('td', { class: 'count', text: String(count) }), element('td', {}, sparkline(samples))));
+      element('td', { class: 'count', text: String(count) }), element('td', { class: 'eta', text: wait }),
+      element('td', {}, sparkline(samples))));
   }
   document.querySelector('#queues tbody').replaceChildren(...rows);
 }

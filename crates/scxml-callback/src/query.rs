@@ -333,6 +333,13 @@ fn queue_listing(
             .map(|mut r| {
                 if let Some(p) = r["_id"].as_str().and_then(|id| order.get(id)).copied() {
                     r["_position"] = Value::from(p);
+                    // The estimated wait, as check-queue-position gives it.
+                    let status = r["_id"]
+                        .as_str()
+                        .and_then(|id| router.status(id, Instant::now()).ok());
+                    if let Some(status) = status {
+                        r["_eta"] = status.eta.map_or_else(|| Value::from("n/a"), Value::from);
+                    }
                 }
                 r
             })
