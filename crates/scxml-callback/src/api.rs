@@ -587,10 +587,10 @@ pub(crate) async fn admit(
     let Some(link) = callback(app, id).await else {
         return Err(unknown_service(id));
     };
-    let record = app.index.get(id);
+    let agent = app.index.field(id, "_agent");
     let holders = Holders {
         owner: &link.owner,
-        agent: record.as_ref().and_then(|r| r["_agent"].as_str()),
+        agent: agent.as_ref().and_then(Value::as_str),
     };
     access::callback(request, verb, id, holders).map_err(|denied| refused(&denied))?;
     Ok(link)

@@ -230,6 +230,11 @@ impl ServiceIndex {
         self.read_records().by_id.get(id).cloned()
     }
 
+    /// One field of a record (no copy of the rest): what a request's admission reads.
+    pub fn field(&self, id: &str, key: &str) -> Option<Value> {
+        self.read_records().by_id.get(id)?.get(key).cloned()
+    }
+
     /// The records `keep` accepts, in id order.
     pub fn select(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
         self.read_records()
