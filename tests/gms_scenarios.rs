@@ -644,11 +644,17 @@ const FALLBACK: &str = r#"
 
 /// Starts a chat-immediate callback and its chat; returns the service id.
 fn start_immediate_chat(h: &Harness) -> String {
+    start_chat(h, "lonely", "_customer_number=5551234", "firstName=Ann")
+}
+
+/// Starts an immediate-chat callback of `service` with the create `form`, then its chat with
+/// the chat `form`; returns the service id.
+fn start_chat(h: &Harness, service: &str, form: &str, chat_form: &str) -> String {
     let (status, created) = h.gms_form(
         "POST",
-        "service/callback/lonely",
+        &format!("service/callback/{service}"),
         Some(DEVICE),
-        Some("_customer_number=5551234"),
+        Some(form),
     );
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["_action"], "StartChat");
@@ -657,7 +663,7 @@ fn start_immediate_chat(h: &Harness) -> String {
         "POST",
         &format!("service/{id}/ixn/chat"),
         Some(DEVICE),
-        Some("firstName=Ann"),
+        Some(chat_form),
     );
     assert_eq!(status, 200, "{chat}");
     id
@@ -907,21 +913,12 @@ fn the_customers_user_data_reaches_the_agent_with_the_chat() {
     h.agent_ready("desk");
     let mut seen = Vec::new();
     for service in ["packed", "separate", "private"] {
-        let (status, created) = h.gms_form(
-            "POST",
-            &format!("service/callback/{service}"),
-            Some(DEVICE),
-            Some("_customer_number=5551234&usr_customer_name=John%20Hill&usr_reason=loans"),
+        let id = start_chat(
+            &h,
+            service,
+            "_customer_number=5551234&usr_customer_name=John%20Hill&usr_reason=loans",
+            "firstName=John",
         );
-        assert_eq!(status, 200, "{created}");
-        let id = created["_id"].as_str().unwrap().to_string();
-        let (status, chat) = h.gms_form(
-            "POST",
-            &format!("service/{id}/ixn/chat"),
-            Some(DEVICE),
-            Some("firstName=John"),
-        );
-        assert_eq!(status, 200, "{chat}");
         let offers = h.wait_for(
             "the chat offered to the agent",
             Duration::from_secs(3),
@@ -1052,22 +1049,7 @@ const TWO_DESKS: &str = r#"
 
 /// Starts an immediate chat callback of `service` with its chat; returns the service id.
 fn start_desk_chat(h: &Harness, service: &str) -> String {
-    let (status, created) = h.gms_form(
-        "POST",
-        &format!("service/callback/{service}"),
-        Some(DEVICE),
-        Some("_customer_number=5551234"),
-    );
-    assert_eq!(status, 200, "{created}");
-    let id = created["_id"].as_str().unwrap().to_string();
-    let (status, chat) = h.gms_form(
-        "POST",
-        &format!("service/{id}/ixn/chat"),
-        Some(DEVICE),
-        Some("firstName=Ann"),
-    );
-    assert_eq!(status, 200, "{chat}");
-    id
+    start_chat(h, service, "_customer_number=5551234", "firstName=Ann")
 }
 
 /// Waits until `agent` is offered an interaction; returns its id.

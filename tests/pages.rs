@@ -58,12 +58,41 @@ fn skip_reason(dir: &Path) -> Option<String> {
     None
 }
 
+/// The scripts' directory, when the tools to run them are there (else the test is skipped).
+fn scripts() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages");
+    missing_tools(&dir).is_none().then_some(dir)
+}
+
+/// The server running the callback application, without the device API's bounds (the
+/// browsers' polls and the scripts' requests come from one address).
+fn gms_server() -> common::GmsServer {
+    let mut config = scxml_callback::GmsConfig::default_config();
+    config.limits = scxml_callback::LimitsConfig::unbounded();
+    common::GmsServer::launch(config, EngineConfig::default())
+}
+
+/// Runs `node script args...` in `dir`; fails the test with its output unless it succeeds,
+/// and answers what it printed.
+fn node(dir: &Path, script: &str, args: &[&str]) -> String {
+    let out = Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
 #[test]
 fn the_landing_page_and_the_live_statechart_view_work_in_chromium() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages");
-    if missing_tools(&dir).is_some() {
-        return;
-    }
+    let Some(dir) = scripts() else { return };
     let server = TestServer::serve(common::loopback_options(EngineConfig::default()));
     let doc = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/traffic_light.scxml"),
@@ -81,22 +110,9 @@ fn the_landing_page_and_the_live_statechart_view_work_in_chromium() {
     let (status, failing) = server.post_value("/sessions", &json!({"document": failing}));
     assert_eq!(status, 201, "{failing}");
 
-    let out = Command::new("node")
-        .arg("view.mjs")
-        .arg(&server.base)
-        .arg(ADMIN_TOKEN)
-        .arg(id)
-        .arg(failing["id"].as_str().unwrap())
-        .current_dir(&dir)
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{stdout}\n{stderr}"
-    );
-    assert_eq!(stdout.trim(), "ok");
+    let failing = failing["id"].as_str().unwrap();
+    let printed = node(&dir, "view.mjs", &[&server.base, ADMIN_TOKEN, id, failing]);
+    assert_eq!(printed.trim(), "ok");
 }
 
 #[test]
@@ -133,31 +149,15 @@ fn the_pages_are_served_with_their_policy_and_the_chart_needs_credentials() {
 
 #[test]
 fn the_standard_cometd_client_completes_the_chat_callback_with_and_without_websocket() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages");
-    if missing_tools(&dir).is_some() {
-        return;
-    }
-    let mut config = scxml_callback::GmsConfig::default_config();
-    // The client's long polls and the test's requests come from one address.
-    config.limits = scxml_callback::LimitsConfig::unbounded();
-    let server = common::GmsServer::launch(config, EngineConfig::default());
+    let Some(dir) = scripts() else { return };
+    let server = gms_server();
     for mode in ["defaults", "no-websocket"] {
-        let out = Command::new("node")
-            .arg("cometd.mjs")
-            .arg(&server.base)
-            .arg(ADMIN_TOKEN)
-            .arg(mode)
-            .current_dir(&dir)
-            .output()
-            .expect("node runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{mode}: {stdout}\n{stderr}");
-        assert!(stdout.starts_with("ok long-polling"), "{mode}: {stdout}");
+        let printed = node(&dir, "cometd.mjs", &[&server.base, ADMIN_TOKEN, mode]);
+        assert!(printed.starts_with("ok long-polling"), "{mode}: {printed}");
         if mode == "defaults" {
             assert!(
-                stdout.contains("websocket, ok"),
-                "WebSocket is tried first: {stdout}"
+                printed.contains("websocket, ok"),
+                "WebSocket is tried first: {printed}"
             );
         }
     }
@@ -165,50 +165,16 @@ fn the_standard_cometd_client_completes_the_chat_callback_with_and_without_webso
 
 #[test]
 fn the_operator_console_lists_filters_cancels_and_exports_callbacks_in_chromium() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages");
-    if missing_tools(&dir).is_some() {
-        return;
-    }
-    let mut config = scxml_callback::GmsConfig::default_config();
-    config.limits = scxml_callback::LimitsConfig::unbounded();
-    let server = common::GmsServer::launch(config, EngineConfig::default());
-    let out = Command::new("node")
-        .arg("console.mjs")
-        .arg(&server.base)
-        .arg(ADMIN_TOKEN)
-        .current_dir(&dir)
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the console test failed:\n{stdout}\n{stderr}"
-    );
-    assert_eq!(stdout.trim(), "ok");
+    let Some(dir) = scripts() else { return };
+    let server = gms_server();
+    let printed = node(&dir, "console.mjs", &[&server.base, ADMIN_TOKEN]);
+    assert_eq!(printed.trim(), "ok");
 }
 
 #[test]
 fn a_customer_and_an_agent_complete_the_seed_scenario_on_the_pages_in_chromium() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages");
-    if missing_tools(&dir).is_some() {
-        return;
-    }
-    let mut config = scxml_callback::GmsConfig::default_config();
-    config.limits = scxml_callback::LimitsConfig::unbounded();
-    let server = common::GmsServer::launch(config, EngineConfig::default());
-    let out = Command::new("node")
-        .arg("scenario.mjs")
-        .arg(&server.base)
-        .arg(ADMIN_TOKEN)
-        .current_dir(&dir)
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the scenario failed:\n{stdout}\n{stderr}"
-    );
-    assert_eq!(stdout.trim(), "ok");
+    let Some(dir) = scripts() else { return };
+    let server = gms_server();
+    let printed = node(&dir, "scenario.mjs", &[&server.base, ADMIN_TOKEN]);
+    assert_eq!(printed.trim(), "ok");
 }
