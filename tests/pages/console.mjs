@@ -2,12 +2,10 @@
 // callbacks with their user data, filters by number, cancels one and then two at once,
 // exports the search as CSV, and sees the queues, the agents and the services (the options
 // the scenario fixes marked). Run by tests/pages.rs: node console.mjs BASE_URL TOKEN.
-import { chromium } from 'playwright-core';
+import { run, watch, giveToken } from './browser.mjs';
 import { readFile } from 'node:fs/promises';
 
 const [base, token] = process.argv.slice(2);
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
-const failures = [];
 async function create(number, name, desired) {
   const response = await fetch(base + '/genesys/1/service/callback/chat-delay', {
     method: 'POST',
@@ -17,20 +15,13 @@ async function create(number, name, desired) {
   if (!response.ok) throw new Error('create: ' + response.status + ' ' + await response.text());
   return (await response.json())._id;
 }
-try {
+await run(async (browser, failures) => {
   const ids = [await create('5550001', 'Ann'), await create('5550002', 'Bob'), await create('5550003', 'Cy')];
   const page = await browser.newPage({ acceptDownloads: true });
-  page.on('pageerror', (e) => failures.push('page error: ' + e.message));
-  page.on('console', (m) => {
-    // The browser logs every answer that is not 2xx; the page handles those (a 401 asks for
-    // the token, a refusal is shown), so only script errors count.
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) failures.push('console: ' + m.text());
-  });
+  watch(page, failures);
   await page.goto(base + '/');
   await page.click('text=The callback operator console');
-  await page.waitForSelector('#token-form');
-  await page.fill('#token-form input[name=token]', token);
-  await page.click('#token-form button');
+  await giveToken(page, token);
 
   await page.waitForSelector(`#callbacks tr[data-id="${ids[2]}"]`);
   const header = await page.$$eval('#callbacks thead th', (ths) => ths.map((t) => t.textContent));
@@ -96,13 +87,4 @@ try {
   const locked = await page.textContent('#services');
   if (!locked.includes('scenario _wait_for_agent')) throw new Error('the scenario\'s options are not marked: ' + locked.slice(0, 200));
   if (!(await page.textContent('#health')).includes('ok')) throw new Error('no health');
-} catch (e) {
-  failures.push(e.message);
-} finally {
-  await browser.close();
-}
-if (failures.length) {
-  console.error(failures.join('\n'));
-  process.exit(1);
-}
-console.log('ok');
+});

@@ -4,25 +4,15 @@
 // the chat starts; they exchange messages; the agent ends it with a disposition, and the
 // customer's page shows the callback COMPLETED / AGENT_CONNECTED. Screenshots of each page go
 // to SHOTS_DIR when it is set. Run by tests/pages.rs: node scenario.mjs BASE_URL TOKEN.
-import { chromium } from 'playwright-core';
+import { run, watch, giveToken } from './browser.mjs';
 
 const [base, token] = process.argv.slice(2);
 const shots = process.env.SHOTS_DIR;
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
-const failures = [];
-const watch = (page, who) => {
-  page.on('pageerror', (e) => failures.push(who + ' page error: ' + e.message));
-  page.on('console', (m) => {
-    // The browser logs every answer that is not 2xx; the pages handle those themselves
-    // (a 401 asks for the token, a 409 is a state that moved on), so only script errors count.
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) failures.push(who + ' console: ' + m.text());
-  });
-};
-try {
+await run(async (browser, failures) => {
   const customer = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   const agent = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  watch(customer, 'customer');
-  watch(agent, 'agent');
+  watch(customer, failures, 'customer');
+  watch(agent, failures, 'agent');
 
   await customer.goto(base + '/genesys/pages/tester.html');
   await customer.waitForSelector('#services option[value="chat-delay"]', { state: 'attached' });
@@ -32,9 +22,7 @@ try {
   await customer.waitForSelector('#requests .request:has-text("curl -s -X POST")');
 
   await agent.goto(base + '/genesys/pages/agent.html');
-  await agent.waitForSelector('#token-form');
-  await agent.fill('#token-form input[name=token]', token);
-  await agent.click('#token-form button');
+  await giveToken(agent, token);
   await agent.click('[data-step=login]');
   await agent.click('[data-step=ready]');
   await agent.waitForFunction(() => document.getElementById('state').textContent === 'reserved');
@@ -68,22 +56,11 @@ try {
   if (shots) {
     const operator = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     await operator.goto(base + '/genesys/pages/console.html');
-    await operator.waitForSelector('#token-form');
-    await operator.fill('#token-form input[name=token]', token);
-    await operator.click('#token-form button');
+    await giveToken(operator, token);
     await operator.waitForSelector('#callbacks tbody tr');
     await operator.screenshot({ path: shots + '/console.png', fullPage: true });
     await operator.goto(base + '/');
     await operator.waitForSelector('#health-status');
     await operator.screenshot({ path: shots + '/landing.png' });
   }
-} catch (e) {
-  failures.push(e.message);
-} finally {
-  await browser.close();
-}
-if (failures.length) {
-  console.error(failures.join('\n'));
-  process.exit(1);
-}
-console.log('ok');
+});

@@ -3,19 +3,13 @@
 // send an event from the form, and see the next state lit, the event logged and the source
 // of a clicked state, and an error of another session logged with its element and line. Run
 // by tests/pages.rs: node view.mjs BASE_URL TOKEN SESSION_ID FAILING_SESSION_ID.
-import { chromium } from 'playwright-core';
+import { run, watch, giveToken } from './browser.mjs';
 
 const [base, token, session, failing] = process.argv.slice(2);
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
-const failures = [];
-try {
+await run(async (browser, failures) => {
   const page = await browser.newPage();
-  page.on('pageerror', (e) => failures.push('page error: ' + e.message));
   // A 401 is how a page learns it needs the token (it then asks): not a failure.
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().includes('status of 401')) failures.push('console: ' + m.text());
-  });
+  watch(page, failures, '', (text) => text.includes('status of 401'));
 
   // The landing page: what this is, the node's health, links to the pages.
   await page.goto(base + '/');
@@ -24,9 +18,7 @@ try {
   if (health !== 'ok') throw new Error('health shows ' + health);
   await page.click('text=Sessions >> nth=0');
   // The list asks for the token once, then lists the session.
-  await page.waitForSelector('#token-form');
-  await page.fill('#token-form input[name=token]', token);
-  await page.click('#token-form button');
+  await giveToken(page, token);
   await page.waitForSelector(`a[href*="${session}"]`);
   await page.click(`a[href*="${session}"]`);
 
@@ -68,13 +60,4 @@ try {
   await page.click('.error-event');
   const line = await page.textContent('#source .here');
   if (!line.includes('x.y.z')) throw new Error('the failing line is not shown: ' + line);
-} catch (e) {
-  failures.push(e.message);
-} finally {
-  await browser.close();
-}
-if (failures.length) {
-  console.error(failures.join('\n'));
-  process.exit(1);
-}
-console.log('ok');
+});
