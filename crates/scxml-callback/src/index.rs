@@ -47,9 +47,6 @@ pub enum IndexError {
 pub struct ServiceIndex {
     records: RwLock<Records>,
     writer: Mutex<Option<Writer>>,
-    /// Why the latest record of a service was refused, until it publishes a good one (so a
-    /// request waiting on it is answered with the reason).
-    refused: Mutex<HashMap<String, RecordError>>,
 }
 
 /// The records, with counts of the outstanding (not `COMPLETED`) ones kept up to date on each
@@ -61,10 +58,14 @@ struct Records {
     outstanding: HashMap<String, usize>,
     /// Outstanding records per (`_service_name`, `_customer_number`).
     outstanding_by_number: HashMap<(String, String), usize>,
+    /// Why the latest record of a service was refused, until it publishes a good one (so a
+    /// request waiting on it is answered with the reason).
+    refused: HashMap<String, RecordError>,
 }
 
 impl Records {
     fn insert(&mut self, id: String, record: Value) {
+        self.refused.remove(&id);
         self.count(&record, true);
         if let Some(old) = self.by_id.insert(id, record) {
             self.count(&old, false);
@@ -72,6 +73,7 @@ impl Records {
     }
 
     fn remove(&mut self, id: &str) -> bool {
+        self.refused.remove(id);
         let Some(old) = self.by_id.remove(id) else {
             return false;
         };
@@ -194,12 +196,13 @@ impl ServiceIndex {
             Ok(checked) => checked.id,
             Err(e) => {
                 if let Some(id) = record.get("_id").and_then(Value::as_str) {
-                    self.lock_refused().insert(id.to_string(), e.clone());
+                    self.write_records()
+                        .refused
+                        .insert(id.to_string(), e.clone());
                 }
                 return Err(e.into());
             }
         };
-        self.lock_refused().remove(&id);
         let bytes = self.is_stored().then(|| serde_json::to_vec(&record));
         self.write_records().insert(id.clone(), record);
         if let Some(bytes) = bytes {
@@ -210,16 +213,11 @@ impl ServiceIndex {
 
     /// Why the latest record the service `id` published was refused, if it was.
     pub fn refusal(&self, id: &str) -> Option<RecordError> {
-        self.lock_refused().get(id).cloned()
-    }
-
-    fn lock_refused(&self) -> std::sync::MutexGuard<'_, HashMap<String, RecordError>> {
-        self.refused.lock().unwrap_or_else(|e| e.into_inner())
+        self.read_records().refused.get(id).cloned()
     }
 
     /// Removes a record (nothing when there is none).
     pub fn remove(&self, id: &str) {
-        self.lock_refused().remove(id);
         if self.write_records().remove(id) {
             self.to_store(id.to_string(), None);
         }
